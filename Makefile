@@ -1,0 +1,42 @@
+# Evergreen Wealth contact assistant. `make run` and `make test` set up everything they need.
+PYTHON310 ?= $(shell command -v /root/.pyenv/versions/3.10.13/bin/python || command -v python3.10)
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: install train run shell test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (set PYTHON310=/path/to/python3.10)"; exit 1; }
+	$(PYTHON310) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==24.0
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $@
+
+train: install
+	$(BIN)/python -m bot.training
+
+run: train
+	$(BIN)/python -m bot.launcher
+
+shell: train
+	@if curl -sf http://127.0.0.1:5055/health >/dev/null; then \
+	  $(BIN)/rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
+	else \
+	  SANIC_HOST=127.0.0.1 $(BIN)/python -m rasa_sdk --actions actions --port 5055 >/tmp/evergreen-actions.log 2>&1 & pid=$$!; \
+	  trap "kill $$pid" EXIT; \
+	  $(BIN)/rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
+	fi
+
+test: train
+	$(BIN)/python -m pytest
+
+bench: train
+	$(BIN)/python -m tests.benchmark.run
+
+clean:
+	rm -rf models results bench-results test-artifacts .pytest_cache

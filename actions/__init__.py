@@ -1,0 +1,1 @@
+"""Rasa custom actions of the Evergreen Wealth assistant, one module per capability."""

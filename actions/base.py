@@ -1,0 +1,59 @@
+"""What every action of the assistant shares: the reply language and the risk disclosure."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import knowledge, language
+
+
+def latest_entities(tracker: Tracker, entity: str) -> List[str]:
+    """Values of ``entity`` in the latest message, in order, without repeats."""
+    values: List[str] = []
+    for found in tracker.latest_message.get("entities") or []:
+        if found.get("entity") == entity and found.get("value") not in values:
+            values.append(found["value"])
+    return values
+
+
+class AssistantAction(Action):
+    """Base class: answers in the customer's language and keeps the language slot current.
+
+    Subclasses implement :meth:`respond`. Any action other than the offer of a person itself
+    withdraws a pending offer (slot ``human_offered``), so a later "yes" is not taken for it.
+    """
+
+    action_name: Text = ""
+
+    def name(self) -> Text:
+        return self.action_name
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        reply_language = language.reply_language(
+            tracker.latest_message.get("text"), tracker.get_slot("language")
+        )
+        events = list(self.respond(dispatcher, tracker, reply_language) or [])
+        if tracker.get_slot("language") != reply_language:
+            events.append(SlotSet("language", reply_language))
+        sets_offer = any(e.get("event") == "slot" and e.get("name") == "human_offered" for e in events)
+        if tracker.get_slot("human_offered") and not sets_offer:
+            events.append(SlotSet("human_offered", False))
+        return events
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str
+    ) -> Optional[List[EventType]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def say(dispatcher: CollectingDispatcher, text: str, lang: str, disclosure: bool = False, **kwargs: Any) -> None:
+        """Send ``text``; with ``disclosure`` the mandatory risk disclosure closes the message."""
+        if disclosure:
+            text = f"{text}\n{knowledge.risk_disclosure(lang)}"
+        dispatcher.utter_message(text=text, **kwargs)

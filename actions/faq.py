@@ -1,0 +1,40 @@
+"""FAQ answers: the sub-intent chosen by the response selector, answered from ``faq.yml``."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import AssistantAction, latest_entities
+from bot import knowledge, products
+
+# Topics that describe how products are bought, sold and charged carry the risk disclosure,
+# and with a product named they add that product's own figure.
+PRODUCT_TOPICS = {"purchase": "minimum", "redemption": "redemption", "fees": "fees"}
+
+
+def faq_topic(tracker: Tracker) -> Optional[str]:
+    """The FAQ sub-intent of the latest message ("faq/fees" → "fees")."""
+    selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+    key = (selector.get("response") or {}).get("intent_response_key") or ""
+    topic = key.partition("/")[2]
+    return topic if topic in knowledge.load("faq") else None
+
+
+class ActionAnswerFaq(AssistantAction):
+    action_name = "action_answer_faq"
+
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
+        topic = faq_topic(tracker)
+        if topic is None:
+            self.say(dispatcher, knowledge.message("capabilities", lang), lang)
+            return []
+        answer = knowledge.load("faq")[topic][lang]
+        named = [p for p in map(products.find_product, latest_entities(tracker, "product")) if p]
+        if topic in PRODUCT_TOPICS and named:
+            answer += "\n" + "\n".join(products.describe(p, [PRODUCT_TOPICS[topic]], lang) for p in named)
+        self.say(dispatcher, answer, lang, disclosure=topic in PRODUCT_TOPICS or bool(named))
+        return []

@@ -1,0 +1,57 @@
+"""Decides which language (``zh`` or ``en``) a reply is written in.
+
+The reply follows the customer's latest message. Messages that carry no language of their own
+(a button payload, "ok", an emoji, a product code) keep the conversation's current language.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+SUPPORTED = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_PRODUCT_CODE = re.compile(r"\b(?:EG-)?[A-Z]{2}\d{2}\b", re.IGNORECASE)
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def detect_language(text: Optional[str]) -> Optional[str]:
+    """``zh``/``en`` for a message written in that language, ``None`` if it does not tell.
+
+    A mixed message counts as Chinese when it has at least as many Chinese characters as
+    English words ("我想redeem货币宝"), as English otherwise ("I want to buy 货币宝").
+    """
+    if not text or text.startswith("/"):
+        return None
+    text = _PRODUCT_CODE.sub(" ", text)
+    chinese_chars = len(_CJK.findall(text))
+    latin_words = len(_LATIN_WORD.findall(text))
+    if chinese_chars and chinese_chars >= latin_words:
+        return "zh"
+    if latin_words >= 2 or (latin_words == 1 and not chinese_chars and len(text.strip()) > 3):
+        return "en"
+    if chinese_chars:
+        return "zh"
+    return None
+
+
+def reply_language(text: Optional[str], current: Optional[str]) -> str:
+    """The language to answer ``text`` in, given the conversation's ``current`` language."""
+    detected = detect_language(text)
+    if detected:
+        return detected
+    if current in SUPPORTED:
+        return current
+    return "en" if text and _LATIN_WORD.search(text) else DEFAULT_LANGUAGE
+
+
+def join(items, lang: str) -> str:
+    """Join a list the way each language writes lists (、 in Chinese, commas in English)."""
+    return ("、" if lang == "zh" else ", ").join(items)
+
+
+def sentences(parts, lang: str) -> str:
+    """Join sentences: Chinese runs them together, English puts a space between them."""
+    return ("" if lang == "zh" else " ").join(parts)

@@ -1,0 +1,137 @@
+"""Start the assistant's processes on loopback, wait until they answer, and print the URLs.
+
+``python -m bot.launcher`` runs the action server (127.0.0.1:5055) and Rasa with its REST
+channel (127.0.0.1:5005) until interrupted. Tests use :class:`Assistant` to run the same
+processes on free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+class Assistant:
+    """The action server and the Rasa server, as child processes."""
+
+    def __init__(self, model: Path, rasa_port: int = 5005, actions_port: int = 5055, log_dir: Optional[Path] = None):
+        self.model = model
+        self.rasa_port = rasa_port
+        self.actions_port = actions_port
+        self.log_dir = log_dir
+        self.processes: List[subprocess.Popen] = []
+        self._endpoints = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{HOST}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{HOST}:{self.actions_port}"
+
+    def _spawn(self, name: str, args: List[str], env: dict) -> subprocess.Popen:
+        output = None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+        self.processes.append(process)
+        return process
+
+    def start(self, timeout: float = 180) -> "Assistant":
+        env = {**os.environ, "SANIC_HOST": HOST, "PYTHONPATH": str(ROOT)}
+        self._endpoints.write(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n')
+        self._endpoints.close()
+        try:
+            actions = self._spawn(
+                "actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)], env
+            )
+            rasa = self._spawn(
+                "rasa",
+                ["rasa", "run", "--model", str(self.model), "--endpoints", self._endpoints.name,
+                 "--credentials", "credentials.yml", "--interface", HOST, "--port", str(self.rasa_port)],
+                env,
+            )
+            _wait_until_up(f"{self.actions_url}/health", actions, timeout)
+            _wait_until_up(f"{self.rasa_url}/", rasa, timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+        Path(self._endpoints.name).unlink(missing_ok=True)
+
+    def __enter__(self) -> "Assistant":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz")
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--actions-port", type=int, default=5055)
+    args = parser.parse_args()
+    assistant = Assistant(args.model, args.rasa_port, args.actions_port).start()
+    print(
+        "\nEvergreen Wealth assistant is running:\n"
+        f"  REST channel   {assistant.rasa_url}/webhooks/rest/webhook\n"
+        f"  action server  {assistant.actions_url}/webhook\n"
+        "Talk to it:\n"
+        f"  curl -s {assistant.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+        "       -d '{\"sender\": \"me\", \"message\": \"长青货币宝起购金额是多少\"}'\n"
+        "  or `make shell` in another terminal for a terminal chat. Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while all(p.poll() is None for p in assistant.processes):
+            time.sleep(1)
+        print("A process exited; stopping.", file=sys.stderr)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        assistant.stop()
+
+
+if __name__ == "__main__":
+    main()

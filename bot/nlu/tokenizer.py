@@ -1,0 +1,68 @@
+"""Jieba tokenization for Chinese, English and mixed messages.
+
+Rasa's ``JiebaTokenizer`` keeps spaces and punctuation as tokens and needs a user-dictionary
+directory. This one drops them and teaches Jieba the product and city names straight from the
+knowledge files, so "我想redeem货币宝" becomes 我 / 想 / redeem / 货币宝.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.aliases import entity_aliases
+
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def _teach_jieba_aliases() -> None:
+    import jieba
+
+    for alias, _, _ in entity_aliases():
+        if not alias.isascii():
+            jieba.add_word(alias, freq=100000)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class BilingualJiebaTokenizer(JiebaTokenizer):
+    """Jieba for Chinese runs, words for Latin runs; lower-cased, no whitespace tokens."""
+
+    @staticmethod
+    def supported_languages() -> Optional[List[Text]]:
+        return None
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "BilingualJiebaTokenizer":
+        _teach_jieba_aliases()
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "BilingualJiebaTokenizer":
+        _teach_jieba_aliases()
+        return cls(config, model_storage, resource)
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        tokens = super().tokenize(message, attribute)
+        kept = [Token(t.text.lower(), t.start) for t in tokens if _WORD.search(t.text)]
+        return kept or tokens[:1]

@@ -1,0 +1,29 @@
+"""Human agents' hours (spec: 09:00–21:00 Beijing time, every day)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+AGENTS_OPEN = time(9, 0)
+AGENTS_CLOSE = time(21, 0)
+
+
+def now() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+def agents_available(at: Optional[datetime] = None) -> bool:
+    local = (at or now()).astimezone(SHANGHAI)
+    return AGENTS_OPEN <= local.time() < AGENTS_CLOSE
+
+
+def agents_back_at(at: Optional[datetime] = None) -> datetime:
+    """When agents are next available, as an aware Asia/Shanghai datetime."""
+    local = (at or now()).astimezone(SHANGHAI)
+    if agents_available(local):
+        return local
+    day = local.date() if local.time() < AGENTS_OPEN else local.date() + timedelta(days=1)
+    return datetime.combine(day, AGENTS_OPEN, tzinfo=SHANGHAI)

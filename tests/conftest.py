@@ -1,0 +1,62 @@
+"""Shared fixtures: trackers built in code, as in Rasa's own reference bots."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+
+def user_event(text: str, intent: str) -> Dict[str, Any]:
+    return {"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": intent, "confidence": 0.9}}}
+
+
+def make_tracker(
+    text: str,
+    intent: str,
+    entities: Optional[List[Dict[str, Any]]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    faq: Optional[str] = None,
+    earlier: Optional[List[Dict[str, Any]]] = None,
+) -> Tracker:
+    """A tracker whose latest customer message is ``text``, classified as ``intent``.
+
+    ``faq`` is the response-selector key ("faq/fees"); ``earlier`` are events before it.
+    """
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+    if faq:
+        latest["response_selector"] = {"faq": {"response": {"intent_response_key": faq}}}
+    events = list(earlier or []) + [{"event": "user", "text": text, "parse_data": latest}]
+    return Tracker("customer-1", slots or {}, latest, events, False, None, {}, "action_listen")
+
+
+def product_entity(code: str) -> Dict[str, Any]:
+    return {"entity": "product", "value": code}
+
+
+def city_entity(city: str) -> Dict[str, Any]:
+    return {"entity": "city", "value": city}
+
+
+async def run_action(action, tracker: Tracker):
+    """Run ``action``; return (message dicts, events)."""
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, {})
+    return dispatcher.messages, events
+
+
+def texts(messages: List[Dict[str, Any]]) -> str:
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+DISCLOSURE = {
+    "zh": "理财非存款，产品有风险，投资须谨慎。",
+    "en": "Wealth management products are not deposits. Investing involves risk; past performance does not guarantee future results.",
+}
+
+
+@pytest.fixture
+def disclosure():
+    return DISCLOSURE

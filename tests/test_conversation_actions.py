@@ -1,0 +1,109 @@
+"""Social turns, honesty about being a bot, misunderstandings and the routes to people."""
+
+from datetime import datetime
+
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions.conversation import ActionBotChallenge, ActionHandleMisunderstanding, ActionSmallTalk
+from actions.service_routes import ActionServiceRoute
+from bot import service_hours
+from tests.conftest import make_tracker, run_action, texts, user_event
+
+
+@pytest.mark.parametrize(
+    "intent,text,expected",
+    [
+        ("greet", "你好", "我是长青财富的智能助手"),
+        ("greet", "hello there", "I'm Evergreen Wealth's virtual assistant"),
+        ("thank", "谢谢啦", "不客气"),
+        ("goodbye", "bye bye", "Goodbye"),
+    ],
+)
+async def test_small_talk(intent, text, expected):
+    assert expected in texts((await run_action(ActionSmallTalk(), make_tracker(text, intent)))[0])
+
+
+@pytest.mark.parametrize("text,expected", [("你是机器人吗", "不是真人"), ("are you a real person?", "not a person")])
+async def test_bot_challenge_is_answered_honestly_with_a_way_to_a_person(text, expected):
+    answer = texts((await run_action(ActionBotChallenge(), make_tracker(text, "bot_challenge")))[0])
+    assert expected in answer and "400-820-8888" in answer
+
+
+async def test_first_misunderstanding_says_what_the_assistant_can_do():
+    messages, events = await run_action(ActionHandleMisunderstanding(), make_tracker("asdf qwer", "nlu_fallback"))
+    assert "Sorry, I didn't quite understand that." in texts(messages)
+    assert "find a branch" in texts(messages)
+    assert SlotSet("human_offered", True) not in events
+
+
+async def test_second_misunderstanding_in_a_row_offers_a_person():
+    earlier = [user_event("今天天气怎么样", "out_of_scope"), {"event": "bot", "text": "..."}]
+    messages, events = await run_action(
+        ActionHandleMisunderstanding(), make_tracker("讲个笑话", "out_of_scope", earlier=earlier)
+    )
+    assert "需要为您转接人工客服吗" in texts(messages)
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/request_human", "/deny"]
+    assert SlotSet("human_offered", True) in events
+
+
+async def test_a_good_turn_in_between_resets_the_count():
+    earlier = [user_event("blah", "nlu_fallback"), user_event("hi", "greet")]
+    _, events = await run_action(ActionHandleMisunderstanding(), make_tracker("blah blah", "nlu_fallback", earlier=earlier))
+    assert SlotSet("human_offered", True) not in events
+
+
+async def test_any_other_answer_withdraws_the_offer():
+    tracker = make_tracker("thanks", "thank", slots={"human_offered": True, "language": "en"})
+    _, events = await run_action(ActionSmallTalk(), tracker)
+    assert SlotSet("human_offered", False) in events
+
+
+def _at(hour, minute=0):
+    return datetime(2026, 11, 28, hour, minute, tzinfo=service_hours.SHANGHAI)
+
+
+@pytest.mark.parametrize("hour,open_", [(8, False), (9, True), (20, True), (21, False), (23, False)])
+def test_agent_hours_are_beijing_time(hour, open_):
+    assert service_hours.agents_available(_at(hour, 59 if hour == 20 else 0)) is open_
+
+
+def test_agents_back_next_morning_after_closing():
+    assert service_hours.agents_back_at(_at(22)) == datetime(2026, 11, 29, 9, 0, tzinfo=service_hours.SHANGHAI)
+    assert service_hours.agents_back_at(_at(7)) == datetime(2026, 11, 28, 9, 0, tzinfo=service_hours.SHANGHAI)
+
+
+async def test_request_for_a_person_out_of_hours_says_when_agents_are_back(monkeypatch):
+    monkeypatch.setattr(service_hours, "now", lambda: _at(22, 30))
+    answer = texts((await run_action(ActionServiceRoute(), make_tracker("转人工", "request_human")))[0])
+    assert "11-29 09:00" in answer and "400-820-8888" in answer
+
+
+async def test_request_for_a_person_in_hours(monkeypatch):
+    monkeypatch.setattr(service_hours, "now", lambda: _at(10))
+    answer = texts((await run_action(ActionServiceRoute(), make_tracker("talk to an agent please", "request_human")))[0])
+    assert "available now" in answer and "400-820-8888" in answer
+
+
+async def test_yes_to_the_offer_of_a_person_gives_the_route_and_clears_the_offer():
+    tracker = make_tracker("yes please", "affirm", slots={"human_offered": True, "language": "en"})
+    messages, events = await run_action(ActionServiceRoute(), tracker)
+    assert "400-820-8888" in texts(messages)
+    assert SlotSet("human_offered", False) in events
+
+
+@pytest.mark.parametrize(
+    "intent,text,facts",
+    [
+        ("report_fraud", "有人冒充客服问我要验证码", ["立即拨打客服热线 400-820-8888", "修改登录密码和交易密码", "绝不会向您索要密码或验证码"]),
+        ("report_fraud", "someone took money from my account", ["call our hotline 400-820-8888 right now", "Change your login and trading passwords", "Never share a password or SMS code"]),
+        ("file_complaint", "我要投诉", ["400-820-8888", "service@evergreen-wealth.example", "24 小时", "5 个工作日", "10 个工作日"]),
+        ("complaint_status", "any update on my complaint", ["400-820-8888", "complaint reference"]),
+        ("request_callback", "call me back", ["400-820-8888", "09:00 and 21:00"]),
+        ("book_appointment", "我想预约理财经理", ["400-820-8888", "09:00–17:00", "上海"]),
+    ],
+)
+async def test_service_routes_tell_the_true_route(intent, text, facts):
+    answer = texts((await run_action(ActionServiceRoute(), make_tracker(text, intent)))[0])
+    for fact in facts:
+        assert fact in answer
