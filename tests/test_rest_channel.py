@@ -77,3 +77,14 @@ def test_malformed_json_gets_a_clear_error_and_the_server_keeps_working(assistan
         post(assistant, b'{"sender": "rest-7", "message": ')
     assert error.value.code == 400
     assert say(assistant, "rest-7", "你好")
+
+
+def test_empty_message_gets_the_did_not_understand_reply(assistant):
+    text = "\n".join(r["text"] for r in say(assistant, "rest-8", ""))
+    assert "抱歉，我没有理解您的意思" in text
+
+
+def test_broken_unicode_is_still_answered(assistant):
+    body = b'{"sender": "rest-9", "message": "\\ud800 hello, what products do you have?"}'
+    text = "\n".join(r["text"] for r in post(assistant, body))
+    assert "EG-MM01" in text and DISCLOSURE["en"] in text

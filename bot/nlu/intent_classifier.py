@@ -118,6 +118,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if with_text:
             for message, row in zip(with_text, self.probabilities(with_text)):
                 self._annotate(message, row)
+        for message in messages:
+            if not message.get(TEXT):
+                # Nothing to understand: no intent, so the fallback classifier takes over.
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set("intent_ranking", [], add_to_output=True)
         return messages
 
     def _annotate(self, message: Message, probabilities: np.ndarray) -> None:

@@ -22,6 +22,14 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 BATCH_SIZE = 256
+# The meaning of a customer message is in its first sentences; encoding a pasted essay whole
+# would hold up every other conversation on the server.
+MAX_CHARS = 500
+
+
+def encodable(text: str) -> str:
+    """``text`` cut to MAX_CHARS, without lone surrogates (which the encoder cannot read)."""
+    return text[:MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +61,7 @@ class UniversalSentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [m for m in messages if m.get(TEXT)]
         for start in range(0, len(with_text), BATCH_SIZE):
             batch = with_text[start : start + BATCH_SIZE]
-            vectors = np.asarray(_encoder().encode([m.get(TEXT) for m in batch]), dtype=np.float32)
+            vectors = np.asarray(_encoder().encode([encodable(m.get(TEXT)) for m in batch]), dtype=np.float32)
             for message, vector in zip(batch, vectors):
                 message.add_features(
                     Features(vector[np.newaxis, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
