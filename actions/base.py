@@ -20,10 +20,35 @@ def latest_entities(tracker: Tracker, entity: str) -> List[str]:
     return values
 
 
+def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
+    """Metadata the contact service sent with the latest message (customer profile, channel)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("metadata") or {}
+    return {}
+
+
+# Slot ← key of the customer profile the contact service vouches for (docs/contact-api.md).
+PROFILE_SLOTS = {"customer_tier": "tier", "customer_risk_level": "risk_level", "customer_risk_expires": "risk_expires"}
+
+
+def profile_slot_events(tracker: Tracker) -> List[EventType]:
+    """Keep the customer slots equal to the verified profile sent with the latest message."""
+    profile = latest_metadata(tracker).get("customer")
+    if not isinstance(profile, dict):
+        return []
+    return [
+        SlotSet(slot, profile.get(key))
+        for slot, key in PROFILE_SLOTS.items()
+        if tracker.get_slot(slot) != profile.get(key)
+    ]
+
+
 class AssistantAction(Action):
     """Base class: answers in the customer's language and keeps the language slot current.
 
-    Subclasses implement :meth:`respond`. Any action other than the offer of a person itself
+    Subclasses implement :meth:`respond`, which sees the customer slots already brought up to
+    date from the verified profile. Any action other than the offer of a person itself
     withdraws a pending offer (slot ``human_offered``), so a later "yes" is not taken for it.
     """
 
@@ -35,10 +60,12 @@ class AssistantAction(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
-        reply_language = language.reply_language(
-            tracker.latest_message.get("text"), tracker.get_slot("language")
-        )
-        events = list(self.respond(dispatcher, tracker, reply_language) or [])
+        profile_events = profile_slot_events(tracker)
+        for event in profile_events:
+            tracker.slots[event["name"]] = event["value"]
+        current_language = tracker.get_slot("language") or latest_metadata(tracker).get("language")
+        reply_language = language.reply_language(tracker.latest_message.get("text"), current_language)
+        events = profile_events + list(self.respond(dispatcher, tracker, reply_language) or [])
         if tracker.get_slot("language") != reply_language:
             events.append(SlotSet("language", reply_language))
         sets_offer = any(e.get("event") == "slot" and e.get("name") == "human_offered" for e in events)

@@ -1,8 +1,8 @@
 """Start the assistant's processes on loopback, wait until they answer, and print the URLs.
 
-``python -m bot.launcher`` runs the action server (127.0.0.1:5055) and Rasa with its REST
-channel (127.0.0.1:5005) until interrupted. Tests use :class:`Assistant` to run the same
-processes on free ports.
+``python -m bot.launcher`` runs the action server (127.0.0.1:5055), Rasa with its REST channel
+(127.0.0.1:5005) and the contact service (127.0.0.1:8080, the only one customers reach) until
+interrupted. Tests use :class:`Assistant` to run the same processes on free ports.
 """
 
 from __future__ import annotations
@@ -38,11 +38,21 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
 class Assistant:
     """The action server and the Rasa server, as child processes."""
 
-    def __init__(self, model: Path, rasa_port: int = 5005, actions_port: int = 5055, log_dir: Optional[Path] = None):
+    def __init__(
+        self,
+        model: Path,
+        rasa_port: int = 5005,
+        actions_port: int = 5055,
+        log_dir: Optional[Path] = None,
+        contact_port: Optional[int] = None,
+        contact_env: Optional[dict] = None,
+    ):
         self.model = model
         self.rasa_port = rasa_port
         self.actions_port = actions_port
         self.log_dir = log_dir
+        self.contact_port = contact_port
+        self.contact_env = contact_env or {}
         self.processes: List[subprocess.Popen] = []
         self._endpoints = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
 
@@ -53,6 +63,10 @@ class Assistant:
     @property
     def actions_url(self) -> str:
         return f"http://{HOST}:{self.actions_port}"
+
+    @property
+    def contact_url(self) -> str:
+        return f"http://{HOST}:{self.contact_port}"
 
     def _spawn(self, name: str, args: List[str], env: dict) -> subprocess.Popen:
         output = None
@@ -81,6 +95,11 @@ class Assistant:
             )
             _wait_until_up(f"{self.actions_url}/health", actions, timeout)
             _wait_until_up(f"{self.rasa_url}/", rasa, timeout)
+            if self.contact_port:  # last, so customers never find the assistant still loading
+                contact_env = {**env, "CONTACT_HOST": HOST, "CONTACT_PORT": str(self.contact_port),
+                               "RASA_URL": self.rasa_url, **self.contact_env}
+                contact = self._spawn("contact", ["bot.contact"], contact_env)
+                _wait_until_up(f"{self.contact_url}/health", contact, timeout)
         except Exception:
             self.stop()
             raise
@@ -110,13 +129,17 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz")
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--contact-port", type=int, default=int(os.environ.get("CONTACT_PORT", 8080)))
     args = parser.parse_args()
-    assistant = Assistant(args.model, args.rasa_port, args.actions_port).start()
+    assistant = Assistant(args.model, args.rasa_port, args.actions_port, contact_port=args.contact_port).start()
     print(
         "\nEvergreen Wealth assistant is running:\n"
-        f"  REST channel   {assistant.rasa_url}/webhooks/rest/webhook\n"
-        f"  action server  {assistant.actions_url}/webhook\n"
-        "Talk to it:\n"
+        f"  demo website with the chat widget   {assistant.contact_url}/\n"
+        f"    as a verified demo customer        {assistant.contact_url}/?as=demo-standard  (C2; also demo-private, demo-premier, demo-english)\n"
+        f"  app API (OpenAPI)                    {assistant.contact_url}/api/v1/openapi.yaml\n"
+        f"  Rasa REST channel (loopback only)    {assistant.rasa_url}/webhooks/rest/webhook\n"
+        f"  action server (loopback only)        {assistant.actions_url}/webhook\n"
+        "Talk to Rasa directly:\n"
         f"  curl -s {assistant.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
         "       -d '{\"sender\": \"me\", \"message\": \"长青货币宝起购金额是多少\"}'\n"
         "  or `make shell` in another terminal for a terminal chat. Ctrl-C stops everything.\n",

@@ -1,0 +1,321 @@
+"""The contact service's HTTP and WebSocket API (docs/contact-api.md), the demo website and
+the widget's static files.
+
+Run it with ``python -m bot.contact`` (``make run`` does, beside Rasa and the action server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Set
+
+from sanic import Sanic
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse, file, json as json_response
+
+from bot import knowledge
+from bot.contact import customers, identity
+from bot.contact.db import make_engine, migrate, session_factory
+from bot.contact.models import Message
+from bot.contact.rasa_client import AssistantUnavailable, RasaClient
+from bot.contact.ratelimit import RateLimiter
+from bot.contact.settings import ROOT, Settings
+from bot.contact.store import ConversationStore, message_dict
+from bot.language import reply_language
+from bot.privacy import mask_personal_numbers
+
+logger = logging.getLogger(__name__)
+WEB_STATIC = ROOT / "channels" / "web" / "static"
+OPENAPI = Path(__file__).parent / "openapi.yaml"
+_app_numbers = itertools.count(1)
+
+
+class ApiError(SanicException):
+    """An error answered as ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None):
+        super().__init__(message, status_code=status)
+        self.code = code
+        self.headers = headers or {}
+
+
+@dataclass
+class Caller:
+    """The session behind a request, with the customer profile it is for (if verified)."""
+
+    session: identity.Session
+    profile: Dict[str, Any]
+
+
+class ConversationHub:
+    """Open WebSockets per conversation, so every tab of a conversation sees every message."""
+
+    def __init__(self) -> None:
+        self.sockets: Dict[str, Set[Any]] = defaultdict(set)
+
+    async def publish(self, conversation_id: str, frame: Dict[str, Any]) -> None:
+        data = json.dumps(frame, ensure_ascii=False)
+        for socket in list(self.sockets.get(conversation_id, ())):
+            try:
+                await socket.send(data)
+            except Exception:  # a closed socket; its handler removes it
+                self.sockets[conversation_id].discard(socket)
+
+
+def profile_of(customer) -> Dict[str, Any]:
+    """What the assistant may know about the caller; anonymous visitors are standard tier."""
+    if customer is None:
+        return {"verified": False, "tier": "standard", "risk_level": None, "risk_expires": None}
+    return {
+        "verified": True, "name": customer.name, "tier": customer.tier, "risk_level": customer.risk_level,
+        "risk_expires": customer.risk_expires, "language": customer.language,
+    }
+
+
+class ContactService:
+    """Receives customer messages, stores them, gets the assistant's replies, delivers them."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.store = ConversationStore(session_factory(self.engine))
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        self.hub = ConversationHub()
+        self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
+        self._in_flight: Set[int] = set()
+
+    async def db(self, function, *args, **kwargs):
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+    async def receive(self, caller: Caller, body: Dict[str, Any], client_key: str) -> Dict[str, Any]:
+        """A customer message: validate, store, answer. Returns the API answer."""
+        text, client_message_id = body.get("text"), body.get("client_message_id")
+        if not isinstance(text, str) or not isinstance(client_message_id, str):
+            raise ApiError(400, "invalid_request", "Send {\"text\": string, \"client_message_id\": string}.")
+        if not 1 <= len(client_message_id) <= 64:
+            raise ApiError(400, "invalid_request", "client_message_id must be 1–64 characters.")
+        text = text.strip()
+        if not text:
+            raise ApiError(422, "empty_message", "The message is empty.")
+        if len(text) > self.settings.max_message_chars:
+            raise ApiError(413, "message_too_long", f"Messages are limited to {self.settings.max_message_chars} characters.")
+        wait = self.limiter.retry_after(client_key)
+        if wait:
+            raise ApiError(429, "rate_limited", "Too many messages; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
+        conversation_id = caller.session.conversation_id
+        inbound, duplicate = await self.db(self.store.store_inbound, conversation_id, client_message_id, mask_personal_numbers(text))
+        if duplicate:
+            replies = await self.db(self.store.replies_to, inbound.id)
+            return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": True}
+        await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(inbound)})
+        replies = await self.answer(inbound, caller.profile)
+        return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": False}
+
+    async def answer(self, inbound: Message, profile: Dict[str, Any]):
+        """Get the assistant's replies to a stored message; on failure an apology, and the
+        message stays pending for the retry loop."""
+        conversation_id = inbound.conversation_id
+        self._in_flight.add(inbound.id)
+        await self.hub.publish(conversation_id, {"type": "typing", "on": True})
+        try:
+            conversation = await self.db(self.store.conversation, conversation_id)
+            metadata = {"customer": profile, "channel": conversation.channel, "language": conversation.language}
+            try:
+                replies = await self.rasa.send(conversation_id, inbound.text, metadata)
+                stored = await self.db(self.store.store_replies, inbound, replies)
+            except AssistantUnavailable as error:
+                logger.warning("assistant unavailable for message %s: %s", inbound.id, error)
+                language = reply_language(inbound.text, conversation.language)
+                apology = [{"text": knowledge.message("assistant_unavailable", language)}]
+                stored = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
+        finally:
+            self._in_flight.discard(inbound.id)
+            await self.hub.publish(conversation_id, {"type": "typing", "on": False})
+        for message in stored:
+            await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(message)})
+        return stored
+
+    async def retry_pending(self) -> None:
+        """Answer messages stored while the assistant was down, oldest first."""
+        for inbound in await self.db(self.store.pending_inbound):
+            if inbound.id in self._in_flight:
+                continue
+            conversation = await self.db(self.store.conversation, inbound.conversation_id)
+            customer = await self.db(self.store.customer, conversation.customer_id) if conversation.customer_id else None
+            replies = await self.answer(inbound, profile_of(customer))
+            if replies and replies[0].sender == "system":
+                return  # still down; try again later
+
+    async def retry_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.retry_interval)
+            try:
+                await self.retry_pending()
+            except Exception:
+                logger.exception("retrying pending messages failed")
+
+
+def _json_body(request: Request) -> Dict[str, Any]:
+    try:
+        body = json.loads(request.body.decode("utf-8")) if request.body else {}
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_request", "The body is not valid UTF-8.") from None
+    except json.JSONDecodeError:
+        raise ApiError(400, "invalid_request", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+    return body
+
+
+def create_app(settings: Optional[Settings] = None) -> Sanic:
+    settings = settings or Settings()
+    app = Sanic(f"evergreen_contact_{next(_app_numbers)}")
+    app.config.REQUEST_MAX_SIZE = 64 * 1024
+    app.config.WEBSOCKET_MAX_SIZE = 64 * 1024
+    service = ContactService(settings)
+    app.ctx.service = service
+
+    @app.before_server_start
+    async def start(app, _loop):
+        await service.db(migrate, service.engine)
+        if settings.demo:
+            with service.store.sessions() as session:
+                customers.upsert(session, customers.read_export(customers.DEMO_CUSTOMERS))
+        await service.rasa.start()
+        app.ctx.retry_task = asyncio.get_running_loop().create_task(service.retry_forever())
+
+    @app.after_server_stop
+    async def stop(app, _loop):
+        app.ctx.retry_task.cancel()
+        await service.rasa.close()
+        service.engine.dispose()
+
+    @app.exception(ApiError)
+    async def api_error(request, error: ApiError):
+        return json_response({"error": {"code": error.code, "message": str(error)}}, status=error.status_code, headers=error.headers)
+
+    async def authenticate(token: Optional[str]) -> Caller:
+        if not token:
+            raise ApiError(401, "unauthorized", "A session token is required.")
+        try:
+            session = identity.read_session_token(token, settings.session_secret)
+        except identity.InvalidToken:
+            raise ApiError(401, "unauthorized", "The session has expired or is invalid; start a new session.") from None
+        customer = await service.db(service.store.customer, session.customer_id) if session.customer_id else None
+        return Caller(session, profile_of(customer))
+
+    def bearer(request: Request) -> Optional[str]:
+        header = request.headers.get("authorization", "")
+        return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+    @app.post("/api/v1/sessions")
+    async def start_session(request: Request) -> HTTPResponse:
+        body = _json_body(request)
+        language = body.get("language") if body.get("language") in ("zh", "en") else None
+        customer, visitor_id, visitor_token = None, None, None
+        if body.get("identity_token"):
+            try:
+                customer_id = identity.verify_identity_token(str(body["identity_token"]), settings.customer_token_secret)
+            except identity.InvalidToken:
+                raise ApiError(401, "invalid_identity", "The identity token is invalid or has expired.") from None
+            customer = await service.db(service.store.customer, customer_id)
+            if customer is None:
+                raise ApiError(401, "invalid_identity", "The identity token names no known customer.")
+        else:
+            try:
+                visitor_id = identity.read_visitor_token(str(body.get("visitor_token") or ""), settings.session_secret)
+            except identity.InvalidToken:
+                visitor_id = identity.new_visitor_id()
+            visitor_token = identity.issue_visitor_token(visitor_id, settings.session_secret)
+        session = identity.Session(identity.conversation_id_for(customer and customer.id, visitor_id), customer and customer.id, visitor_id)
+        channel = "app" if body.get("channel") == "app" else "web"
+        conversation = await service.db(
+            service.store.open_conversation, session.conversation_id, session.customer_id, channel,
+            language or (customer.language if customer else None),
+        )
+        profile = profile_of(customer)
+        answer = {
+            "session_token": identity.issue_session_token(session, settings.session_secret),
+            "conversation_id": session.conversation_id,
+            "customer": {
+                "verified": profile["verified"], "tier": profile["tier"], "name": profile.get("name"),
+                "language": conversation.language or "zh",
+            },
+        }
+        if visitor_token:
+            answer["visitor_token"] = visitor_token
+        return json_response(answer)
+
+    @app.post("/api/v1/messages")
+    async def post_message(request: Request) -> HTTPResponse:
+        caller = await authenticate(bearer(request))
+        return json_response(await service.receive(caller, _json_body(request), caller.session.conversation_id))
+
+    @app.get("/api/v1/messages")
+    async def get_messages(request: Request) -> HTTPResponse:
+        caller = await authenticate(bearer(request))
+        try:
+            after = int(request.args.get("after", 0))
+        except ValueError:
+            raise ApiError(400, "invalid_request", "after must be a message id.") from None
+        messages = await service.db(service.store.history, caller.session.conversation_id, after)
+        return json_response({"messages": [message_dict(m) for m in messages]})
+
+    @app.websocket("/api/v1/ws")
+    async def socket(request: Request, ws) -> None:
+        try:
+            caller = await authenticate(request.args.get("token"))
+        except ApiError as error:
+            await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
+            await ws.close()
+            return
+        conversation_id = caller.session.conversation_id
+        service.hub.sockets[conversation_id].add(ws)
+        try:
+            async for raw in ws:
+                try:
+                    frame = json.loads(raw)
+                    if not isinstance(frame, dict) or frame.get("type") != "message":
+                        raise ApiError(400, "invalid_request", "Send {\"type\": \"message\", \"text\", \"client_message_id\"}.")
+                    await service.receive(caller, frame, conversation_id)
+                except json.JSONDecodeError:
+                    await ws.send(json.dumps({"type": "error", "error": {"code": "invalid_request", "message": "Frames must be JSON."}}))
+                except ApiError as error:
+                    await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
+        finally:
+            service.hub.sockets[conversation_id].discard(ws)
+
+    @app.get("/api/v1/openapi.yaml")
+    async def openapi(request: Request) -> HTTPResponse:
+        return await file(OPENAPI, mime_type="application/yaml")
+
+    @app.get("/health")
+    async def health(request: Request) -> HTTPResponse:
+        return json_response({"status": "ok"})
+
+    app.static("/static", str(WEB_STATIC))
+
+    @app.get("/")
+    async def demo_page(request: Request) -> HTTPResponse:
+        if not settings.demo:
+            raise ApiError(404, "not_found", "No demo page in production mode.")
+        return await file(WEB_STATIC / "demo.html")
+
+    @app.get("/demo/identity-token")
+    async def demo_identity_token(request: Request) -> HTTPResponse:
+        """Stands in for the firm's website backend, which signs identity tokens (demo only)."""
+        if not settings.demo:
+            raise ApiError(404, "not_found", "Identity tokens are signed by the firm's backend in production.")
+        customer_id = request.args.get("customer_id", "")
+        if not await service.db(service.store.customer, customer_id):
+            raise ApiError(404, "not_found", "No such demo customer.")
+        return json_response({"identity_token": identity.sign_identity_token(customer_id, settings.customer_token_secret)})
+
+    return app

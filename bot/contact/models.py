@@ -1,0 +1,58 @@
+"""Tables of the contact service (SQLAlchemy). Migrations live in ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Customer(Base):
+    """A customer profile imported from the CRM; the signed identity names one of these."""
+
+    __tablename__ = "customers"
+    id = Column(String(64), primary_key=True)
+    name = Column(String(200), nullable=False)
+    tier = Column(String(16), nullable=False)  # private | premier | standard
+    risk_level = Column(String(2))  # C1–C5, or NULL when never assessed
+    risk_expires = Column(String(10))  # ISO date
+    language = Column(String(2), nullable=False, default="zh")
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Conversation(Base):
+    """One customer's (or visitor's) conversation; ``owner`` is who answers it now."""
+
+    __tablename__ = "conversations"
+    id = Column(String(80), primary_key=True)
+    customer_id = Column(String(64), ForeignKey("customers.id"))
+    channel = Column(String(16), nullable=False)
+    owner = Column(String(32), nullable=False, default="bot")
+    language = Column(String(2))
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Message(Base):
+    """A message in a conversation. Inbound ones are stored before they are acknowledged."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_message_id", name="uq_message_client_id"),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(80), ForeignKey("conversations.id"), nullable=False, index=True)
+    client_message_id = Column(String(64))
+    direction = Column(String(3), nullable=False)  # in | out
+    sender = Column(String(16), nullable=False)  # customer | bot | agent | system
+    text = Column(Text, nullable=False)
+    buttons = Column(JSON)
+    disclosure = Column(Text)
+    # inbound: pending (not yet answered) | answered; outbound: sent
+    status = Column(String(16), nullable=False)
+    reply_to = Column(Integer, ForeignKey("messages.id"))
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)

@@ -1,0 +1,54 @@
+"""Hands customer messages to Rasa's REST channel on loopback and collects the replies."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List
+
+import aiohttp
+
+from bot import knowledge
+
+
+class AssistantUnavailable(Exception):
+    """Rasa or the action server did not answer."""
+
+
+def split_disclosure(text: str) -> Dict[str, Any]:
+    """Separate the risk disclosure the actions put at the end of product and market answers."""
+    for language in ("zh", "en"):
+        disclosure = knowledge.risk_disclosure(language)
+        if text.endswith(disclosure):
+            return {"text": text[: -len(disclosure)].rstrip(), "disclosure": disclosure}
+    return {"text": text, "disclosure": None}
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout: float):
+        self.url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession(timeout=self.timeout)
+
+    async def close(self) -> None:
+        if self._http:
+            await self._http.close()
+
+    async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The assistant's replies, each ``{"text", "buttons", "disclosure"}``."""
+        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        try:
+            async with self._http.post(self.url, json=body) as response:
+                if response.status != 200:
+                    raise AssistantUnavailable(f"Rasa answered HTTP {response.status}")
+                replies = await response.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise AssistantUnavailable(str(error) or type(error).__name__) from error
+        answers = [r for r in replies if r.get("text")]
+        if not answers:
+            # Every customer message gets an answer from this assistant; none means the
+            # action server failed (Rasa swallows that and replies with nothing).
+            raise AssistantUnavailable("the assistant produced no reply")
+        return [{**split_disclosure(r["text"]), "buttons": r.get("buttons") or []} for r in answers]

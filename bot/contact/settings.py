@@ -1,0 +1,43 @@
+"""Settings of the contact service, from the environment (defaults: the embedded demo)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var"
+# Shared with the demo website backend only; a real deployment sets CUSTOMER_TOKEN_SECRET.
+DEMO_CUSTOMER_TOKEN_SECRET = "evergreen-demo-customer-token-secret-change-me"
+
+
+def _session_secret() -> str:
+    """SESSION_SECRET, or one generated once and kept in var/ so sessions survive restarts."""
+    if os.environ.get("SESSION_SECRET"):
+        return os.environ["SESSION_SECRET"]
+    path = VAR / "session-secret"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass
+class Settings:
+    database_url: str = field(default_factory=lambda: os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'contact.db'}"))
+    rasa_url: str = field(default_factory=lambda: os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    host: str = field(default_factory=lambda: os.environ.get("CONTACT_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(os.environ.get("CONTACT_PORT", "8080")))
+    customer_token_secret: str = field(
+        default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_SECRET", DEMO_CUSTOMER_TOKEN_SECRET)
+    )
+    session_secret: str = field(default_factory=_session_secret)
+    demo: bool = field(default_factory=lambda: os.environ.get("CONTACT_DEMO", "1") == "1")
+    max_message_chars: int = 2000
+    rate_limit_messages: int = 20  # per client, per rate_limit_window seconds
+    rate_limit_window: float = 60.0
+    rasa_timeout: float = 30.0
+    retry_interval: float = 10.0

@@ -1,0 +1,124 @@
+"""Conversations and messages in the database. Synchronous; the app calls it off the event loop."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Tuple
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from bot.contact.models import Conversation, Customer, Message
+from bot.service_hours import SHANGHAI
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives back naive datetimes; they were stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def message_dict(message: Message) -> Dict[str, Any]:
+    """A message as the API shows it (docs/contact-api.md)."""
+    return {
+        "id": message.id,
+        "client_message_id": message.client_message_id,
+        "direction": message.direction,
+        "sender": message.sender,
+        "text": message.text,
+        "buttons": message.buttons or [],
+        "disclosure": message.disclosure,
+        "created_at": _aware(message.created_at).astimezone(SHANGHAI).isoformat(timespec="seconds"),
+    }
+
+
+class ConversationStore:
+    def __init__(self, sessions: sessionmaker):
+        self.sessions = sessions
+
+    def customer(self, customer_id: str) -> Optional[Customer]:
+        with self.sessions() as session:
+            return session.get(Customer, customer_id)
+
+    def open_conversation(self, conversation_id: str, customer_id: Optional[str], channel: str, language: Optional[str]) -> Conversation:
+        """The conversation, created on first use; a given language becomes its language."""
+        with self.sessions() as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None:
+                conversation = Conversation(id=conversation_id, customer_id=customer_id, channel=channel, owner="bot")
+            if language:
+                conversation.language = language
+            session.add(conversation)
+            try:
+                session.commit()
+            except IntegrityError:  # created at the same moment by another request
+                session.rollback()
+                conversation = session.get(Conversation, conversation_id)
+            return conversation
+
+    def conversation(self, conversation_id: str) -> Optional[Conversation]:
+        with self.sessions() as session:
+            return session.get(Conversation, conversation_id)
+
+    def store_inbound(self, conversation_id: str, client_message_id: str, text: str) -> Tuple[Message, bool]:
+        """Store a customer message once per client message id; (message, was it a resend)."""
+        with self.sessions() as session:
+            existing = self._by_client_id(session, conversation_id, client_message_id)
+            if existing:
+                return existing, True
+            message = Message(
+                conversation_id=conversation_id, client_message_id=client_message_id,
+                direction="in", sender="customer", text=text, status="pending",
+            )
+            session.add(message)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return self._by_client_id(session, conversation_id, client_message_id), True
+            return message, False
+
+    @staticmethod
+    def _by_client_id(session, conversation_id: str, client_message_id: str) -> Optional[Message]:
+        return session.execute(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.client_message_id == client_message_id
+            )
+        ).scalar_one_or_none()
+
+    def store_replies(self, inbound: Message, replies: List[Dict[str, Any]], sender: str = "bot", answered: bool = True) -> List[Message]:
+        """Store replies to ``inbound``; when ``answered`` the inbound message is done."""
+        with self.sessions() as session:
+            stored = [
+                Message(
+                    conversation_id=inbound.conversation_id, direction="out", sender=sender, text=reply["text"],
+                    buttons=reply.get("buttons") or None, disclosure=reply.get("disclosure"),
+                    status="sent", reply_to=inbound.id,
+                )
+                for reply in replies
+            ]
+            session.add_all(stored)
+            if answered:
+                session.get(Message, inbound.id).status = "answered"
+            session.commit()
+            return stored
+
+    def replies_to(self, inbound_id: int) -> List[Message]:
+        with self.sessions() as session:
+            return list(session.execute(select(Message).where(Message.reply_to == inbound_id).order_by(Message.id)).scalars())
+
+    def history(self, conversation_id: str, after: int = 0, limit: int = 500) -> List[Message]:
+        with self.sessions() as session:
+            query = (
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.id > after)
+                .order_by(Message.id)
+                .limit(limit)
+            )
+            return list(session.execute(query).scalars())
+
+    def pending_inbound(self, limit: int = 50) -> List[Message]:
+        """Customer messages the assistant has not answered yet, oldest first."""
+        with self.sessions() as session:
+            query = select(Message).where(Message.direction == "in", Message.status == "pending").order_by(Message.id).limit(limit)
+            return list(session.execute(query).scalars())
