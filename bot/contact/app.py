@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 from sanic import Sanic
 from sanic.exceptions import SanicException
@@ -118,12 +118,14 @@ class ContactService:
         replies = await self.answer(inbound, caller.profile)
         return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": False}
 
-    async def answer(self, inbound: Message, profile: Dict[str, Any]):
-        """Get the assistant's replies to a stored message; on failure an apology, and the
-        message stays pending for the retry loop."""
+    async def answer(self, inbound: Message, profile: Dict[str, Any], apologize: bool = True) -> List[Message]:
+        """Get the assistant's replies to a stored message and deliver them. If the assistant
+        is down the message stays pending for the retry loop, and the customer gets one apology
+        (the first time only, when ``apologize``). Returns the stored replies (none on failure)."""
         conversation_id = inbound.conversation_id
         self._in_flight.add(inbound.id)
         await self.hub.publish(conversation_id, {"type": "typing", "on": True})
+        stored: List[Message] = []
         try:
             conversation = await self.db(self.store.conversation, conversation_id)
             metadata = {"customer": profile, "channel": conversation.channel, "language": conversation.language}
@@ -132,9 +134,10 @@ class ContactService:
                 stored = await self.db(self.store.store_replies, inbound, replies)
             except AssistantUnavailable as error:
                 logger.warning("assistant unavailable for message %s: %s", inbound.id, error)
-                language = reply_language(inbound.text, conversation.language)
-                apology = [{"text": knowledge.message("assistant_unavailable", language)}]
-                stored = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
+                if apologize:
+                    language = reply_language(inbound.text, conversation.language)
+                    apology = [{"text": knowledge.message("assistant_unavailable", language)}]
+                    stored = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
         finally:
             self._in_flight.discard(inbound.id)
             await self.hub.publish(conversation_id, {"type": "typing", "on": False})
@@ -149,8 +152,7 @@ class ContactService:
                 continue
             conversation = await self.db(self.store.conversation, inbound.conversation_id)
             customer = await self.db(self.store.customer, conversation.customer_id) if conversation.customer_id else None
-            replies = await self.answer(inbound, profile_of(customer))
-            if replies and replies[0].sender == "system":
+            if not await self.answer(inbound, profile_of(customer), apologize=False):
                 return  # still down; try again later
 
     async def retry_forever(self) -> None:
@@ -279,7 +281,8 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
         conversation_id = caller.session.conversation_id
         service.hub.sockets[conversation_id].add(ws)
         try:
-            async for raw in ws:
+            while True:  # recv() raises ConnectionClosed when the client goes away
+                raw = await ws.recv()
                 try:
                     frame = json.loads(raw)
                     if not isinstance(frame, dict) or frame.get("type") != "message":

@@ -40,4 +40,4 @@ class Settings:
     rate_limit_messages: int = 20  # per client, per rate_limit_window seconds
     rate_limit_window: float = 60.0
     rasa_timeout: float = 30.0
-    retry_interval: float = 10.0
+    retry_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_RETRY_INTERVAL", "10")))

@@ -1,0 +1,118 @@
+"""The contact service against real processes: Rasa, the action server and the service itself
+on loopback, with SQLite or a real PostgreSQL server behind it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import psycopg2
+import pytest
+
+from bot.contact.identity import sign_identity_token
+from bot.launcher import Assistant
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "current.tar.gz"
+CUSTOMER_SECRET = "test-customer-token-secret-of-at-least-32-bytes"
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _admin(statement: str) -> None:
+    connection = psycopg2.connect(POSTGRES_ADMIN)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+    connection.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """A new, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'contact.db'}"
+        return
+    name = f"evergreen_test_{secrets.token_hex(4)}"
+    _admin(f"CREATE DATABASE {name}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def service_env(database_url: str) -> Dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "CUSTOMER_TOKEN_SECRET": CUSTOMER_SECRET,
+        "SESSION_SECRET": "test-session-secret-of-at-least-32-bytes",
+        "CONTACT_DEMO": "1",
+        "CONTACT_RETRY_INTERVAL": "1",
+    }
+
+
+@pytest.fixture(scope="module")
+def system(database_url, tmp_path_factory):
+    assistant = Assistant(
+        MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"),
+        contact_port=free_port(), contact_env=service_env(database_url),
+    )
+    with assistant:
+        yield assistant
+
+
+class Client:
+    """A customer's browser or app, speaking the contact API over real HTTP."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.session_token: Optional[str] = None
+        self.visitor_token: Optional[str] = None
+
+    def call(self, method: str, path: str, body: Any = None, raw: Optional[bytes] = None, auth: bool = True) -> Tuple[int, Dict[str, Any], Dict[str, str]]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        headers = {"Content-Type": "application/json"}
+        if auth and self.session_token:
+            headers["Authorization"] = f"Bearer {self.session_token}"
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read()), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+
+    def start(self, **body) -> Dict[str, Any]:
+        if self.visitor_token and "identity_token" not in body:
+            body.setdefault("visitor_token", self.visitor_token)
+        status, answer, _ = self.call("POST", "/api/v1/sessions", body, auth=False)
+        assert status == 200, answer
+        self.session_token = answer["session_token"]
+        self.visitor_token = answer.get("visitor_token", self.visitor_token)
+        return answer
+
+    def say(self, text: str, client_message_id: Optional[str] = None) -> Dict[str, Any]:
+        status, answer, _ = self.call("POST", "/api/v1/messages", {"text": text, "client_message_id": client_message_id or secrets.token_hex(8)})
+        assert status == 200, answer
+        return answer
+
+    def history(self, after: int = 0):
+        status, answer, _ = self.call("GET", f"/api/v1/messages?after={after}")
+        assert status == 200, answer
+        return answer["messages"]
+
+
+@pytest.fixture
+def client(system):
+    return Client(system.contact_url)
+
+
+def identity_token(customer_id: str, **kwargs) -> str:
+    return sign_identity_token(customer_id, CUSTOMER_SECRET, **kwargs)
