@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install train run shell test bench clean
+.PHONY: install train run shell test bench clean test-services
 
 install: $(VENV)/.installed
 
@@ -32,7 +32,13 @@ shell: train
 	  $(BIN)/rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	fi
 
-test: train
+# What the tests need besides the venv: Debian's Chromium for the browser tests, and the
+# PostgreSQL server this machine kind runs (started here if it is down).
+test-services:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+
+test: train test-services
 	$(BIN)/python -m pytest
 
 bench: train

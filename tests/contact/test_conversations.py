@@ -3,8 +3,10 @@
 import asyncio
 import json
 import secrets
+import urllib.request
 
 import websockets
+import yaml
 
 from tests.conftest import DISCLOSURE
 from tests.contact.conftest import Client, identity_token
@@ -156,3 +158,11 @@ def test_websocket_without_a_valid_session_is_refused(client):
             return json.loads(await asyncio.wait_for(socket.recv(), 10))
 
     assert asyncio.run(connect())["error"]["code"] == "unauthorized"
+
+
+def test_the_openapi_document_describes_the_served_api(client):
+    with urllib.request.urlopen(client.base_url + "/api/v1/openapi.yaml", timeout=10) as response:
+        spec = yaml.safe_load(response.read())
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) == {"/api/v1/sessions", "/api/v1/messages", "/api/v1/ws", "/health"}
+    assert set(spec["paths"]["/api/v1/messages"]) == {"get", "post"}
