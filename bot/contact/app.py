@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
 
 from sanic import Sanic
+from sanic_cors import CORS
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
@@ -183,6 +184,8 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     app.config.WEBSOCKET_MAX_SIZE = 64 * 1024
     service = ContactService(settings)
     app.ctx.service = service
+    origins = "*" if settings.allowed_origins.strip() == "*" else [o.strip() for o in settings.allowed_origins.split(",")]
+    CORS(app, resources={r"/api/*": {"origins": origins}}, automatic_options=True)
 
     @app.before_server_start
     async def start(app, _loop):

@@ -36,6 +36,9 @@ class Settings:
     )
     session_secret: str = field(default_factory=_session_secret)
     demo: bool = field(default_factory=lambda: os.environ.get("CONTACT_DEMO", "1") == "1")
+    # Websites allowed to embed the widget (comma-separated origins, or * for any: the API uses
+    # bearer tokens, not cookies, so another site cannot act for a customer).
+    allowed_origins: str = field(default_factory=lambda: os.environ.get("CONTACT_ALLOWED_ORIGINS", "*"))
     max_message_chars: int = 2000
     rate_limit_messages: int = 20  # per client, per rate_limit_window seconds
     rate_limit_window: float = 60.0

@@ -166,3 +166,14 @@ def test_the_openapi_document_describes_the_served_api(client):
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) == {"/api/v1/sessions", "/api/v1/messages", "/api/v1/ws", "/health"}
     assert set(spec["paths"]["/api/v1/messages"]) == {"get", "post"}
+
+
+def test_the_widget_may_call_the_api_from_the_firms_own_website(client):
+    request = urllib.request.Request(
+        client.base_url + "/api/v1/messages", method="OPTIONS",
+        headers={"Origin": "https://www.evergreen-wealth.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://www.evergreen-wealth.example")
+        assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
