@@ -220,8 +220,13 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
         header = request.headers.get("authorization", "")
         return header[7:].strip() if header.lower().startswith("bearer ") else None
 
+    sessions_per_address = RateLimiter(settings.rate_limit_sessions, settings.rate_limit_window)
+
     @app.post("/api/v1/sessions")
     async def start_session(request: Request) -> HTTPResponse:
+        wait = sessions_per_address.retry_after(request.ip)
+        if wait:
+            raise ApiError(429, "rate_limited", "Too many new sessions; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
         body = _json_body(request)
         language = body.get("language") if body.get("language") in ("zh", "en") else None
         customer, visitor_id, visitor_token = None, None, None

@@ -41,6 +41,7 @@ class Settings:
     allowed_origins: str = field(default_factory=lambda: os.environ.get("CONTACT_ALLOWED_ORIGINS", "*"))
     max_message_chars: int = 2000
     rate_limit_messages: int = 20  # per client, per rate_limit_window seconds
+    rate_limit_sessions: int = field(default_factory=lambda: int(os.environ.get("CONTACT_SESSIONS_PER_MINUTE", "60")))  # per address
     rate_limit_window: float = 60.0
     rasa_timeout: float = 30.0
     retry_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_RETRY_INTERVAL", "10")))

@@ -3,9 +3,13 @@ on loopback, with SQLite or a real PostgreSQL server behind it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,7 +19,7 @@ import psycopg2
 import pytest
 
 from bot.contact.identity import sign_identity_token
-from bot.launcher import Assistant
+from bot.launcher import Assistant, _wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "current.tar.gz"
@@ -56,7 +60,24 @@ def service_env(database_url: str) -> Dict[str, str]:
         "SESSION_SECRET": "test-session-secret-of-at-least-32-bytes",
         "CONTACT_DEMO": "1",
         "CONTACT_RETRY_INTERVAL": "1",
+        "CONTACT_SESSIONS_PER_MINUTE": "1000",
     }
+
+
+@contextlib.contextmanager
+def contact_service_alone(tmp_path: Path, rasa_port: int, **extra_env: str):
+    """The contact service by itself, its Rasa expected on ``rasa_port``; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, **service_env(f"sqlite:///{tmp_path / 'contact.db'}"), "CONTACT_HOST": "127.0.0.1",
+           "CONTACT_PORT": str(port), "RASA_URL": f"http://127.0.0.1:{rasa_port}", "PYTHONPATH": str(ROOT), **extra_env}
+    with open(tmp_path / "contact.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot.contact"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(f"http://127.0.0.1:{port}/health", process, 60)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
