@@ -32,10 +32,11 @@ shell: train
 	  $(BIN)/rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	fi
 
-# What the tests need besides the venv: Debian's Chromium for the browser tests, and the
-# PostgreSQL server this machine kind runs (started here if it is down).
+# What the tests need besides the venv: Debian's Chromium (and a Chinese font, so screenshots
+# are readable) for the browser tests, and the PostgreSQL server this machine kind runs
+# (started here if it is down).
 test-services:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 
 test: train test-services

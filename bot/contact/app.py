@@ -185,7 +185,7 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     service = ContactService(settings)
     app.ctx.service = service
     origins = "*" if settings.allowed_origins.strip() == "*" else [o.strip() for o in settings.allowed_origins.split(",")]
-    CORS(app, resources={r"/api/*": {"origins": origins}}, automatic_options=True)
+    CORS(app, resources={r"/api/*": {"origins": origins}}, automatic_options=True, expose_headers=["Retry-After"])
 
     @app.before_server_start
     async def start(app, _loop):
@@ -309,7 +309,7 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:
-        return json_response({"status": "ok"})
+        return json_response({"status": "ok", "rasa": await service.rasa.alive()})
 
     app.static("/static", str(WEB_STATIC))
 

@@ -25,7 +25,8 @@ def split_disclosure(text: str) -> Dict[str, Any]:
 
 class RasaClient:
     def __init__(self, base_url: str, timeout: float):
-        self.url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
+        self.base_url = base_url.rstrip("/")
+        self.url = f"{self.base_url}/webhooks/rest/webhook"
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._http: aiohttp.ClientSession | None = None
 
@@ -35,6 +36,14 @@ class RasaClient:
     async def close(self) -> None:
         if self._http:
             await self._http.close()
+
+    async def alive(self) -> bool:
+        """Whether Rasa answers at all (for /health)."""
+        try:
+            async with self._http.get(self.base_url + "/", timeout=aiohttp.ClientTimeout(total=2)) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
 
     async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         """The assistant's replies, each ``{"text", "buttons", "disclosure"}``."""

@@ -59,8 +59,7 @@ class BilingualJiebaTokenizer(JiebaTokenizer):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "BilingualJiebaTokenizer":
-        _teach_jieba_aliases()
-        return cls(config, model_storage, resource)
+        return cls.create(config, model_storage, resource, execution_context)
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         tokens = super().tokenize(message, attribute)

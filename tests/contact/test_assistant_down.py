@@ -11,6 +11,8 @@ from tests.contact.conftest import MODEL, Client, contact_service_alone, free_po
 def test_message_is_kept_and_answered_when_the_assistant_comes_back(tmp_path):
     rasa_port = free_port()
     with contact_service_alone(tmp_path, rasa_port) as url:
+        status, health, _ = Client(url).call("GET", "/health")
+        assert (status, health) == (200, {"status": "ok", "rasa": False})
         customer = Client(url)
         customer.start()
         answer = customer.say("稳盈债券的风险等级是多少")

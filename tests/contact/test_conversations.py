@@ -177,3 +177,15 @@ def test_the_widget_may_call_the_api_from_the_firms_own_website(client):
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://www.evergreen-wealth.example")
         assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
+    client.start()
+    request = urllib.request.Request(
+        client.base_url + "/api/v1/messages",
+        headers={"Origin": "https://www.evergreen-wealth.example", "Authorization": f"Bearer {client.session_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert "retry-after" in response.headers["Access-Control-Expose-Headers"].lower()  # the widget shows the wait
+
+
+def test_health_tells_whether_the_assistant_answers(client):
+    with urllib.request.urlopen(client.base_url + "/health", timeout=10) as response:
+        assert json.loads(response.read()) == {"status": "ok", "rasa": True}
