@@ -1,0 +1,78 @@
+"""``make bench``: our assistant against stock Rasa (stock_config.yml) trained on the same data.
+
+Sections: (a) held-out NLU, (b) BANKING77 few-shot, (c) REST latency and throughput,
+(d) latency growth over a long conversation. Every figure is given for both assistants with
+the ratio ours/stock. Prints the report and writes bench-results/benchmark.md and .json.
+
+Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from datetime import datetime
+from typing import List, Optional
+
+import rasa
+from rasa.utils.log_utils import configure_structlog
+
+from tests.benchmark import banking77, heldout, load, models, report
+from tests.benchmark.report import Section
+
+OUT = models.ROOT / "bench-results"
+SECTIONS = "abcd"
+FULL = {"heldout_limit": None, "per_intent": 10, "banking_intents": None, "plan": load.Plan()}
+QUICK = {
+    "heldout_limit": 30,
+    "per_intent": 5,
+    "banking_intents": 15,
+    "plan": load.Plan(sequential=20, conversations=4, per_conversation=5, long_conversation=60, warmup=3),
+}
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small counts, to try the benchmark out")
+    parser.add_argument("--sections", default="a,b,c,d", help="comma-separated subset of a,b,c,d")
+    args = parser.parse_args(argv)
+    letters = "".join(s.strip() for s in args.sections.split(","))
+    if not letters or set(letters) - set(SECTIONS):
+        parser.error(f"--sections takes letters of {','.join(SECTIONS)}, not {args.sections!r}")
+    args.sections = letters
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    counts = QUICK if args.quick else FULL
+    configure_structlog(logging.WARNING)
+    started = time.monotonic()
+    logs = OUT / "logs"
+    sections: List[Section] = []
+    needs_assistants = set(args.sections) & set("acd")
+    if needs_assistants:
+        ours, stock = models.ours(OUT / "models"), models.stock(logs)
+    if "a" in args.sections:
+        sections.append(heldout.section(ours, stock, counts["heldout_limit"]))
+    if "b" in args.sections:
+        sections.append(banking77.section(counts["per_intent"], counts["banking_intents"], logs))
+    if set(args.sections) & set("cd"):
+        sections += load.sections(ours, stock, counts["plan"], args.sections, logs)
+    meta = {
+        "finished": datetime.now().isoformat(timespec="seconds"),
+        "minutes": (time.monotonic() - started) / 60,
+        "cpus": os.cpu_count(),
+        "quick": args.quick,
+        "sections": args.sections,
+        "rasa_version": rasa.__version__,
+        "models": {"ours": str(ours), "stock": str(stock)} if needs_assistants else {},
+    }
+    print("\n" + report.write(sections, meta, OUT))
+    print(f"Written to {OUT / 'benchmark.md'} and {OUT / 'benchmark.json'}.")
+
+
+if __name__ == "__main__":
+    main()
