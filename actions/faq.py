@@ -18,7 +18,9 @@ PRODUCT_TOPICS = {"purchase": "minimum", "redemption": "redemption", "fees": "fe
 
 def faq_topic(tracker: Tracker) -> Optional[str]:
     """The FAQ sub-intent of the latest message ("faq/fees" → "fees")."""
-    selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+    selectors = tracker.latest_message.get("response_selector") or {}
+    # A stock ResponseSelector without `retrieval_intent` files its answer under "default".
+    selector = selectors.get("faq") or selectors.get("default") or {}
     key = (selector.get("response") or {}).get("intent_response_key") or ""
     topic = key.partition("/")[2]
     return topic if topic in knowledge.load("faq") else None

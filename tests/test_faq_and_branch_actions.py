@@ -52,6 +52,13 @@ async def test_faq_with_a_product_adds_that_products_terms():
     assert answer.endswith(DISCLOSURE["zh"])
 
 
+async def test_faq_topic_filed_by_a_stock_response_selector_is_answered_too():
+    tracker = make_tracker("what fees do you charge", "faq")
+    tracker.latest_message["response_selector"] = {"default": {"response": {"intent_response_key": "faq/fees"}}}
+    answer = texts((await run_action(ActionAnswerFaq(), tracker))[0])
+    assert "management fee" in answer and answer.endswith(DISCLOSURE["en"])
+
+
 @pytest.mark.parametrize(
     "city,lang,question,facts",
     [
