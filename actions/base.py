@@ -44,6 +44,17 @@ def profile_slot_events(tracker: Tracker) -> List[EventType]:
     ]
 
 
+def reply_language_of(tracker: Tracker) -> str:
+    """The language of the customer's latest message, else the conversation's."""
+    current_language = tracker.get_slot("language") or latest_metadata(tracker).get("language")
+    return language.reply_language(tracker.latest_message.get("text"), current_language)
+
+
+def is_verified(tracker: Tracker) -> bool:
+    """Whether the website/app vouched for the customer (signed identity)."""
+    return bool((latest_metadata(tracker).get("customer") or {}).get("verified"))
+
+
 class AssistantAction(Action):
     """Base class: answers in the customer's language and keeps the language slot current.
 
@@ -63,8 +74,7 @@ class AssistantAction(Action):
         profile_events = profile_slot_events(tracker)
         for event in profile_events:
             tracker.slots[event["name"]] = event["value"]
-        current_language = tracker.get_slot("language") or latest_metadata(tracker).get("language")
-        reply_language = language.reply_language(tracker.latest_message.get("text"), current_language)
+        reply_language = reply_language_of(tracker)
         events = profile_events + list(self.respond(dispatcher, tracker, reply_language) or [])
         if tracker.get_slot("language") != reply_language:
             events.append(SlotSet("language", reply_language))

@@ -1,5 +1,5 @@
-"""Requests whose full flows come with later work (a person, complaints, callbacks,
-appointments, fraud): the assistant gives the true route to the service team today."""
+"""A request for a person: whether agents are in now, and how to reach them (the handoff to
+the live agent console comes with later work)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction
 from bot import knowledge, language, service_hours
-
-ROUTES = {
-    "request_human": "request_human",
-    "affirm": "request_human",  # "yes" to the offer of a person
-    "file_complaint": "file_complaint",
-    "complaint_status": "complaint_status",
-    "request_callback": "request_callback",
-    "book_appointment": "book_appointment",
-    "report_fraud": "report_fraud",
-}
 
 
 def agents_status(lang: str) -> str:
@@ -34,10 +24,5 @@ class ActionServiceRoute(AssistantAction):
     action_name = "action_service_route"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        route = ROUTES.get(intent, "request_human")
-        text = knowledge.message(route, lang)
-        if route == "request_human":
-            text = language.sentences([agents_status(lang), text], lang)
-        self.say(dispatcher, text, lang)
+        self.say(dispatcher, language.sentences([agents_status(lang), knowledge.message("request_human", lang)], lang), lang)
         return []

@@ -7,7 +7,10 @@ The reply follows the customer's latest message. Messages that carry no language
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Optional
+
+from bot.service_hours import SHANGHAI
 
 SUPPORTED = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -55,3 +58,22 @@ def join(items, lang: str) -> str:
 def sentences(parts, lang: str) -> str:
     """Join sentences: Chinese runs them together, English puts a space between them."""
     return ("" if lang == "zh" else " ").join(parts)
+
+
+_WEEKDAYS_ZH = "一二三四五六日"
+
+
+def format_moment(moment: datetime, lang: str) -> str:
+    """A deadline or appointment time as a customer reads it, in Beijing time."""
+    local = moment.astimezone(SHANGHAI)
+    if lang == "zh":
+        return f"{local.year}年{local.month}月{local.day}日（周{_WEEKDAYS_ZH[local.weekday()]}）{local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} Beijing time"
+
+
+def format_window(start: datetime, end: datetime, lang: str) -> str:
+    """A callback window or meeting ("2026年12月1日（周二）15:00–15:30")."""
+    local_start, local_end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
+    if lang == "zh":
+        return f"{format_moment(local_start, lang)}–{local_end:%H:%M}"
+    return f"{local_start:%a} {local_start.day} {local_start:%b %Y}, {local_start:%H:%M}–{local_end:%H:%M} Beijing time"

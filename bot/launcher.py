@@ -16,7 +16,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
+
+from bot.contact.db import make_engine, migrate
+from bot.contact.settings import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -45,15 +48,16 @@ class Assistant:
         actions_port: int = 5055,
         log_dir: Optional[Path] = None,
         contact_port: Optional[int] = None,
-        contact_env: Optional[dict] = None,
+        service_env: Optional[dict] = None,
     ):
         self.model = model
         self.rasa_port = rasa_port
         self.actions_port = actions_port
         self.log_dir = log_dir
         self.contact_port = contact_port
-        self.contact_env = contact_env or {}
+        self.service_env = service_env or {}  # database and secrets, for the actions and the contact service
         self.processes: List[subprocess.Popen] = []
+        self.action_server: Optional[subprocess.Popen] = None
         self._endpoints = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
 
     @property
@@ -80,13 +84,12 @@ class Assistant:
         return process
 
     def start(self, timeout: float = 180) -> "Assistant":
-        env = {**os.environ, "SANIC_HOST": HOST, "PYTHONPATH": str(ROOT)}
+        env = self._environment()
+        migrate(make_engine(env.get("DATABASE_URL") or database_url()))
         self._endpoints.write(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n')
         self._endpoints.close()
         try:
-            actions = self._spawn(
-                "actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)], env
-            )
+            actions = self._spawn_action_server(env)
             rasa = self._spawn(
                 "rasa",
                 ["rasa", "run", "--model", str(self.model), "--endpoints", self._endpoints.name,
@@ -97,13 +100,32 @@ class Assistant:
             _wait_until_up(f"{self.rasa_url}/", rasa, timeout)
             if self.contact_port:  # last, so customers never find the assistant still loading
                 contact_env = {**env, "CONTACT_HOST": HOST, "CONTACT_PORT": str(self.contact_port),
-                               "RASA_URL": self.rasa_url, **self.contact_env}
+                               "RASA_URL": self.rasa_url}
                 contact = self._spawn("contact", ["bot.contact"], contact_env)
                 _wait_until_up(f"{self.contact_url}/health", contact, timeout)
         except Exception:
             self.stop()
             raise
         return self
+
+    def _environment(self) -> dict:
+        # The action server files complaints and bookings in the contact service's database.
+        return {**os.environ, "SANIC_HOST": HOST, "PYTHONPATH": str(ROOT), **self.service_env}
+
+    def _spawn_action_server(self, env: dict) -> subprocess.Popen:
+        self.action_server = self._spawn("actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)], env)
+        return self.action_server
+
+    def restart_action_server(self, while_down: Callable[[], None], timeout: float = 120) -> None:
+        """Stop the action server, call ``while_down``, start it again (for fault tests)."""
+        old = self.action_server
+        old.terminate()
+        old.wait(timeout=15)
+        self.processes.remove(old)
+        try:
+            while_down()
+        finally:
+            _wait_until_up(f"{self.actions_url}/health", self._spawn_action_server(self._environment()), timeout)
 
     def stop(self) -> None:
         for process in self.processes:

@@ -20,15 +20,17 @@ def make_tracker(
     slots: Optional[Dict[str, Any]] = None,
     faq: Optional[str] = None,
     earlier: Optional[List[Dict[str, Any]]] = None,
+    metadata: Optional[Dict[str, Any]] = None,
 ) -> Tracker:
     """A tracker whose latest customer message is ``text``, classified as ``intent``.
 
-    ``faq`` is the response-selector key ("faq/fees"); ``earlier`` are events before it.
+    ``faq`` is the response-selector key ("faq/fees"); ``earlier`` are events before it;
+    ``metadata`` is what the contact service sends with the message (profile, message id).
     """
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
     if faq:
         latest["response_selector"] = {"faq": {"response": {"intent_response_key": faq}}}
-    events = list(earlier or []) + [{"event": "user", "text": text, "parse_data": latest}]
+    events = list(earlier or []) + [{"event": "user", "text": text, "parse_data": latest, "metadata": metadata or {}}]
     return Tracker("customer-1", slots or {}, latest, events, False, None, {}, "action_listen")
 
 

@@ -90,20 +90,3 @@ async def test_yes_to_the_offer_of_a_person_gives_the_route_and_clears_the_offer
     messages, events = await run_action(ActionServiceRoute(), tracker)
     assert "400-820-8888" in texts(messages)
     assert SlotSet("human_offered", False) in events
-
-
-@pytest.mark.parametrize(
-    "intent,text,facts",
-    [
-        ("report_fraud", "有人冒充客服问我要验证码", ["立即拨打客服热线 400-820-8888", "修改登录密码和交易密码", "绝不会向您索要密码或验证码"]),
-        ("report_fraud", "someone took money from my account", ["call our hotline 400-820-8888 right now", "Change your login and trading passwords", "Never share a password or SMS code"]),
-        ("file_complaint", "我要投诉", ["400-820-8888", "service@evergreen-wealth.example", "24 小时", "5 个工作日", "10 个工作日"]),
-        ("complaint_status", "any update on my complaint", ["400-820-8888", "complaint reference"]),
-        ("request_callback", "call me back", ["400-820-8888", "09:00 and 21:00"]),
-        ("book_appointment", "我想预约理财经理", ["400-820-8888", "09:00–17:00", "上海"]),
-    ],
-)
-async def test_service_routes_tell_the_true_route(intent, text, facts):
-    answer = texts((await run_action(ActionServiceRoute(), make_tracker(text, intent)))[0])
-    for fact in facts:
-        assert fact in answer

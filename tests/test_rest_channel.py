@@ -22,7 +22,9 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
-    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), tmp_path_factory.mktemp("logs")) as running:
+    work = tmp_path_factory.mktemp("rest")
+    database = {"DATABASE_URL": f"sqlite:///{work / 'contact.db'}"}
+    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), work, service_env=database) as running:
         yield running
 
 

@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
 
 from bot import knowledge
+from bot.complaints import overdue
 from bot.contact import customers, identity
 from bot.contact.db import make_engine, migrate, session_factory
 from bot.contact.models import Message
@@ -75,7 +76,7 @@ def profile_of(customer) -> Dict[str, Any]:
     if customer is None:
         return {"verified": False, "tier": "standard", "risk_level": None, "risk_expires": None}
     return {
-        "verified": True, "name": customer.name, "tier": customer.tier, "risk_level": customer.risk_level,
+        "verified": True, "id": customer.id, "name": customer.name, "tier": customer.tier, "risk_level": customer.risk_level,
         "risk_expires": customer.risk_expires, "language": customer.language,
     }
 
@@ -129,7 +130,12 @@ class ContactService:
         stored: List[Message] = []
         try:
             conversation = await self.db(self.store.conversation, conversation_id)
-            metadata = {"customer": profile, "channel": conversation.channel, "language": conversation.language}
+            # The stored message's id and time: actions key side effects on them (a retried
+            # message files one complaint) and count deadlines from the real receipt.
+            metadata = {
+                "customer": profile, "channel": conversation.channel, "language": conversation.language,
+                "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"]},
+            }
             try:
                 replies = await self.rasa.send(conversation_id, inbound.text, metadata)
                 stored = await self.db(self.store.store_replies, inbound, replies)
@@ -195,10 +201,12 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
                 customers.upsert(session, customers.read_export(customers.DEMO_CUSTOMERS))
         await service.rasa.start()
         app.ctx.retry_task = asyncio.get_running_loop().create_task(service.retry_forever())
+        app.ctx.overdue_task = asyncio.get_running_loop().create_task(overdue.watch(service.store.sessions, settings.overdue_interval))
 
     @app.after_server_stop
     async def stop(app, _loop):
         app.ctx.retry_task.cancel()
+        app.ctx.overdue_task.cancel()
         await service.rasa.close()
         service.engine.dispose()
 
@@ -329,4 +337,7 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
             raise ApiError(404, "not_found", "No such demo customer.")
         return json_response({"identity_token": identity.sign_identity_token(customer_id, settings.customer_token_secret)})
 
+    from bot.contact import staff_api  # here, not at the top: it imports this module
+
+    app.blueprint(staff_api.blueprint(service))  # after `start`, which migrates before it seeds
     return app

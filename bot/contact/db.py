@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -42,3 +43,10 @@ def migrate(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+@lru_cache(maxsize=None)
+def sessions_for(url: str) -> sessionmaker:
+    """One engine and session factory per database, for processes that only read and write
+    (the action server); the launcher and the contact service run the migrations."""
+    return session_factory(make_engine(url))

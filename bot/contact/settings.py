@@ -25,9 +25,14 @@ def _session_secret() -> str:
     return path.read_text().strip()
 
 
+def database_url() -> str:
+    """DATABASE_URL: shared by the contact service and the action server (default: SQLite in var/)."""
+    return os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'contact.db'}")
+
+
 @dataclass
 class Settings:
-    database_url: str = field(default_factory=lambda: os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'contact.db'}"))
+    database_url: str = field(default_factory=lambda: database_url())
     rasa_url: str = field(default_factory=lambda: os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
     host: str = field(default_factory=lambda: os.environ.get("CONTACT_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("CONTACT_PORT", "8080")))
@@ -45,3 +50,5 @@ class Settings:
     rate_limit_window: float = 60.0
     rasa_timeout: float = 30.0
     retry_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_RETRY_INTERVAL", "10")))
+    # How often (seconds) complaints past a deadline are looked for and escalated.
+    overdue_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_OVERDUE_INTERVAL", "60")))

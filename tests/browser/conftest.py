@@ -60,7 +60,7 @@ def contact_url(tmp_path_factory) -> Iterator[str]:
     logs = ROOT / "test-artifacts" / "browser-logs"
     with Assistant(
         ROOT / "models" / "current.tar.gz", free_port(), free_port(), logs,
-        contact_port=free_port(), contact_env=env,
+        contact_port=free_port(), service_env=env,
     ) as running:
         yield running.contact_url
 

@@ -84,7 +84,7 @@ def contact_service_alone(tmp_path: Path, rasa_port: int, **extra_env: str):
 def system(database_url, tmp_path_factory):
     assistant = Assistant(
         MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"),
-        contact_port=free_port(), contact_env=service_env(database_url),
+        contact_port=free_port(), service_env=service_env(database_url),
     )
     with assistant:
         yield assistant

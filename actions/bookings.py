@@ -1,0 +1,270 @@
+"""Callbacks from the phone centre and meetings with an advisor at a branch (manual 4.3).
+
+Two forms with a summary to confirm; the booking is made in the validation when the customer
+confirms, keyed on the contact service's message id (see ``actions/forms.py``). Times are
+checked by ``bot.bookings.schedule``: callbacks inside agent hours, appointments inside branch
+hours on a mainland working day.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.base import latest_entities, latest_metadata, reply_language_of
+from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, receipt
+from bot import knowledge
+from bot.bookings.schedule import (
+    APPOINTMENT_LENGTH, CALLBACK_LENGTH, ScheduleError, appointment_slot, callback_window, next_appointment_slots, next_callback_windows, parse_mobile,
+    parse_when,
+)
+from bot.bookings.store import BookingStore
+from bot.branches import branches, find_branch
+from bot.contact.db import sessions_for
+from bot.contact.settings import database_url
+from bot.language import format_window
+from bot.privacy import mask_personal_numbers
+from bot.service_hours import now
+
+CHANGE_WORDS = {
+    "callback_name": ("姓名", "name"),
+    "callback_mobile": ("手机", "mobile", "number"),
+    "callback_time": ("时间", "time"),
+    "appointment_city": ("城市", "网点", "city", "branch"),
+    "appointment_time": ("时间", "time"),
+    "appointment_name": ("姓名", "name"),
+    "appointment_mobile": ("手机", "mobile", "number"),
+}
+
+
+def store() -> BookingStore:
+    return BookingStore(sessions_for(database_url()))
+
+
+def verified_name(tracker: Tracker) -> Optional[str]:
+    customer = latest_metadata(tracker).get("customer") or {}
+    return customer.get("name") if customer.get("verified") else None
+
+
+def booking_basics(tracker: Tracker, lang: str) -> Dict[str, Any]:
+    """What every booking records about where it came from."""
+    source_key, _ = receipt(tracker)
+    customer = latest_metadata(tracker).get("customer") or {}
+    return {
+        "source_key": source_key, "conversation_id": tracker.sender_id,
+        "customer_id": customer.get("id") if customer.get("verified") else None,
+        "channel": latest_metadata(tracker).get("channel") or "rest", "language": lang, "topic": None,
+        "now": now(),
+    }
+
+
+def validate_name(slot: str, value: Any) -> Dict[Text, Any]:
+    name = str(value or "").strip()
+    return {slot: name[:100] if name else None}
+
+
+def validate_mobile(slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+    mobile = parse_mobile(str(value or ""))
+    if mobile is None:
+        dispatcher.utter_message(text=knowledge.message("mobile_invalid", reply_language_of(tracker)))
+        return {slot: None}
+    return {slot: mask_personal_numbers(mobile)}
+
+
+def validate_time(slot: str, kind: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+    """A time the customer gave, as the ISO start of a window the rules allow."""
+    lang = reply_language_of(tracker)
+    moment = parse_when(str(value or ""), now())
+    if moment is None:
+        dispatcher.utter_message(text=knowledge.message("time_unclear", lang))
+        return {slot: None}
+    try:
+        start, _ = (callback_window if kind == "callback" else appointment_slot)(moment, now())
+    except ScheduleError as error:
+        tell_schedule_error(error, kind, dispatcher, lang)
+        return {slot: None}
+    return {slot: start.isoformat()}
+
+
+def time_buttons(slots: List[Tuple[datetime, datetime]], lang: str) -> List[Dict[str, str]]:
+    return [button(format_window(start, end, lang), f"{start:%Y-%m-%d %H:%M}") for start, end in slots]
+
+
+def summary_buttons(form: str, lang: str, verified: bool) -> List[Dict[str, str]]:
+    fields = [s for s in FORM_SLOTS[form][:-1] if not (verified and s.endswith("_name"))]
+    changes = [button(knowledge.message(f"button_change_{s.split('_', 1)[1]}", lang)) for s in fields]
+    return ([button(knowledge.message("button_book", lang), "/affirm")] + changes
+            + [button(knowledge.message("button_cancel_booking", lang), "/cancel")])
+
+
+def tell_schedule_error(error: ScheduleError, kind: str, dispatcher: CollectingDispatcher, lang: str) -> None:
+    key = f"{kind}_time_outside_hours" if error.code == "outside_hours" else f"time_{error.code}"
+    dispatcher.utter_message(text=knowledge.message(key, lang))
+
+
+class ValidateCallbackForm(StoppableFormValidation):
+    def name(self) -> Text:
+        return "validate_callback_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+        if tracker.get_slot("callback_reference"):
+            return []
+        return [s for s in FORM_SLOTS["callback_form"] if not (s == "callback_name" and verified_name(tracker))]
+
+    def validate_callback_name(self, value, dispatcher, tracker, domain):
+        return validate_name("callback_name", value)
+
+    def validate_callback_mobile(self, value, dispatcher, tracker, domain):
+        return validate_mobile("callback_mobile", value, dispatcher, tracker)
+
+    def validate_callback_time(self, value, dispatcher, tracker, domain):
+        return validate_time("callback_time", "callback", value, dispatcher, tracker)
+
+    def validate_callback_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[Text, Any]:
+        lang = reply_language_of(tracker)
+        if intent_of(tracker) != "affirm":
+            return self.summary_answer("callback_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
+        start = datetime.fromisoformat(tracker.get_slot("callback_time"))
+        mobile = tracker.get_slot("callback_mobile")
+        try:
+            window = callback_window(start, now())
+            booking = store().book_callback(
+                name=verified_name(tracker) or tracker.get_slot("callback_name"), mobile=mobile,
+                window_start=window[0], window_end=window[1], **booking_basics(tracker, lang),
+            )
+        except ScheduleError as error:  # the window passed while the customer was deciding
+            tell_schedule_error(error, "callback", dispatcher, lang)
+            return {"callback_time": None, "callback_confirmed": None}
+        dispatcher.utter_message(text=knowledge.message(
+            "callback_booked", lang, reference=booking.reference, mobile=booking.mobile,
+            window=format_window(booking.window_start, booking.window_end, lang)))
+        return {"callback_confirmed": True, "callback_reference": booking.reference}
+
+
+class ValidateAppointmentForm(StoppableFormValidation):
+    def name(self) -> Text:
+        return "validate_appointment_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+        if tracker.get_slot("appointment_reference"):
+            return []
+        return [s for s in FORM_SLOTS["appointment_form"] if not (s == "appointment_name" and verified_name(tracker))]
+
+    async def extract_appointment_city(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        """A city named when asking for the appointment ("我想在上海网点约顾问")."""
+        cities = latest_entities(tracker, "city")
+        if cities and tracker.get_slot("appointment_city") is None and tracker.get_slot("requested_slot") is None:
+            return {"appointment_city": cities[0]}
+        return {}
+
+    def validate_appointment_city(self, value, dispatcher, tracker, domain):
+        cities = latest_entities(tracker, "city")
+        branch = find_branch(cities[0] if cities else str(value or ""))
+        if branch is None:
+            dispatcher.utter_message(text=knowledge.message("appointment_city_invalid", reply_language_of(tracker)))
+            return {"appointment_city": None}
+        return {"appointment_city": branch["city"]}
+
+    def validate_appointment_time(self, value, dispatcher, tracker, domain):
+        return validate_time("appointment_time", "appointment", value, dispatcher, tracker)
+
+    def validate_appointment_name(self, value, dispatcher, tracker, domain):
+        return validate_name("appointment_name", value)
+
+    def validate_appointment_mobile(self, value, dispatcher, tracker, domain):
+        return validate_mobile("appointment_mobile", value, dispatcher, tracker)
+
+    def validate_appointment_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: DomainDict) -> Dict[Text, Any]:
+        lang = reply_language_of(tracker)
+        if intent_of(tracker) != "affirm":
+            return self.summary_answer("appointment_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
+        branch = find_branch(tracker.get_slot("appointment_city"))
+        try:
+            starts_at, ends_at = appointment_slot(datetime.fromisoformat(tracker.get_slot("appointment_time")), now())
+            booking = store().book_appointment(
+                city=branch["city"], name=verified_name(tracker) or tracker.get_slot("appointment_name"),
+                mobile=tracker.get_slot("appointment_mobile"), starts_at=starts_at, ends_at=ends_at,
+                **booking_basics(tracker, lang),
+            )
+        except ScheduleError as error:
+            tell_schedule_error(error, "appointment", dispatcher, lang)
+            return {"appointment_time": None, "appointment_confirmed": None}
+        dispatcher.utter_message(text=knowledge.message(
+            "appointment_booked", lang, reference=booking.reference, branch=branch["name"][lang],
+            address=branch["address"][lang], phone=branch["phone"],
+            window=format_window(booking.starts_at, booking.ends_at, lang)))
+        return {"appointment_confirmed": True, "appointment_reference": booking.reference}
+
+
+class AskCallbackName(AskSlot):
+    action_name = "action_ask_callback_name"
+
+    def question(self, tracker, lang):
+        return knowledge.message("ask_name", lang), []
+
+
+class AskAppointmentName(AskCallbackName):
+    action_name = "action_ask_appointment_name"
+
+
+class AskCallbackMobile(AskSlot):
+    action_name = "action_ask_callback_mobile"
+
+    def question(self, tracker, lang):
+        return knowledge.message("ask_mobile", lang), []
+
+
+class AskAppointmentMobile(AskCallbackMobile):
+    action_name = "action_ask_appointment_mobile"
+
+
+class AskCallbackTime(AskSlot):
+    action_name = "action_ask_callback_time"
+
+    def question(self, tracker, lang):
+        return knowledge.message("callback_ask_time", lang), time_buttons(next_callback_windows(now()), lang)
+
+
+class AskAppointmentCity(AskSlot):
+    action_name = "action_ask_appointment_city"
+
+    def question(self, tracker, lang):
+        return knowledge.message("appointment_ask_city", lang), [button(b["name"][lang], b["city"]) for b in branches()]
+
+
+class AskAppointmentTime(AskSlot):
+    action_name = "action_ask_appointment_time"
+
+    def question(self, tracker, lang):
+        return knowledge.message("appointment_ask_time", lang), time_buttons(next_appointment_slots(now()), lang)
+
+
+class AskCallbackConfirmed(AskSlot):
+    action_name = "action_ask_callback_confirmed"
+
+    def question(self, tracker, lang):
+        start = datetime.fromisoformat(tracker.get_slot("callback_time"))
+        summary = knowledge.message(
+            "callback_summary", lang, name=verified_name(tracker) or tracker.get_slot("callback_name"),
+            mobile=tracker.get_slot("callback_mobile"), window=format_window(start, start + CALLBACK_LENGTH, lang))
+        return summary, summary_buttons("callback_form", lang, bool(verified_name(tracker)))
+
+
+class AskAppointmentConfirmed(AskSlot):
+    action_name = "action_ask_appointment_confirmed"
+
+    def question(self, tracker, lang):
+        branch = find_branch(tracker.get_slot("appointment_city"))
+        start = datetime.fromisoformat(tracker.get_slot("appointment_time"))
+        summary = knowledge.message(
+            "appointment_summary", lang, branch=branch["name"][lang], address=branch["address"][lang],
+            window=format_window(start, start + APPOINTMENT_LENGTH, lang),
+            name=verified_name(tracker) or tracker.get_slot("appointment_name"),
+            mobile=tracker.get_slot("appointment_mobile"))
+        return summary, summary_buttons("appointment_form", lang, bool(verified_name(tracker)))

@@ -1,0 +1,301 @@
+"""Complaints: the intake form, urgent cases and fraud reports, and the status look-up.
+
+The complaint is filed inside the form's validation when the customer confirms (or at once
+for an urgent case) and its reference is told in the same turn, after the commit. Filing is
+keyed on the contact service's message id (see ``actions/forms.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.base import AssistantAction, is_verified, latest_entities, latest_metadata, reply_language_of
+from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, receipt
+from bot import knowledge, products
+from bot.complaints import triage
+from bot.complaints.desk import ComplaintDesk, ComplaintDraft
+from bot.complaints.models import CATEGORIES, Complaint
+from bot.contact.db import sessions_for
+from bot.contact.settings import database_url
+from bot.language import format_moment
+from bot.privacy import mask_personal_numbers
+from bot.service_hours import SHANGHAI
+from bot.working_calendar import RESOLUTION_WORKING_DAYS
+
+NO_PRODUCT = "none"
+CONTACT_CHAT = "chat"
+CONTACT_REGISTERED = "registered"
+REFERENCE = re.compile(r"\b[Cc]\s*(\d{8})\s*[-－—]?\s*(\d{4})\b")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+MOBILE = re.compile(r"(?<!\d)1[3-9]\d(?:\*{4}|\d{4})\d{4}(?!\d)")  # the contact service masks numbers
+# Answers at the summary step that reopen a field (button texts in both languages, or words).
+CHANGE_WORDS = {
+    "complaint_description": ("描述", "问题", "what happened", "description"),
+    "complaint_category": ("类别", "分类", "category"),
+    "complaint_product": ("产品", "product"),
+    "complaint_outcome": ("诉求", "what i'd like", "request", "outcome"),
+    "complaint_contact": ("联系", "reach", "contact"),
+}
+
+
+def desk() -> ComplaintDesk:
+    return ComplaintDesk(sessions_for(database_url()))
+
+
+def file_complaint(tracker: Tracker, lang: str, description: str, category: str, urgent: bool,
+                   product: Optional[str] = None, outcome: Optional[str] = None, contact: Optional[str] = None) -> Complaint:
+    source_key, received_at = receipt(tracker)
+    customer = latest_metadata(tracker).get("customer") or {}
+    draft = ComplaintDraft(
+        source_key=source_key,
+        conversation_id=tracker.sender_id,
+        customer_id=customer.get("id") if customer.get("verified") else None,
+        channel=latest_metadata(tracker).get("channel") or "rest",
+        language=lang,
+        category=category,
+        description=description,
+        desired_outcome=outcome,
+        product=product if product and product != NO_PRODUCT else None,
+        contact=contact,
+        urgent=urgent,
+    )
+    return desk().file(draft, received_at)
+
+
+def contact_label(contact: Optional[str], lang: str) -> str:
+    if contact == CONTACT_REGISTERED:
+        return knowledge.message("contact_registered", lang)
+    if contact in (None, CONTACT_CHAT):
+        return knowledge.message("contact_chat", lang)
+    return contact
+
+
+def tell_filed(dispatcher: CollectingDispatcher, complaint: Complaint, lang: str) -> None:
+    """The reference, the deadlines and what happens next (and safety steps when urgent)."""
+    if complaint.urgent:
+        dispatcher.utter_message(text=knowledge.message("complaint_urgent", lang, reference=complaint.reference))
+    dispatcher.utter_message(text=knowledge.message(
+        "complaint_filed", lang,
+        reference=complaint.reference,
+        first_reply=format_moment(complaint.first_reply_due, lang),
+        resolution=format_moment(complaint.resolution_due, lang),
+        days=RESOLUTION_WORKING_DAYS[complaint.severity],
+        contact=contact_label(complaint.contact, lang),
+    ))
+
+
+def looks_detailed(text: str) -> bool:
+    """Whether the message that opened the complaint already says what happened."""
+    chinese = len(re.findall(r"[\u4e00-\u9fff]", text))
+    return chinese >= 12 or len(re.findall(r"[A-Za-z]+", text)) >= 9
+
+
+class ValidateComplaintForm(StoppableFormValidation):
+    def name(self) -> Text:
+        return "validate_complaint_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("complaint_reference"):
+            return []  # filed (an urgent case files straight after the description)
+        required = list(FORM_SLOTS["complaint_form"])
+        if is_verified(tracker):
+            required.remove("complaint_contact")  # the CRM has the verified customer's details
+        return required
+
+    async def extract_complaint_description(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                            domain: DomainDict) -> Dict[Text, Any]:
+        """The opening message is the description when it already tells what happened."""
+        text = tracker.latest_message.get("text") or ""
+        if (tracker.get_slot("complaint_description") is None and tracker.get_slot("requested_slot") is None
+                and intent_of(tracker) in ("file_complaint", "report_fraud") and looks_detailed(text)):
+            return {"complaint_description": text}
+        return {}
+
+    def validate_complaint_description(self, value: Any, dispatcher: CollectingDispatcher,
+                                       tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        text = mask_personal_numbers(str(value or "").strip())
+        if not text:
+            return {"complaint_description": None}
+        slots: Dict[Text, Any] = {"complaint_description": text}
+        named = latest_entities(tracker, "product")
+        if named and not tracker.get_slot("complaint_product"):
+            slots["complaint_product"] = named[0]
+        if triage.is_urgent(text):
+            # Emergency process: no more questions, file now and give the safety steps.
+            lang = reply_language_of(tracker)
+            contact = CONTACT_REGISTERED if is_verified(tracker) else CONTACT_CHAT
+            complaint = file_complaint(tracker, lang, text, triage.suggest_category(text), urgent=True,
+                                       product=slots.get("complaint_product"), contact=contact)
+            tell_filed(dispatcher, complaint, lang)
+            slots["complaint_reference"] = complaint.reference
+        return slots
+
+    def validate_complaint_category(self, value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if intent_of(tracker) == "affirm":
+            return {"complaint_category": triage.suggest_category(tracker.get_slot("complaint_description") or "")}
+        category = triage.category_from_answer(str(value or ""))
+        if category is None:
+            dispatcher.utter_message(text=knowledge.message("complaint_category_invalid", reply_language_of(tracker)))
+        return {"complaint_category": category}
+
+    def validate_complaint_product(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        named = latest_entities(tracker, "product")
+        if named:
+            return {"complaint_product": named[0]}
+        answer = str(value or "").strip().lower()
+        if answer in (NO_PRODUCT, "no", "none", "nope", "没有", "无", "不涉及", "都不是") or intent_of(tracker) == "deny" \
+                or answer == knowledge.message("button_no_product", "zh") or answer == knowledge.message("button_no_product", "en").lower():
+            return {"complaint_product": NO_PRODUCT}
+        dispatcher.utter_message(text=knowledge.message("complaint_product_invalid", reply_language_of(tracker)))
+        return {"complaint_product": None}
+
+    def validate_complaint_outcome(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"complaint_outcome": mask_personal_numbers(str(value or "").strip()) or None}
+
+    def validate_complaint_contact(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        answer = str(value or "").strip()
+        if answer in (CONTACT_CHAT, knowledge.message("button_contact_chat", "zh"), knowledge.message("button_contact_chat", "en")):
+            return {"complaint_contact": CONTACT_CHAT}
+        found = EMAIL.search(answer) or MOBILE.search(answer)
+        if found:
+            return {"complaint_contact": mask_personal_numbers(found.group(0))}
+        dispatcher.utter_message(text=knowledge.message("complaint_contact_invalid", reply_language_of(tracker)))
+        return {"complaint_contact": None}
+
+    def validate_complaint_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
+                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        lang = reply_language_of(tracker)
+        if intent_of(tracker) == "affirm":
+            slot = tracker.get_slot
+            complaint = file_complaint(
+                tracker, lang, slot("complaint_description"), slot("complaint_category"),
+                urgent=False, product=slot("complaint_product"), outcome=slot("complaint_outcome"),
+                contact=slot("complaint_contact") or CONTACT_REGISTERED,
+            )
+            tell_filed(dispatcher, complaint, lang)
+            return {"complaint_confirmed": True, "complaint_reference": complaint.reference}
+        return self.summary_answer("complaint_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
+
+
+class AskComplaintDescription(AskSlot):
+    action_name = "action_ask_complaint_description"
+
+    def question(self, tracker, lang):
+        return knowledge.message("complaint_ask_description", lang), []
+
+
+class AskComplaintCategory(AskSlot):
+    action_name = "action_ask_complaint_category"
+
+    def question(self, tracker, lang):
+        suggested = triage.suggest_category(tracker.get_slot("complaint_description") or "")
+        order = [suggested] + [c for c in CATEGORIES if c != suggested]
+        return (knowledge.message("complaint_ask_category", lang, label=triage.category_label(suggested, lang)),
+                [button(triage.category_label(c, lang)) for c in order])
+
+
+class AskComplaintProduct(AskSlot):
+    action_name = "action_ask_complaint_product"
+
+    def question(self, tracker, lang):
+        buttons = [button(p.name(lang), p.code) for p in products.catalog()]
+        return knowledge.message("complaint_ask_product", lang), buttons + [button(knowledge.message("button_no_product", lang), NO_PRODUCT)]
+
+
+class AskComplaintOutcome(AskSlot):
+    action_name = "action_ask_complaint_outcome"
+
+    def question(self, tracker, lang):
+        return knowledge.message("complaint_ask_outcome", lang), []
+
+
+class AskComplaintContact(AskSlot):
+    action_name = "action_ask_complaint_contact"
+
+    def question(self, tracker, lang):
+        return knowledge.message("complaint_ask_contact", lang), [button(knowledge.message("button_contact_chat", lang), CONTACT_CHAT)]
+
+
+class AskComplaintConfirmed(AskSlot):
+    action_name = "action_ask_complaint_confirmed"
+
+    def question(self, tracker, lang):
+        slot = tracker.get_slot
+        product = products.find_product(slot("complaint_product"))
+        summary = knowledge.message(
+            "complaint_summary", lang,
+            description=slot("complaint_description"),
+            category=triage.category_label(slot("complaint_category"), lang),
+            product=product.name(lang) if product else knowledge.message("none_given", lang),
+            outcome=slot("complaint_outcome") or knowledge.message("none_given", lang),
+            contact=contact_label(slot("complaint_contact") or (CONTACT_REGISTERED if is_verified(tracker) else None), lang),
+        )
+        keys = ["button_change_description", "button_change_category", "button_change_product",
+                "button_change_outcome"] + ([] if is_verified(tracker) else ["button_change_contact"])
+        buttons = [button(knowledge.message(key, lang)) for key in keys]
+        return summary, ([button(knowledge.message("button_submit", lang), "/affirm")] + buttons
+                         + [button(knowledge.message("button_cancel_complaint", lang), "/cancel")])
+
+
+class ActionReportFraud(AssistantAction):
+    """Fraud or account takeover: an urgent complaint at once, and the safety steps."""
+
+    action_name = "action_report_fraud"
+
+    def respond(self, dispatcher, tracker, lang):
+        text = tracker.latest_message.get("text") or ""
+        named = latest_entities(tracker, "product")
+        contact = CONTACT_REGISTERED if is_verified(tracker) else CONTACT_CHAT
+        complaint = file_complaint(tracker, lang, text, triage.suggest_category(text), urgent=True,
+                                   product=named[0] if named else None, contact=contact)
+        tell_filed(dispatcher, complaint, lang)
+        return []
+
+
+def describe_status(complaint: Complaint, lang: str) -> str:
+    states = knowledge.load("complaints")["states"][lang]
+    if complaint.state in ("resolved", "closed"):
+        next_step = knowledge.message("complaint_resolved_note", lang, resolution=complaint.resolution or "")
+    else:
+        next_step = "" if complaint.first_replied_at else knowledge.message(
+            "complaint_next_first_reply", lang, when=format_moment(complaint.first_reply_due, lang))
+        next_step += knowledge.message("complaint_next_resolution", lang, when=format_moment(complaint.resolution_due, lang))
+    return knowledge.message(
+        "complaint_status_line", lang, reference=complaint.reference,
+        category=triage.category_label(complaint.category, lang), state=states[complaint.state],
+        next=next_step, updated=format_moment(complaint.updated_at.astimezone(SHANGHAI), lang),
+    )
+
+
+class ActionComplaintStatus(AssistantAction):
+    """A complaint's state, next deadline and last update — only to the customer who made it."""
+
+    action_name = "action_complaint_status"
+
+    def respond(self, dispatcher, tracker, lang):
+        customer = latest_metadata(tracker).get("customer") or {}
+        owner = (customer.get("id") if customer.get("verified") else None, tracker.sender_id)
+        found = REFERENCE.search(tracker.latest_message.get("text") or "")
+        if found:
+            reference = f"C{found.group(1)}-{found.group(2)}"
+            complaint = desk().for_owner(reference, *owner)
+            text = describe_status(complaint, lang) if complaint else knowledge.message(
+                "complaint_status_not_found", lang, reference=reference)
+            self.say(dispatcher, text, lang)
+            return []
+        open_complaints = desk().open_for_owner(*owner)
+        if not open_complaints:
+            self.say(dispatcher, knowledge.message("complaint_status_none", lang), lang)
+        for complaint in open_complaints:
+            self.say(dispatcher, describe_status(complaint, lang), lang)
+        return []

@@ -1,0 +1,1 @@
+"""Callbacks from an agent and advisor appointments at a branch (spec: "Human agents")."""

@@ -1,0 +1,1 @@
+"""Complaints (manual chapter 5): intake, deadlines, lifecycle, analysis."""

@@ -1,0 +1,87 @@
+"""Complaint tables. A complaint's history is a list of events that are only ever added to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from bot.contact.models import Base
+from bot.service_hours import SHANGHAI
+
+CATEGORIES = ("product_service", "fees", "contract_legal", "other")
+SEVERITIES = ("general", "complex")
+STATES = ("received", "acknowledged", "investigating", "resolved", "closed")
+
+
+class ShanghaiTime(TypeDecorator):
+    """An absolute moment, always given back as an aware Asia/Shanghai datetime.
+
+    PostgreSQL keeps it as ``timestamptz``; SQLite keeps the Shanghai wall-clock time (China has
+    no daylight saving, so the offset is always +08:00 and order and comparisons hold).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: complaint times must be timezone-aware")
+        value = value.astimezone(SHANGHAI)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    reference = Column(String(16), nullable=False, unique=True)  # C20261128-0007
+    # Makes intake idempotent: the conversation and the customer message that confirmed it.
+    source_key = Column(String(160), nullable=False, unique=True)
+    conversation_id = Column(String(80), index=True)
+    customer_id = Column(String(64), index=True)
+    channel = Column(String(16), nullable=False)
+    language = Column(String(2), nullable=False)
+    category = Column(String(24), nullable=False)
+    severity = Column(String(8), nullable=False, default="general")
+    urgent = Column(Boolean, nullable=False, default=False)
+    product = Column(String(16))
+    description = Column(Text, nullable=False)  # personal numbers masked
+    desired_outcome = Column(Text)
+    contact = Column(String(200))  # masked, as the customer gave it (or "registered details")
+    state = Column(String(16), nullable=False, default="received")
+    assignee = Column(String(64))
+    received_at = Column(ShanghaiTime, nullable=False)
+    first_reply_due = Column(ShanghaiTime, nullable=False)
+    resolution_due = Column(ShanghaiTime, nullable=False)
+    regulatory_due = Column(ShanghaiTime, nullable=False)
+    regulatory_extension_days = Column(Integer, nullable=False, default=0)
+    first_replied_at = Column(ShanghaiTime)
+    resolved_at = Column(ShanghaiTime)
+    closed_at = Column(ShanghaiTime)
+    resolution = Column(Text)
+    # Deadlines missed so far ("first_reply", "resolution", "regulatory"), set by the overdue job.
+    overdue = Column(JSON, nullable=False, default=list)
+    updated_at = Column(ShanghaiTime, nullable=False)
+
+
+class ComplaintEvent(Base):
+    """Who did what to a complaint, and when. Never updated or deleted."""
+
+    __tablename__ = "complaint_events"
+    __table_args__ = (UniqueConstraint("complaint_id", "dedupe_key", name="uq_complaint_event_once"),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    complaint_id = Column(Integer, ForeignKey("complaints.id"), nullable=False, index=True)
+    at = Column(ShanghaiTime, nullable=False)
+    actor = Column(String(80), nullable=False)  # customer | assistant | system | staff:<id>
+    kind = Column(String(24), nullable=False)
+    detail = Column(JSON, nullable=False, default=dict)
+    # Set for events that must happen once (an escalation for a given missed deadline).
+    dedupe_key = Column(String(64))

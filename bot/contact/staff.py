@@ -1,0 +1,164 @@
+"""Staff accounts (agents and supervisors) and their API tokens.
+
+Usage::
+
+    python -m bot.contact.staff add <id> --name NAME --role agent|supervisor [--database-url URL]
+    python -m bot.contact.staff deactivate <id> [--database-url URL]
+
+``add`` creates the account, or updates and re-activates an existing one, and always issues a
+new token (the old one stops working). The token is printed once; only its SHA-256 is stored.
+A plain hash is enough because tokens are 256-bit random strings, not guessable passwords.
+
+A token reads ``<staff id>.<secret>``: the id finds the account, the secret is compared in
+constant time. The nullable ``password_hash`` column is kept for the agent console's password
+login, which will authenticate against the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+from typing import List, Optional
+
+from sqlalchemy import Boolean, Column, DateTime, String
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.contact.db import make_engine, migrate, session_factory
+from bot.contact.models import Base, utcnow
+from bot.contact.settings import VAR, database_url
+
+ROLES = ("agent", "supervisor")
+DEMO_SUPERVISOR = "demo-supervisor"
+_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id = Column(String(64), primary_key=True)  # login name
+    name = Column(String(200), nullable=False)
+    role = Column(String(16), nullable=False)  # agent | supervisor
+    token_hash = Column(String(64))  # SHA-256 (hex) of the API token's secret part
+    password_hash = Column(String(255))  # for the console's password login (not used yet)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _token_for(staff_id: str, secret: str) -> str:
+    return f"{staff_id}.{secret}"
+
+
+def save(session: Session, staff_id: str, name: str, role: str, secret: Optional[str] = None) -> str:
+    """Create or update an active account with a new token; returns the token. Commits."""
+    if not _ID.match(staff_id):
+        raise ValueError("the id must be 1–64 letters, digits, '_', '.' or '-' (not starting with '.')")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not name.strip() or len(name) > 200:
+        raise ValueError("a name (at most 200 characters) is required")
+    secret = secret or secrets.token_urlsafe(32)
+    staff = session.get(Staff, staff_id) or Staff(id=staff_id, created_at=utcnow())
+    staff.name, staff.role, staff.active, staff.token_hash = name.strip(), role, True, _digest(secret)
+    session.add(staff)
+    session.commit()
+    return _token_for(staff_id, secret)
+
+
+def deactivate(session: Session, staff_id: str) -> bool:
+    """Disable an account (its token stops working); the row stays for the complaint history."""
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        return False
+    staff.active, staff.token_hash = False, None
+    session.commit()
+    return True
+
+
+def authenticate(sessions: sessionmaker, bearer: Optional[str]) -> Optional[Staff]:
+    """The active staff member a bearer token belongs to, or None."""
+    staff_id, _, secret = (bearer or "").rpartition(".")  # token_urlsafe never contains "."
+    if not staff_id or not secret:
+        return None
+    with sessions() as session:
+        staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active or not staff.token_hash:
+        return None
+    return staff if hmac.compare_digest(staff.token_hash, _digest(secret)) else None
+
+
+def find_active(session: Session, staff_id: str) -> Optional[Staff]:
+    staff = session.get(Staff, staff_id)
+    return staff if staff is not None and staff.active else None
+
+
+def demo_token() -> str:
+    """The demo supervisor's token, generated once and kept in ``var/`` like the session secret.
+
+    The launcher calls this to show the token; the contact service (another process) calls it to
+    seed the account, so the file is created atomically and never seen half-written.
+    """
+    path = VAR / "staff-demo-token"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        draft = VAR / f".staff-demo-token.{os.getpid()}"
+        draft.write_text(_token_for(DEMO_SUPERVISOR, secrets.token_urlsafe(32)))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # fails if another process got there first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+def seed_demo(session: Session) -> None:
+    """Demo mode: the ``demo-supervisor`` account, holding the token from :func:`demo_token`."""
+    secret = demo_token().rpartition(".")[2]
+    save(session, DEMO_SUPERVISOR, "Demo Supervisor", "supervisor", secret=secret)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Manage staff accounts of the contact service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="create an account, or update it, and issue a new API token")
+    add.add_argument("id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=ROLES, required=True)
+    off = commands.add_parser("deactivate", help="disable an account and its token")
+    off.add_argument("id")
+    for command in (add, off):
+        command.add_argument("--database-url", default=None)
+    args = parser.parse_args(argv)
+    engine = make_engine(args.database_url or database_url())
+    migrate(engine)
+    with session_factory(engine)() as session:
+        if args.command == "deactivate":
+            if not deactivate(session, args.id):
+                print(f"No staff account {args.id!r}.", file=sys.stderr)
+                return 1
+            print(f"Deactivated {args.id}.")
+            return 0
+        try:
+            token = save(session, args.id, args.name, args.role)
+        except ValueError as error:
+            print(f"Nothing saved: {error}", file=sys.stderr)
+            return 1
+    print(f"API token for {args.id} ({args.role}); it is shown only this once:\n{token}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

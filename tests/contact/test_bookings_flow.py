@@ -1,0 +1,74 @@
+"""Callbacks and advisor appointments as customers book them through the contact service, and
+as staff find them in their lists; against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+from bot.contact.staff import demo_token
+from tests.contact.conftest import Client, identity_token
+
+
+def texts(answer) -> str:
+    return "\n".join(reply["text"] for reply in answer["replies"])
+
+
+def offered(answer):
+    """The buttons of the assistant's last reply, as (title, payload)."""
+    return [(b["title"], b["payload"]) for b in answer["replies"][-1]["buttons"]]
+
+
+def staff_list(system, what: str):
+    request = urllib.request.Request(f"{system.contact_url}/api/v1/staff/{what}",
+                                     headers={"Authorization": f"Bearer {demo_token()}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())[what]
+
+
+def test_a_callback_in_chinese_with_a_corrected_time_lands_in_the_staff_list(client, system):
+    client.start()
+    assert "怎么称呼您" in texts(client.say("能不能让客服给我回个电话"))
+    assert "手机号" in texts(client.say("张先生"))
+    assert "中国大陆手机号" in texts(client.say("12345"))  # not a mobile number: asked again
+    answer = client.say("13912345678")
+    assert "客服每天 09:00–21:00 回电" in texts(answer)
+    (first_title, first_payload), (second_title, second_payload) = offered(answer)[:2]
+    summary = client.say(first_payload)  # clicks the first window offered
+    assert f"· 时间：{first_title}" in texts(summary) and "· 手机：139****5678" in texts(summary)
+    assert "13912345678" not in json.dumps(client.history(), ensure_ascii=False)
+    client.say("修改时间")
+    assert f"· 时间：{second_title}" in texts(client.say(second_payload))
+    booked = texts(client.say("/affirm"))
+    reference = re.search(r"CB\d{8}-\d{4}", booked).group(0)
+    assert f"客服将在 {second_title} 拨打 139****5678" in booked
+
+    listed = [c for c in staff_list(system, "callbacks") if c["reference"] == reference]
+    assert len(listed) == 1 and listed[0]["name"] == "张先生" and listed[0]["mobile"] == "139****5678"
+    assert listed[0]["state"] == "requested" and listed[0]["window_start"].endswith("+08:00")
+
+
+def test_an_advisor_appointment_for_a_verified_customer_in_english(system):
+    customer = Client(system.contact_url)
+    customer.start(identity_token=identity_token("demo-english"))
+    answer = customer.say("I'd like to meet an advisor at your Shenzhen branch")
+    assert "When would suit you?" in texts(answer)  # the city was in the request
+    title, payload = offered(answer)[0]
+    assert "mobile number" in texts(customer.say(payload))  # verified: no name asked
+    summary = texts(customer.say("+86 139 1234 5678"))
+    assert "Branch: Shenzhen (15F, 6008 Shennan Avenue, Futian, Shenzhen)" in summary and f"Time: {title}" in summary
+    booked = texts(customer.say("/affirm"))
+    reference = re.search(r"AP\d{8}-\d{4}", booked).group(0)
+    assert "0755-8388-8888" in booked and "bring your ID" in booked
+    listed = [a for a in staff_list(system, "appointments") if a["reference"] == reference]
+    assert listed[0]["city"] == "Shenzhen" and listed[0]["customer_id"] == "demo-english"
+
+
+def test_an_abandoned_booking_books_nothing(client, system):
+    before = len(staff_list(system, "appointments"))
+    client.start()
+    client.say("book an appointment with an advisor")
+    client.say("Guangzhou")
+    assert "no appointment was booked" in texts(client.say("/cancel"))
+    assert len(staff_list(system, "appointments")) == before

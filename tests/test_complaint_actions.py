@@ -1,0 +1,227 @@
+"""The complaint and booking actions on trackers built in code, with a real SQLite database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+
+from actions import bookings as booking_actions
+from actions import forms
+from actions.bookings import ValidateAppointmentForm, ValidateCallbackForm
+from actions.complaints import ActionComplaintStatus, ActionReportFraud, ValidateComplaintForm
+from actions.forms import ActionFormDone
+from bot.bookings.models import Callback
+from bot.complaints.desk import ComplaintDesk, ComplaintDraft
+from bot.complaints.models import Complaint
+from bot.contact.db import make_engine, migrate, sessions_for
+from bot.service_hours import SHANGHAI
+from tests.conftest import city_entity, make_tracker, product_entity, run_action, texts
+
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)  # a Monday, a working day
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'contact.db'}"
+    migrate(make_engine(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setattr(forms, "now", lambda: NOW)
+    monkeypatch.setattr(booking_actions, "now", lambda: NOW)
+    return sessions_for(url)
+
+
+def stored(message_id: int, customer=None, received_at: str = "2026-11-30T10:00:00+08:00"):
+    return {"message": {"id": message_id, "received_at": received_at}, "channel": "web",
+            "customer": customer or {"verified": False, "tier": "standard"}}
+
+
+def count(sessions, model) -> int:
+    with sessions() as session:
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def validate(method, value, tracker):
+    dispatcher = CollectingDispatcher()
+    return method(value, dispatcher, tracker, {}), texts(dispatcher.messages)
+
+
+COMPLAINT = {
+    "complaint_description": "赎回稳盈债券被多扣了赎回费",
+    "complaint_category": "fees",
+    "complaint_product": "EG-BD02",
+    "complaint_outcome": "退还赎回费",
+    "complaint_contact": "138****5678",
+}
+
+
+def test_the_description_names_the_product_and_an_ordinary_case_files_nothing_yet(database):
+    tracker = make_tracker("赎回稳盈债券被多扣了赎回费", "faq", [product_entity("EG-BD02")])
+    slots, said = validate(ValidateComplaintForm().validate_complaint_description, tracker.latest_message["text"], tracker)
+    assert slots == {"complaint_description": "赎回稳盈债券被多扣了赎回费", "complaint_product": "EG-BD02"}
+    assert said == "" and count(database, Complaint) == 0
+
+
+def test_an_urgent_description_files_at_once_and_gives_safety_steps(database):
+    text = "someone hacked my account and money is gone, my card 6222 0212 3456 7890 123"
+    tracker = make_tracker(text, "report_fraud", metadata=stored(7))
+    slots, said = validate(ValidateComplaintForm().validate_complaint_description, text, tracker)
+    assert slots["complaint_reference"] == "C20261130-0001"
+    assert "marked this as urgent" in said and "never share a password or SMS code" in said
+    with database() as session:
+        complaint = session.execute(select(Complaint)).scalar_one()
+    assert complaint.urgent is True and "6222 **** **** 0123" in complaint.description and "3456" not in complaint.description
+
+
+@pytest.mark.parametrize("answer,intent,expected", [
+    ("对", "affirm", "fees"),  # accepts the suggestion made from the description
+    ("Contract, legal or regulatory", "nlu_fallback", "contract_legal"),
+    ("产品及服务质量", "faq", "product_service"),
+    ("4", "nlu_fallback", "other"),
+    ("the blue one", "nlu_fallback", None),
+])
+def test_the_category_is_the_suggestion_or_the_customers_pick(answer, intent, expected):
+    tracker = make_tracker(answer, intent, slots={"complaint_description": "你们乱收手续费"})
+    slots, said = validate(ValidateComplaintForm().validate_complaint_category, answer, tracker)
+    assert slots == {"complaint_category": expected}
+    assert ("请从以下类别中选择一个" in said or "Please choose one of these categories" in said) == (expected is None)
+
+
+@pytest.mark.parametrize("answer,expected", [
+    ("Answer me in this chat", "chat"), ("chat", "chat"), ("my email is anna@example.com", "anna@example.com"),
+    ("13812345678", "138****5678"), ("138****5678", "138****5678"), ("call me maybe", None),
+])
+def test_contact_details(answer, expected):
+    tracker = make_tracker(answer, "nlu_fallback")
+    slots, _ = validate(ValidateComplaintForm().validate_complaint_contact, answer, tracker)
+    assert slots == {"complaint_contact": expected}
+
+
+def test_confirming_files_exactly_once_per_message(database):
+    tracker = make_tracker("/affirm", "affirm", slots={**COMPLAINT, "language": "zh"}, metadata=stored(42))
+    first, said = validate(ValidateComplaintForm().validate_complaint_confirmed, "/affirm", tracker)
+    again, said_again = validate(ValidateComplaintForm().validate_complaint_confirmed, "/affirm", tracker)
+    assert first == again == {"complaint_confirmed": True, "complaint_reference": "C20261130-0001"}
+    assert "2026年12月1日（周二）10:00 前首次答复" in said and "2026年12月7日（周一）23:59 前处理完毕" in said
+    assert said == said_again and count(database, Complaint) == 1
+
+
+def test_the_summary_reopens_the_field_the_customer_wants_to_change():
+    tracker = make_tracker("修改类别", "nlu_fallback", slots=COMPLAINT)
+    slots, _ = validate(ValidateComplaintForm().validate_complaint_confirmed, "修改类别", tracker)
+    assert slots == {"complaint_category": None, "complaint_confirmed": None}
+    slots, said = validate(ValidateComplaintForm().validate_complaint_confirmed, "hmm", make_tracker("hmm", "nlu_fallback", slots=COMPLAINT))
+    assert slots == {"complaint_confirmed": None} and "what you'd like to change" in said
+
+
+async def test_only_a_confident_cancel_stops_a_form():
+    confident = make_tracker("cancel", "cancel", slots={"requested_slot": "complaint_category"})
+    events = await ValidateComplaintForm().run(CollectingDispatcher(), confident, {"slots": {}, "forms": {}})
+    assert events == [SlotSet("form_cancelled", True), SlotSet("requested_slot", None)]
+    unsure = make_tracker("Change the category", "cancel", slots={"requested_slot": "complaint_confirmed"})
+    unsure.latest_message["intent"]["confidence"] = 0.5
+    assert not forms.wants_to_stop(unsure)
+
+
+@pytest.mark.parametrize("form,said", [
+    ("complaint_form", "no complaint was registered"), ("callback_form", "no callback was booked"),
+    ("appointment_form", "no appointment was booked"),
+])
+async def test_a_stopped_form_says_nothing_was_registered_and_clears_its_slots(form, said):
+    tracker = make_tracker("cancel", "cancel", slots={"form_cancelled": True, "language": "en"})
+    tracker.latest_action_name = form
+    messages, events = await run_action(ActionFormDone(), tracker)
+    assert said in texts(messages)
+    assert SlotSet("form_cancelled", None) in events and SlotSet(forms.FORM_SLOTS[form][0], None) in events
+
+
+async def test_a_completed_form_is_cleared_silently():
+    tracker = make_tracker("/affirm", "affirm", slots={"complaint_reference": "C20261130-0001", "language": "zh"})
+    tracker.latest_action_name = "complaint_form"
+    messages, events = await run_action(ActionFormDone(), tracker)
+    assert texts(messages) == "" and SlotSet("complaint_reference", None) in events
+
+
+def file(database, key: str, conversation: str, customer_id=None) -> Complaint:
+    draft = ComplaintDraft(source_key=key, conversation_id=conversation, customer_id=customer_id, channel="web",
+                           language="en", category="fees", description="charged twice")
+    return ComplaintDesk(database).file(draft, NOW)
+
+
+async def test_status_only_for_the_owner(database):
+    mine = file(database, "a", "conversation-1")
+    file(database, "b", "conversation-2")
+    tracker = make_tracker(f"status of {mine.reference.lower()}", "complaint_status", metadata=stored(1))
+    tracker.sender_id = "conversation-1"
+    answer = texts((await run_action(ActionComplaintStatus(), tracker))[0])
+    assert f"Complaint {mine.reference} (Fees and charges): received." in answer
+    assert "Resolution due by Mon 7 Dec 2026, 23:59 Beijing time" in answer
+
+    tracker.sender_id = "conversation-3"
+    answer = texts((await run_action(ActionComplaintStatus(), tracker))[0])
+    assert f"couldn't find a complaint {mine.reference} of yours" in answer
+
+
+async def test_status_without_a_reference_lists_the_customers_open_complaints(database):
+    first, second = file(database, "a", "web-conv", "cust-9"), file(database, "b", "app-conv", "cust-9")
+    tracker = make_tracker("any update on my complaints", "complaint_status",
+                           metadata=stored(2, customer={"verified": True, "id": "cust-9"}))
+    answer = texts((await run_action(ActionComplaintStatus(), tracker))[0])
+    assert first.reference in answer and second.reference in answer
+    tracker = make_tracker("any update on my complaints", "complaint_status")
+    assert "can't see any open complaint" in texts((await run_action(ActionComplaintStatus(), tracker))[0])
+
+
+async def test_a_fraud_report_is_filed_urgent_with_the_registered_contact(database):
+    tracker = make_tracker("有人盗刷了我的账户", "report_fraud",
+                           metadata=stored(3, customer={"verified": True, "id": "demo-premier"}))
+    answer = texts((await run_action(ActionReportFraud(), tracker))[0])
+    assert "标记为紧急" in answer and "您在长青财富登记的联系方式" in answer
+    with database() as session:
+        complaint = session.execute(select(Complaint)).scalar_one()
+    assert (complaint.urgent, complaint.customer_id, complaint.contact) == (True, "demo-premier", "registered")
+
+
+@pytest.mark.parametrize("answer,said", [
+    ("today 9pm", "between 09:00 and 21:00"),
+    ("today 10:10am", "passed or is too soon"),  # less than 15 minutes ahead
+    ("whenever", "couldn't tell the day and time"),
+])
+def test_callback_times_outside_the_rules_are_refused(answer, said):
+    slots, told = validate(ValidateCallbackForm().validate_callback_time, answer, make_tracker(answer, "nlu_fallback"))
+    assert slots == {"callback_time": None} and said in told
+
+
+def test_a_callback_is_booked_once_with_the_number_masked(database):
+    slots, _ = validate(ValidateCallbackForm().validate_callback_time, "tomorrow 3pm", make_tracker("tomorrow 3pm", "nlu_fallback"))
+    assert slots == {"callback_time": "2026-12-01T15:00:00+08:00"}
+    details = {**slots, "callback_name": "Anna", "callback_mobile": "139****5678", "language": "en"}
+    tracker = make_tracker("/affirm", "affirm", slots=details, metadata=stored(5))
+    first, said = validate(ValidateCallbackForm().validate_callback_confirmed, "/affirm", tracker)
+    again, _ = validate(ValidateCallbackForm().validate_callback_confirmed, "/affirm", tracker)
+    assert first == again == {"callback_confirmed": True, "callback_reference": "CB20261130-0001"}
+    assert "An agent will call 139****5678 on Tue 1 Dec 2026, 15:00–15:30 Beijing time" in said
+    assert count(database, Callback) == 1
+
+
+@pytest.mark.parametrize("answer,expected", [("next Saturday 10am", None), ("tomorrow 10am", "2026-12-01T10:00:00+08:00"),
+                                             ("tomorrow 4:30pm", None)])
+def test_appointments_only_in_branch_hours_on_working_days(answer, expected):
+    slots, _ = validate(ValidateAppointmentForm().validate_appointment_time, answer, make_tracker(answer, "nlu_fallback"))
+    assert slots == {"appointment_time": expected}
+
+
+def test_the_branch_city_from_an_entity_or_a_typed_name():
+    tracker = make_tracker("深圳", "branch_locator", [city_entity("Shenzhen")])
+    assert validate(ValidateAppointmentForm().validate_appointment_city, "深圳", tracker)[0] == {"appointment_city": "Shenzhen"}
+    slots, said = validate(ValidateAppointmentForm().validate_appointment_city, "Chengdu", make_tracker("Chengdu", "nlu_fallback"))
+    assert slots == {"appointment_city": None} and "only have branches in these cities" in said
+
+
+async def test_a_verified_customer_is_not_asked_for_a_name():
+    verified = make_tracker("预约", "book_appointment", metadata=stored(9, customer={"verified": True, "id": "x", "name": "王女士"}))
+    required = await ValidateAppointmentForm().required_slots([], CollectingDispatcher(), verified, {})
+    assert "appointment_name" not in required and "appointment_mobile" in required
