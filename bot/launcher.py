@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, List, Optional
 
+from bot.contact import staff
 from bot.contact.db import make_engine, migrate
 from bot.contact.settings import database_url
 
@@ -146,6 +147,29 @@ class Assistant:
         self.stop()
 
 
+def banner(assistant: Assistant) -> str:
+    """Where everything is, printed by ``make run``."""
+    url = assistant.contact_url
+    lines = [
+        "", "Evergreen Wealth assistant is running:",
+        f"  demo website with the chat widget   {url}/",
+        f"    as a verified demo customer        {url}/?as=demo-standard  (C2; also demo-private, demo-premier, demo-english)",
+        f"  app API (OpenAPI)                    {url}/api/v1/openapi.yaml",
+        f"  staff API (complaints, bookings)     {url}/api/v1/staff/complaints  (docs/staff-api.md)",
+    ]
+    if os.environ.get("CONTACT_DEMO", "1") == "1":
+        lines.append(f"    demo supervisor token              {staff.demo_token()}")
+    lines += [
+        f"  Rasa REST channel (loopback only)    {assistant.rasa_url}/webhooks/rest/webhook",
+        f"  action server (loopback only)        {assistant.actions_url}/webhook",
+        "Talk to Rasa directly:",
+        f"  curl -s {assistant.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\",
+        "       -d '{\"sender\": \"me\", \"message\": \"长青货币宝起购金额是多少\"}'",
+        "  or `make shell` in another terminal for a terminal chat. Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz")
@@ -154,19 +178,7 @@ def main() -> None:
     parser.add_argument("--contact-port", type=int, default=int(os.environ.get("CONTACT_PORT", 8080)))
     args = parser.parse_args()
     assistant = Assistant(args.model, args.rasa_port, args.actions_port, contact_port=args.contact_port).start()
-    print(
-        "\nEvergreen Wealth assistant is running:\n"
-        f"  demo website with the chat widget   {assistant.contact_url}/\n"
-        f"    as a verified demo customer        {assistant.contact_url}/?as=demo-standard  (C2; also demo-private, demo-premier, demo-english)\n"
-        f"  app API (OpenAPI)                    {assistant.contact_url}/api/v1/openapi.yaml\n"
-        f"  Rasa REST channel (loopback only)    {assistant.rasa_url}/webhooks/rest/webhook\n"
-        f"  action server (loopback only)        {assistant.actions_url}/webhook\n"
-        "Talk to Rasa directly:\n"
-        f"  curl -s {assistant.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
-        "       -d '{\"sender\": \"me\", \"message\": \"长青货币宝起购金额是多少\"}'\n"
-        "  or `make shell` in another terminal for a terminal chat. Ctrl-C stops everything.\n",
-        flush=True,
-    )
+    print(banner(assistant), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while all(p.poll() is None for p in assistant.processes):

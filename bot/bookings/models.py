@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, String, Text
+from sqlalchemy import Column, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import declared_attr
 
 from bot.complaints.models import ShanghaiTime
 from bot.contact.models import Base
@@ -20,6 +21,11 @@ class _Booking:
     language = Column(String(2), nullable=False)
     name = Column(String(200), nullable=False)
     mobile = Column(String(20), nullable=False)  # masked: 138****5678
+
+    @declared_attr
+    def mobile_ref(cls):  # the sealed number, for staff (a mixin's foreign key must be declared so)
+        return Column(Integer, ForeignKey("personal_numbers.id"))
+
     topic = Column(Text)  # personal numbers masked
     state = Column(String(16), nullable=False, default="requested")
     created_at = Column(ShanghaiTime, nullable=False)

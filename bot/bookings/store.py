@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.bookings.models import Appointment, Callback
 from bot.bookings.schedule import ScheduleError, appointment_slot, callback_window, parse_mobile
 from bot.branches import find_branch
+from bot.contact.vault import sealed_number
 from bot.privacy import mask_personal_numbers
 from bot.references import insert_once
 
@@ -80,9 +81,12 @@ class BookingStore:
             return session.execute(select(model).filter_by(source_key=source_key)).scalar_one_or_none()
 
     def _book(self, model: Type[Booking], prefix: str, source_key: str, now: datetime, **fields) -> Booking:
+        with self.sessions() as session:
+            mobile_ref = sealed_number(session, fields["conversation_id"], fields["mobile"])
         return insert_once(
             self.sessions, model, prefix, now, source_key,
-            lambda reference: model(reference=reference, source_key=source_key, state="requested", created_at=now, **fields),
+            lambda reference: model(reference=reference, source_key=source_key, state="requested", created_at=now,
+                                    mobile_ref=mobile_ref, **fields),
         )
 
     def _list(self, model: Type[Booking], state: Optional[str], by) -> List[Booking]:

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.complaints.models import CATEGORIES, SEVERITIES, Complaint, ComplaintEvent
+from bot.contact.vault import sealed_number
 from bot.privacy import mask_personal_numbers
 from bot.references import insert_once
 from bot.service_hours import SHANGHAI
@@ -51,6 +52,9 @@ class ComplaintDesk:
             raise ValueError(f"unknown category {draft.category!r} or severity {draft.severity!r}")
         received_at = received_at.astimezone(SHANGHAI)
         deadlines = complaint_deadlines(received_at, draft.severity)
+        contact = mask_personal_numbers(draft.contact) if draft.contact else None
+        with self.sessions() as session:
+            contact_ref = sealed_number(session, draft.conversation_id, contact)
 
         def make(reference: str) -> Complaint:
             return Complaint(
@@ -66,7 +70,8 @@ class ComplaintDesk:
                 product=draft.product,
                 description=mask_personal_numbers(draft.description),
                 desired_outcome=mask_personal_numbers(draft.desired_outcome) if draft.desired_outcome else None,
-                contact=mask_personal_numbers(draft.contact) if draft.contact else None,
+                contact=contact,
+                contact_ref=contact_ref,
                 state="received",
                 received_at=received_at,
                 first_reply_due=deadlines.first_reply,

@@ -55,7 +55,8 @@ class Complaint(Base):
     product = Column(String(16))
     description = Column(Text, nullable=False)  # personal numbers masked
     desired_outcome = Column(Text)
-    contact = Column(String(200))  # masked, as the customer gave it (or "registered details")
+    contact = Column(String(200))  # masked, as the customer gave it (or "registered", "chat")
+    contact_ref = Column(Integer, ForeignKey("personal_numbers.id"))  # the sealed mobile number
     state = Column(String(16), nullable=False, default="received")
     assignee = Column(String(64))
     received_at = Column(ShanghaiTime, nullable=False)

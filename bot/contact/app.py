@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from sanic import Sanic
 from sanic_cors import CORS
+from sqlalchemy.exc import OperationalError
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
@@ -30,6 +31,7 @@ from bot.contact.rasa_client import AssistantUnavailable, RasaClient
 from bot.contact.ratelimit import RateLimiter
 from bot.contact.settings import ROOT, Settings
 from bot.contact.store import ConversationStore, message_dict
+from bot.contact.vault import Vault
 from bot.language import reply_language
 from bot.privacy import mask_personal_numbers
 
@@ -88,6 +90,7 @@ class ContactService:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.store = ConversationStore(session_factory(self.engine))
+        self.vault = Vault(settings.personal_data_key)
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         self.hub = ConversationHub()
         self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
@@ -112,7 +115,10 @@ class ContactService:
         if wait:
             raise ApiError(429, "rate_limited", "Too many messages; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
         conversation_id = caller.session.conversation_id
-        inbound, duplicate = await self.db(self.store.store_inbound, conversation_id, client_message_id, mask_personal_numbers(text))
+        inbound, duplicate = await self.db(
+            self.store.store_inbound, conversation_id, client_message_id, mask_personal_numbers(text),
+            self.vault.seal(conversation_id, text),
+        )
         if duplicate:
             replies = await self.db(self.store.replies_to, inbound.id)
             return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": True}
@@ -213,6 +219,15 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     @app.exception(ApiError)
     async def api_error(request, error: ApiError):
         return json_response({"error": {"code": error.code, "message": str(error)}}, status=error.status_code, headers=error.headers)
+
+    @app.exception(OperationalError)
+    async def database_down(request, error: OperationalError):
+        # Nothing was stored, so the client keeps the message and sends it again (same id).
+        logger.error("database unavailable: %s", type(error.orig).__name__ if error.orig else error)
+        return json_response(
+            {"error": {"code": "unavailable", "message": "We can't take messages for a moment. Your message was not lost: please send it again shortly."}},
+            status=503, headers={"Retry-After": "10"},
+        )
 
     async def authenticate(token: Optional[str]) -> Caller:
         if not token:

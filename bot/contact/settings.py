@@ -6,6 +6,9 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
@@ -13,14 +16,15 @@ VAR = ROOT / "var"
 DEMO_CUSTOMER_TOKEN_SECRET = "evergreen-demo-customer-token-secret-change-me"
 
 
-def _session_secret() -> str:
-    """SESSION_SECRET, or one generated once and kept in var/ so sessions survive restarts."""
-    if os.environ.get("SESSION_SECRET"):
-        return os.environ["SESSION_SECRET"]
-    path = VAR / "session-secret"
+def _kept_secret(variable: str, filename: str, make: Callable[[], str]) -> str:
+    """The environment variable, or a value generated once and kept in var/ so that it survives
+    restarts (sessions stay valid, sealed numbers stay readable)."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    path = VAR / filename
     if not path.exists():
         VAR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -39,7 +43,9 @@ class Settings:
     customer_token_secret: str = field(
         default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_SECRET", DEMO_CUSTOMER_TOKEN_SECRET)
     )
-    session_secret: str = field(default_factory=_session_secret)
+    session_secret: str = field(default_factory=lambda: _kept_secret("SESSION_SECRET", "session-secret", lambda: secrets.token_urlsafe(48)))
+    # Fernet key sealing customers' mobile numbers (bot/contact/vault.py).
+    personal_data_key: str = field(default_factory=lambda: _kept_secret("PERSONAL_DATA_KEY", "personal-data-key", lambda: Fernet.generate_key().decode()))
     demo: bool = field(default_factory=lambda: os.environ.get("CONTACT_DEMO", "1") == "1")
     # Websites allowed to embed the widget (comma-separated origins, or * for any: the API uses
     # bearer tokens, not cookies, so another site cannot act for a customer).

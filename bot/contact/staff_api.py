@@ -27,6 +27,7 @@ from bot.contact.app import ApiError, ContactService, _json_body
 from bot.contact.models import Message
 from bot.contact.staff import Staff, authenticate, seed_demo
 from bot.contact.store import message_dict
+from bot.contact.vault import Vault
 
 STATUS = {ComplaintNotFound: 404, NotAllowed: 403, Conflict: 409, InvalidChange: 422}
 MAX_PAGE = 200
@@ -47,12 +48,14 @@ def next_due(complaint: Complaint):
     return min(complaint.resolution_due, complaint.regulatory_due)
 
 
-def complaint_dict(c: Complaint) -> Dict[str, Any]:
+def complaint_dict(c: Complaint, numbers: Dict[int, str]) -> Dict[str, Any]:
+    """``numbers``: the sealed mobile numbers staff may see (``Vault.reveal``)."""
     return {
         "reference": c.reference, "state": c.state, "category": c.category, "severity": c.severity,
         "urgent": c.urgent, "channel": c.channel, "language": c.language, "product": c.product,
         "customer_id": c.customer_id, "conversation_id": c.conversation_id, "description": c.description,
-        "desired_outcome": c.desired_outcome, "contact": c.contact, "assignee": c.assignee,
+        "desired_outcome": c.desired_outcome, "contact": c.contact,
+        "contact_number": numbers.get(c.contact_ref), "assignee": c.assignee,
         "resolution": c.resolution, "overdue": list(c.overdue or []),
         "received_at": iso(c.received_at), "first_reply_due": iso(c.first_reply_due),
         "resolution_due": iso(c.resolution_due), "regulatory_due": iso(c.regulatory_due),
@@ -62,10 +65,11 @@ def complaint_dict(c: Complaint) -> Dict[str, Any]:
     }
 
 
-def booking_dict(booking, **particulars) -> Dict[str, Any]:
-    """A callback or appointment for the staff list (the mobile number is stored masked)."""
+def booking_dict(booking, numbers: Dict[int, str], **particulars) -> Dict[str, Any]:
+    """A callback or appointment for the staff list, with the number to call."""
     return {
         "reference": booking.reference, "state": booking.state, "name": booking.name, "mobile": booking.mobile,
+        "mobile_number": numbers.get(booking.mobile_ref),
         "channel": booking.channel, "language": booking.language, "customer_id": booking.customer_id,
         "conversation_id": booking.conversation_id, "created_at": iso(booking.created_at),
         **{key: iso(value) if hasattr(value, "tzinfo") else value for key, value in particulars.items()},
@@ -130,7 +134,7 @@ def list_complaints(sessions: sessionmaker, conditions: List[Any], limit: int, o
         return list(session.execute(query).scalars()), total
 
 
-def complaint_with_events(sessions: sessionmaker, reference: str) -> Optional[Dict[str, Any]]:
+def complaint_with_events(sessions: sessionmaker, vault: Vault, reference: str) -> Optional[Dict[str, Any]]:
     with sessions() as session:
         complaint = session.execute(select(Complaint).where(Complaint.reference == reference.strip().upper())).scalar_one_or_none()
         if complaint is None:
@@ -138,7 +142,8 @@ def complaint_with_events(sessions: sessionmaker, reference: str) -> Optional[Di
         events = session.execute(
             select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint.id).order_by(ComplaintEvent.id)
         ).scalars()
-        return {"complaint": complaint_dict(complaint), "events": [event_dict(e) for e in events]}
+        numbers = vault.reveal(sessions, [complaint.contact_ref])
+        return {"complaint": complaint_dict(complaint, numbers), "events": [event_dict(e) for e in events]}
 
 
 def _period(args) -> Tuple[date, date]:
@@ -203,13 +208,14 @@ def blueprint(service: ContactService) -> Blueprint:
         await signed_in(request)
         conditions, (limit, offset) = _filters(request.args), _page(request.args)
         complaints, total = await service.db(list_complaints, sessions, conditions, limit, offset)
-        return json_response({"complaints": [complaint_dict(c) for c in complaints], "total": total,
+        numbers = await service.db(service.vault.reveal, sessions, [c.contact_ref for c in complaints])
+        return json_response({"complaints": [complaint_dict(c, numbers) for c in complaints], "total": total,
                               "limit": limit, "offset": offset}, ensure_ascii=False)
 
     @bp.get("/api/v1/staff/complaints/<reference>")
     async def complaint(request: Request, reference: str) -> HTTPResponse:
         await signed_in(request)
-        found = await service.db(complaint_with_events, sessions, reference)
+        found = await service.db(complaint_with_events, sessions, service.vault, reference)
         if found is None:
             raise ApiError(404, "not_found", f"No complaint {reference}.")
         return json_response(found, ensure_ascii=False)
@@ -225,7 +231,7 @@ def blueprint(service: ContactService) -> Blueprint:
             await service.db(method, reference, staff, *(body.get(name) for name in fields))
         except LifecycleError as error:
             raise ApiError(STATUS[type(error)], error.code, str(error)) from None
-        return json_response(await service.db(complaint_with_events, sessions, reference), ensure_ascii=False)
+        return json_response(await service.db(complaint_with_events, sessions, service.vault, reference), ensure_ascii=False)
 
     async def period_report(request: Request) -> report.ComplaintReport:
         await signed_in(request)
@@ -245,14 +251,16 @@ def blueprint(service: ContactService) -> Blueprint:
     async def callbacks(request: Request) -> HTTPResponse:
         await signed_in(request)
         found = await service.db(bookings.list_callbacks, request.args.get("state"))
-        return json_response({"callbacks": [booking_dict(c, window_start=c.window_start, window_end=c.window_end)
+        numbers = await service.db(service.vault.reveal, sessions, [c.mobile_ref for c in found])
+        return json_response({"callbacks": [booking_dict(c, numbers, window_start=c.window_start, window_end=c.window_end)
                                             for c in found]}, ensure_ascii=False)
 
     @bp.get("/api/v1/staff/appointments")
     async def appointments(request: Request) -> HTTPResponse:
         await signed_in(request)
         found = await service.db(bookings.list_appointments, request.args.get("state"))
-        return json_response({"appointments": [booking_dict(a, city=a.city, starts_at=a.starts_at, ends_at=a.ends_at)
+        numbers = await service.db(service.vault.reveal, sessions, [a.mobile_ref for a in found])
+        return json_response({"appointments": [booking_dict(a, numbers, city=a.city, starts_at=a.starts_at, ends_at=a.ends_at)
                                                for a in found]}, ensure_ascii=False)
 
     @bp.get("/api/v1/staff/reports/complaints.html")

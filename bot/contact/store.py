@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from bot.contact.models import Conversation, Customer, Message
+from bot.contact.vault import PersonalNumber
 from bot.service_hours import SHANGHAI
 
 
@@ -60,8 +61,10 @@ class ConversationStore:
         with self.sessions() as session:
             return session.get(Conversation, conversation_id)
 
-    def store_inbound(self, conversation_id: str, client_message_id: str, text: str) -> Tuple[Message, bool]:
-        """Store a customer message once per client message id; (message, was it a resend)."""
+    def store_inbound(self, conversation_id: str, client_message_id: str, text: str,
+                      sealed: Sequence[PersonalNumber] = ()) -> Tuple[Message, bool]:
+        """Store a customer message (masked) once per client message id, with the mobile numbers
+        it held, sealed; (message, was it a resend)."""
         with self.sessions() as session:
             existing = self._by_client_id(session, conversation_id, client_message_id)
             if existing:
@@ -72,6 +75,10 @@ class ConversationStore:
             )
             session.add(message)
             try:
+                session.flush()
+                for number in sealed:
+                    number.message_id = message.id
+                    session.add(number)
                 session.commit()
             except IntegrityError:
                 session.rollback()

@@ -427,3 +427,34 @@ def test_an_expired_session_is_renewed_without_troubling_the_customer(chromium):
     answer = say(page, "长青货币宝起购金额是多少")
     expect(answer).to_contain_text("100 元")
     expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def click_and_wait(page, reply, name):
+    """Click a quick reply of ``reply``; return the assistant's answer to it."""
+    before = answers(page).count()
+    reply.get_by_role("button", name=name).click()
+    expect(answers(page)).not_to_have_count(before, timeout=ANSWER)
+    return answers(page).last
+
+
+def test_a_complaint_filed_in_the_widget_gets_a_reference_and_its_deadlines(chromium):
+    page = chromium.page()
+    page.goto(chromium.base_url + "/?lang=en")
+    open_widget(page, "en")
+    say(page, "I want to make a complaint")
+    category = say(page, "You charged me a redemption fee on Steady Bond A that nobody told me about")
+    expect(category).to_contain_text("“Fees and charges”. Is that right?")
+    outcome = click_and_wait(page, category, "Fees and charges")
+    expect(outcome).to_contain_text("What would you like us to do")
+    contact = say(page, "refund the fee")
+    summary = click_and_wait(page, contact, "Answer me in this chat")
+    expect(summary).to_contain_text("Product: Evergreen Steady Bond A")
+    chromium.shot(page, "summary")
+    filed = click_and_wait(page, summary, "Submit")
+    expect(filed).to_contain_text(re.compile(r"registered under reference C\d{8}-\d{4}"))
+    expect(filed).to_contain_text("(5 working days)")
+    expect(log(page)).not_to_contain_text("/affirm")  # the click shows as "Submit"
+    reference = re.search(r"C\d{8}-\d{4}", filed.inner_text()).group(0)
+    status = say(page, f"status of {reference}")
+    expect(status).to_contain_text(f"Complaint {reference} (Fees and charges): received.")
+    chromium.shot(page)

@@ -33,7 +33,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _admin(statement: str) -> None:
+def postgres_admin(statement: str) -> None:
     connection = psycopg2.connect(POSTGRES_ADMIN)
     connection.autocommit = True
     with connection.cursor() as cursor:
@@ -48,9 +48,9 @@ def database_url(request, tmp_path_factory):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'contact.db'}"
         return
     name = f"evergreen_test_{secrets.token_hex(4)}"
-    _admin(f"CREATE DATABASE {name}")
+    postgres_admin(f"CREATE DATABASE {name}")
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def service_env(database_url: str) -> Dict[str, str]:

@@ -1,11 +1,13 @@
 """The contact service on its own: when Rasa or the action server is down the customer gets an
-apology, the message stays stored, and it is answered once the assistant is back; floods of
-new sessions from one address are refused."""
+apology, the message stays stored, and it is answered once the assistant is back; when the
+database is down new messages are refused clearly and nothing stored is lost; floods of new
+sessions from one address are refused."""
 
+import secrets
 import time
 
 from bot.launcher import Assistant
-from tests.contact.conftest import MODEL, Client, contact_service_alone, free_port
+from tests.contact.conftest import MODEL, Client, contact_service_alone, free_port, postgres_admin
 
 
 def test_message_is_kept_and_answered_when_the_assistant_comes_back(tmp_path):
@@ -35,3 +37,29 @@ def test_too_many_new_sessions_from_one_address_are_refused(tmp_path):
         visitor = Client(url)
         statuses = [visitor.call("POST", "/api/v1/sessions", {}, auth=False)[0] for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
+
+
+def test_database_down_refuses_clearly_and_keeps_what_was_stored(tmp_path):
+    """PostgreSQL stops taking connections: a new message gets 503 with a clear error (the client
+    keeps it and sends it again), and everything stored before is still there afterwards."""
+    name = f"evergreen_down_{secrets.token_hex(4)}"
+    postgres_admin(f"CREATE DATABASE {name}")
+    try:
+        with contact_service_alone(tmp_path, free_port(), DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{name}") as url:
+            customer = Client(url)
+            customer.start()
+            customer.say("我的手机 13912345678，请回电", client_message_id="before")
+            postgres_admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            postgres_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            status, answer, headers = customer.call("POST", "/api/v1/messages", {"text": "还在吗", "client_message_id": "during"})
+            assert status == 503 and answer["error"]["code"] == "unavailable" and headers["Retry-After"] == "10"
+            assert "not lost" in answer["error"]["message"]
+
+            postgres_admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+            assert customer.say("还在吗", client_message_id="during")["duplicate"] is False  # the client's resend
+            mine = [m for m in customer.history() if m["sender"] == "customer"]
+            assert [m["client_message_id"] for m in mine] == ["before", "during"]
+            assert mine[0]["text"] == "我的手机 139****5678，请回电"
+    finally:
+        postgres_admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -46,6 +46,7 @@ def test_a_callback_in_chinese_with_a_corrected_time_lands_in_the_staff_list(cli
 
     listed = [c for c in staff_list(system, "callbacks") if c["reference"] == reference]
     assert len(listed) == 1 and listed[0]["name"] == "张先生" and listed[0]["mobile"] == "139****5678"
+    assert listed[0]["mobile_number"] == "13912345678"  # staff can call; stored only encrypted
     assert listed[0]["state"] == "requested" and listed[0]["window_start"].endswith("+08:00")
 
 
@@ -63,6 +64,7 @@ def test_an_advisor_appointment_for_a_verified_customer_in_english(system):
     assert "0755-8388-8888" in booked and "bring your ID" in booked
     listed = [a for a in staff_list(system, "appointments") if a["reference"] == reference]
     assert listed[0]["city"] == "Shenzhen" and listed[0]["customer_id"] == "demo-english"
+    assert listed[0]["mobile_number"] == "13912345678"
 
 
 def test_an_abandoned_booking_books_nothing(client, system):

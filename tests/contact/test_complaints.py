@@ -3,16 +3,19 @@ server on loopback, against SQLite and PostgreSQL; and the action server failing
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
+import urllib.request
 from typing import List
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.complaints.models import Complaint
+from bot.contact.staff import demo_token
 
 from bot.working_calendar import complaint_deadlines
 from tests.contact.conftest import Client, identity_token
@@ -46,6 +49,20 @@ def count_complaints(database, description_fragment: str) -> int:
         return session.execute(query).scalar_one()
 
 
+def staff_get(base_url: str, path: str):
+    request = urllib.request.Request(base_url + path, headers={"Authorization": f"Bearer {demo_token()}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def assert_number_only_sealed(database, number: str) -> None:
+    """The number is nowhere in the database in clear."""
+    with database.connect() as connection:
+        for table in ("messages", "complaints", "personal_numbers"):
+            rows = connection.execute(select(text("*")).select_from(text(table))).all()
+            assert number not in repr(rows), table
+
+
 def test_a_complaint_in_chinese_gets_a_reference_and_its_deadlines(client, database):
     client.start()
     assert "请简单描述一下发生了什么" in texts(client.say("我要投诉"))
@@ -69,6 +86,9 @@ def test_a_complaint_in_chinese_gets_a_reference_and_its_deadlines(client, datab
     assert f"{due.resolution.month}月{due.resolution.day}日" in filed and "（5 个工作日）" in filed
     assert f"{due.first_reply:%H:%M}" in filed
 
+    assert_number_only_sealed(database, "13812345678")
+    seen_by_staff = staff_get(client.base_url, f"/api/v1/staff/complaints/{reference}")["complaint"]
+    assert (seen_by_staff["contact"], seen_by_staff["contact_number"]) == ("138****5678", "13812345678")
     status = texts(client.say(f"{reference} 进度怎么样"))
     assert f"投诉 {reference}（费用及收费标准）：已受理" in status
     assert f"{due.resolution.month}月{due.resolution.day}日" in status

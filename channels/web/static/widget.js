@@ -84,6 +84,7 @@
         invalid_identity: '您的登录状态已失效，本次将以访客身份为您服务。',
         unauthorized: '会话已过期，请刷新页面后重试。',
         invalid_request: '消息格式有误，请重试。',
+        unavailable: '系统暂时无法接收消息，您的消息没有丢失，请稍后点击「重新发送」。',
         generic: '抱歉，系统暂时出了点问题，请稍后再试。'
       }
     },
@@ -123,6 +124,7 @@
         invalid_identity: 'Your sign-in could not be confirmed, so we will help you as a guest this time.',
         unauthorized: 'Your chat session has expired. Please reload the page and try again.',
         invalid_request: 'Something was wrong with that message. Please try again.',
+        unavailable: "We can't take messages for a moment. Your message is not lost: press “Send again” shortly.",
         generic: 'Sorry, something went wrong on our side. Please try again shortly.'
       }
     }
