@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import latest_entities, latest_metadata, reply_language_of
-from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, receipt
+from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, origin, receipt
 from bot import knowledge
 from bot.bookings.schedule import (
     APPOINTMENT_LENGTH, CALLBACK_LENGTH, ScheduleError, appointment_slot, callback_window, next_appointment_slots, next_callback_windows, parse_mobile,
@@ -53,13 +53,7 @@ def verified_name(tracker: Tracker) -> Optional[str]:
 def booking_basics(tracker: Tracker, lang: str) -> Dict[str, Any]:
     """What every booking records about where it came from."""
     source_key, _ = receipt(tracker)
-    customer = latest_metadata(tracker).get("customer") or {}
-    return {
-        "source_key": source_key, "conversation_id": tracker.sender_id,
-        "customer_id": customer.get("id") if customer.get("verified") else None,
-        "channel": latest_metadata(tracker).get("channel") or "rest", "language": lang, "topic": None,
-        "now": now(),
-    }
+    return {"source_key": source_key, **origin(tracker), "language": lang, "topic": None, "now": now()}
 
 
 def validate_name(slot: str, value: Any) -> Dict[Text, Any]:

@@ -14,9 +14,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import AssistantAction, is_verified, latest_entities, latest_metadata, reply_language_of
-from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, receipt
+from actions.base import AssistantAction, is_verified, latest_entities, reply_language_of
+from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, origin, receipt
 from bot import knowledge, products
+from bot.bookings.schedule import parse_mobile
 from bot.complaints import triage
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.complaints.models import CATEGORIES, Complaint
@@ -32,7 +33,6 @@ CONTACT_CHAT = "chat"
 CONTACT_REGISTERED = "registered"
 REFERENCE = re.compile(r"\b[Cc]\s*(\d{8})\s*[-－—]?\s*(\d{4})\b")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-MOBILE = re.compile(r"(?<!\d)1[3-9]\d(?:\*{4}|\d{4})\d{4}(?!\d)")  # the contact service masks numbers
 # Answers at the summary step that reopen a field (button texts in both languages, or words).
 CHANGE_WORDS = {
     "complaint_description": ("描述", "问题", "what happened", "description"),
@@ -50,12 +50,9 @@ def desk() -> ComplaintDesk:
 def file_complaint(tracker: Tracker, lang: str, description: str, category: str, urgent: bool,
                    product: Optional[str] = None, outcome: Optional[str] = None, contact: Optional[str] = None) -> Complaint:
     source_key, received_at = receipt(tracker)
-    customer = latest_metadata(tracker).get("customer") or {}
     draft = ComplaintDraft(
         source_key=source_key,
-        conversation_id=tracker.sender_id,
-        customer_id=customer.get("id") if customer.get("verified") else None,
-        channel=latest_metadata(tracker).get("channel") or "rest",
+        **origin(tracker),
         language=lang,
         category=category,
         description=description,
@@ -166,9 +163,9 @@ class ValidateComplaintForm(StoppableFormValidation):
         answer = str(value or "").strip()
         if answer in (CONTACT_CHAT, knowledge.message("button_contact_chat", "zh"), knowledge.message("button_contact_chat", "en")):
             return {"complaint_contact": CONTACT_CHAT}
-        found = EMAIL.search(answer) or MOBILE.search(answer)
-        if found:
-            return {"complaint_contact": mask_personal_numbers(found.group(0))}
+        email, mobile = EMAIL.search(answer), parse_mobile(answer)
+        if email or mobile:
+            return {"complaint_contact": email.group(0) if email else mask_personal_numbers(mobile)}
         dispatcher.utter_message(text=knowledge.message("complaint_contact_invalid", reply_language_of(tracker)))
         return {"complaint_contact": None}
 
@@ -283,8 +280,8 @@ class ActionComplaintStatus(AssistantAction):
     action_name = "action_complaint_status"
 
     def respond(self, dispatcher, tracker, lang):
-        customer = latest_metadata(tracker).get("customer") or {}
-        owner = (customer.get("id") if customer.get("verified") else None, tracker.sender_id)
+        where = origin(tracker)
+        owner = (where["customer_id"], where["conversation_id"])
         found = REFERENCE.search(tracker.latest_message.get("text") or "")
         if found:
             reference = f"C{found.group(1)}-{found.group(2)}"

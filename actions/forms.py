@@ -69,6 +69,17 @@ def receipt(tracker: Tracker) -> Tuple[str, datetime]:
     return f"{tracker.sender_id}:event:{stamp}", now()
 
 
+def origin(tracker: Tracker) -> Dict[str, Any]:
+    """Where a complaint or booking comes from: the conversation, the verified customer, the channel."""
+    metadata = latest_metadata(tracker)
+    customer = metadata.get("customer") or {}
+    return {
+        "conversation_id": tracker.sender_id,
+        "customer_id": customer.get("id") if customer.get("verified") else None,
+        "channel": metadata.get("channel") or "rest",
+    }
+
+
 class StoppableFormValidation(FormValidationAction):
     """A form validation that ends the form when the customer asks to stop."""
 

@@ -184,3 +184,31 @@ def test_action_server_down_at_the_confirmation_files_exactly_one_complaint(syst
     again = customer.say("/affirm", client_message_id=confirm_id)  # the app resends it
     assert again["duplicate"] is True
     assert count_complaints(database, marker) == 1
+
+
+def staff_post(base_url: str, path: str, body) -> None:
+    request = urllib.request.Request(base_url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {demo_token()}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def test_the_customer_sees_each_step_staff_take(client):
+    client.start()
+    client.say("我要投诉")
+    client.say("你们的APP总是闪退，买基金的时候错过了下午三点")
+    client.say("对")
+    client.say("不涉及具体产品")
+    client.say("修好APP")
+    client.say("在本对话中回复我")
+    reference = REFERENCE.search(texts(client.say("/affirm"))).group(0)
+    base = client.base_url
+    steps = [({"to": "acknowledged"}, "已确认"), ({"to": "investigating"}, "调查处理中"),
+             ({"to": "resolved", "resolution": "已修复闪退问题，并为您补办了申购"}, "已处理完毕")]
+    for body, state in steps:
+        staff_post(base, f"/api/v1/staff/complaints/{reference}/transition", body)
+        status = texts(client.say(f"查一下 {reference}"))
+        assert f"投诉 {reference}（产品及服务质量）：{state}" in status
+    assert "处理结果：已修复闪退问题，并为您补办了申购" in status
+    told = [m["text"] for m in client.history() if m["sender"] == "agent"]
+    assert any("已修复闪退问题" in text for text in told)  # the resolution came to the chat unasked
