@@ -16,7 +16,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.base import AssistantAction, is_verified, latest_entities, reply_language_of
 from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, origin, receipt
-from bot import knowledge, products
+from actions.handoff import handoff_payload
+from bot import knowledge, products, service_hours
 from bot.bookings.schedule import parse_mobile
 from bot.complaints import triage
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
@@ -72,10 +73,14 @@ def contact_label(contact: Optional[str], lang: str) -> str:
     return contact
 
 
-def tell_filed(dispatcher: CollectingDispatcher, complaint: Complaint, lang: str) -> None:
-    """The reference, the deadlines and what happens next (and safety steps when urgent)."""
+def tell_filed(dispatcher: CollectingDispatcher, tracker: Tracker, complaint: Complaint, lang: str) -> None:
+    """The reference, the deadlines and what happens next; an urgent case also gets the safety
+    steps and goes to the top of the agents' queue when they are in."""
     if complaint.urgent:
         dispatcher.utter_message(text=knowledge.message("complaint_urgent", lang, reference=complaint.reference))
+        if service_hours.agents_available():
+            reason = "fraud" if intent_of(tracker) == "report_fraud" else "urgent"
+            dispatcher.utter_message(json_message=handoff_payload(tracker, reason, True, complaint.reference))
     dispatcher.utter_message(text=knowledge.message(
         "complaint_filed", lang,
         reference=complaint.reference,
@@ -129,7 +134,7 @@ class ValidateComplaintForm(StoppableFormValidation):
             contact = CONTACT_REGISTERED if is_verified(tracker) else CONTACT_CHAT
             complaint = file_complaint(tracker, lang, text, triage.suggest_category(text), urgent=True,
                                        product=slots.get("complaint_product"), contact=contact)
-            tell_filed(dispatcher, complaint, lang)
+            tell_filed(dispatcher, tracker, complaint, lang)
             slots["complaint_reference"] = complaint.reference
         return slots
 
@@ -179,7 +184,7 @@ class ValidateComplaintForm(StoppableFormValidation):
                 urgent=False, product=slot("complaint_product"), outcome=slot("complaint_outcome"),
                 contact=slot("complaint_contact") or CONTACT_REGISTERED,
             )
-            tell_filed(dispatcher, complaint, lang)
+            tell_filed(dispatcher, tracker, complaint, lang)
             return {"complaint_confirmed": True, "complaint_reference": complaint.reference}
         return self.summary_answer("complaint_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
 
@@ -255,7 +260,7 @@ class ActionReportFraud(AssistantAction):
         contact = CONTACT_REGISTERED if is_verified(tracker) else CONTACT_CHAT
         complaint = file_complaint(tracker, lang, text, triage.suggest_category(text), urgent=True,
                                    product=named[0] if named else None, contact=contact)
-        tell_filed(dispatcher, complaint, lang)
+        tell_filed(dispatcher, tracker, complaint, lang)
         return []
 
 

@@ -158,7 +158,11 @@ def banner(assistant: Assistant) -> str:
         f"  staff API (complaints, bookings)     {url}/api/v1/staff/complaints  (docs/staff-api.md)",
     ]
     if os.environ.get("CONTACT_DEMO", "1") == "1":
-        lines.append(f"    demo supervisor token              {staff.demo_token()}")
+        lines += [
+            f"    demo supervisor token              {staff.demo_token()}",
+            f"  agent console login (API for now)    {url}/console/api/login  (docs/console.md)",
+            f"    demo-agent / demo-supervisor       {staff.demo_password(staff.DEMO_AGENT)} / {staff.demo_password(staff.DEMO_SUPERVISOR)}",
+        ]
     lines += [
         f"  Rasa REST channel (loopback only)    {assistant.rasa_url}/webhooks/rest/webhook",
         f"  action server (loopback only)        {assistant.actions_url}/webhook",

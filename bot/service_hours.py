@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, time, timedelta
 from typing import Optional
 from zoneinfo import ZoneInfo
@@ -12,7 +13,10 @@ AGENTS_CLOSE = time(21, 0)
 
 
 def now() -> datetime:
-    return datetime.now(SHANGHAI)
+    """The current time in Beijing. ``EVERGREEN_CLOCK`` (an ISO time) freezes it, for tests and
+    demos of what happens in or out of agent hours."""
+    frozen = os.environ.get("EVERGREEN_CLOCK")
+    return datetime.fromisoformat(frozen).astimezone(SHANGHAI) if frozen else datetime.now(SHANGHAI)
 
 
 def agents_available(at: Optional[datetime] = None) -> bool:

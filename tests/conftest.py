@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+import secrets
+
+import psycopg2
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+
+from bot.contact.db import make_engine, migrate, session_factory
 
 
 def user_event(text: str, intent: str) -> Dict[str, Any]:
@@ -62,3 +67,31 @@ DISCLOSURE = {
 @pytest.fixture
 def disclosure():
     return DISCLOSURE
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_admin(statement: str) -> None:
+    connection = psycopg2.connect(POSTGRES_ADMIN)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+    connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(request, tmp_path):
+    """A fresh, migrated database of each kind for every test."""
+    if request.param == "sqlite":
+        url, name = f"sqlite:///{tmp_path / 'contact.db'}", None
+    else:
+        name = f"evergreen_test_{secrets.token_hex(4)}"
+        postgres_admin(f"CREATE DATABASE {name}")
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    engine = make_engine(url)
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+    if name:
+        postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -6,7 +6,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions.conversation import ActionBotChallenge, ActionHandleMisunderstanding, ActionSmallTalk
-from actions.service_routes import ActionServiceRoute
+from actions.handoff import ActionHandoff
 from bot import service_hours
 from tests.conftest import make_tracker, run_action, texts, user_event
 
@@ -73,20 +73,25 @@ def test_agents_back_next_morning_after_closing():
     assert service_hours.agents_back_at(_at(7)) == datetime(2026, 11, 28, 9, 0, tzinfo=service_hours.SHANGHAI)
 
 
-async def test_request_for_a_person_out_of_hours_says_when_agents_are_back(monkeypatch):
+async def test_request_for_a_person_out_of_hours_offers_a_callback_and_says_when_agents_are_back(monkeypatch):
     monkeypatch.setattr(service_hours, "now", lambda: _at(22, 30))
-    answer = texts((await run_action(ActionServiceRoute(), make_tracker("转人工", "request_human")))[0])
-    assert "11-29 09:00" in answer and "400-820-8888" in answer
+    messages, _ = await run_action(ActionHandoff(), make_tracker("转人工", "request_human"))
+    assert "11-29 09:00" in texts(messages) and "400-820-8888" in texts(messages)
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/request_callback", "/file_complaint"]
+    assert not any(m.get("custom") for m in messages)  # nobody to hand over to
 
 
-async def test_request_for_a_person_in_hours(monkeypatch):
+async def test_request_for_a_person_in_hours_hands_the_conversation_over(monkeypatch):
     monkeypatch.setattr(service_hours, "now", lambda: _at(10))
-    answer = texts((await run_action(ActionServiceRoute(), make_tracker("talk to an agent please", "request_human")))[0])
-    assert "available now" in answer and "400-820-8888" in answer
+    messages, _ = await run_action(ActionHandoff(), make_tracker("talk to an agent please", "request_human"))
+    assert "passing you to one of our agents" in texts(messages)
+    assert messages[-1]["custom"] == {"handoff": {"reason": "customer_request", "urgent": False,
+                                                  "summary": "talk to an agent please", "complaint_reference": None}}
 
 
-async def test_yes_to_the_offer_of_a_person_gives_the_route_and_clears_the_offer():
+async def test_yes_to_the_offer_of_a_person_hands_over_and_clears_the_offer(monkeypatch):
+    monkeypatch.setattr(service_hours, "now", lambda: _at(10))
     tracker = make_tracker("yes please", "affirm", slots={"human_offered": True, "language": "en"})
-    messages, events = await run_action(ActionServiceRoute(), tracker)
-    assert "400-820-8888" in texts(messages)
+    messages, events = await run_action(ActionHandoff(), tracker)
+    assert messages[-1]["custom"]["handoff"]["reason"] == "misunderstood"
     assert SlotSet("human_offered", False) in events

@@ -23,7 +23,7 @@ def free_port():
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
     work = tmp_path_factory.mktemp("rest")
-    database = {"DATABASE_URL": f"sqlite:///{work / 'contact.db'}"}
+    database = {"DATABASE_URL": f"sqlite:///{work / 'contact.db'}", "EVERGREEN_CLOCK": "2026-11-30T10:00:00+08:00"}
     with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), work, service_env=database) as running:
         yield running
 
@@ -64,8 +64,9 @@ def test_repeated_misunderstanding_offers_a_person_and_the_button_works(assistan
     offer = say(assistant, "rest-4", "给我讲个笑话")
     buttons = [b for r in offer for b in r.get("buttons", [])]
     assert [b["title"] for b in buttons] == ["联系人工客服", "不用了"]
-    route = "\n".join(r["text"] for r in say(assistant, "rest-4", buttons[0]["payload"]))
-    assert "400-820-8888" in route and "人工" in route  # still in the customer's language
+    replies = say(assistant, "rest-4", buttons[0]["payload"])
+    assert "正在为您转接人工客服" in replies[0]["text"]  # still in the customer's language
+    assert replies[1]["custom"]["handoff"]["reason"] == "misunderstood"  # for the contact service
 
 
 def test_conversations_are_kept_apart(assistant):

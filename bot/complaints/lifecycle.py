@@ -50,23 +50,25 @@ MAX_TEXT = 2000
 
 
 class LifecycleError(Exception):
-    code = "invalid_change"
+    """A change staff asked for that cannot be made; ``status`` and ``code`` for the HTTP answer."""
+
+    status, code = 422, "invalid_change"
 
 
 class ComplaintNotFound(LifecycleError):
-    code = "not_found"
+    status, code = 404, "not_found"
 
 
 class NotAllowed(LifecycleError):
     """The staff member's role may not make this change."""
 
-    code = "forbidden"
+    status, code = 403, "forbidden"
 
 
 class Conflict(LifecycleError):
-    """Not possible in the complaint's current state."""
+    """Not possible in the current state."""
 
-    code = "conflict"
+    status, code = 409, "conflict"
 
 
 class InvalidChange(LifecycleError):

@@ -32,6 +32,7 @@ from bot.contact.ratelimit import RateLimiter
 from bot.contact.settings import ROOT, Settings
 from bot.contact.store import ConversationStore, message_dict
 from bot.contact.vault import Vault
+from bot.handoff.router import HandoffRouter
 from bot.language import reply_language
 from bot.privacy import mask_personal_numbers
 
@@ -95,6 +96,7 @@ class ContactService:
         self.hub = ConversationHub()
         self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
         self._in_flight: Set[int] = set()
+        self.handoffs = HandoffRouter(self)
 
     async def db(self, function, *args, **kwargs):
         return await asyncio.to_thread(function, *args, **kwargs)
@@ -123,6 +125,9 @@ class ContactService:
             replies = await self.db(self.store.replies_to, inbound.id)
             return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": True}
         await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(inbound)})
+        if inbound.status == "for_agent":
+            await self.handoffs.to_consoles({"type": "message", "conversation_id": conversation_id, "message": message_dict(inbound)})
+            return {"message": message_dict(inbound), "replies": [], "duplicate": False}
         replies = await self.answer(inbound, caller.profile)
         return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": False}
 
@@ -134,6 +139,7 @@ class ContactService:
         self._in_flight.add(inbound.id)
         await self.hub.publish(conversation_id, {"type": "typing", "on": True})
         stored: List[Message] = []
+        handoff = None
         try:
             conversation = await self.db(self.store.conversation, conversation_id)
             # The stored message's id and time: actions key side effects on them (a retried
@@ -143,8 +149,9 @@ class ContactService:
                 "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"]},
             }
             try:
-                replies = await self.rasa.send(conversation_id, inbound.text, metadata)
-                stored = await self.db(self.store.store_replies, inbound, replies)
+                answer = await self.rasa.send(conversation_id, inbound.text, metadata)
+                stored = await self.db(self.store.store_replies, inbound, answer.replies)
+                handoff = answer.handoff
             except AssistantUnavailable as error:
                 logger.warning("assistant unavailable for message %s: %s", inbound.id, error)
                 if apologize:
@@ -156,7 +163,15 @@ class ContactService:
             await self.hub.publish(conversation_id, {"type": "typing", "on": False})
         for message in stored:
             await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(message)})
+        if handoff:
+            language = reply_language(inbound.text, conversation.language)
+            await self.handoffs.hand_over(conversation, profile, handoff, language)
         return stored
+
+    async def say(self, conversation_id: str, text: str, sender: str) -> None:
+        """Store and deliver a message to the customer that answers nothing in particular."""
+        message = await self.db(self.store.store_outbound, conversation_id, text, sender)
+        await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(message)})
 
     async def retry_pending(self) -> None:
         """Answer messages stored while the assistant was down, oldest first."""
@@ -352,7 +367,11 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
             raise ApiError(404, "not_found", "No such demo customer.")
         return json_response({"identity_token": identity.sign_identity_token(customer_id, settings.customer_token_secret)})
 
-    from bot.contact import staff_api  # here, not at the top: it imports this module
+    # Imported here, not at the top: they import this module.
+    from bot.console import agents, auth
+    from bot.contact import staff_api
 
     app.blueprint(staff_api.blueprint(service))  # after `start`, which migrates before it seeds
+    app.blueprint(auth.blueprint(service))  # docs/console.md
+    app.blueprint(agents.blueprint(service))
     return app

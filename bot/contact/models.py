@@ -52,7 +52,8 @@ class Message(Base):
     text = Column(Text, nullable=False)
     buttons = Column(JSON)
     disclosure = Column(Text)
-    # inbound: pending (not yet answered) | answered; outbound: sent
+    # inbound: pending (not yet answered) | answered | for_agent (agents had the conversation);
+    # outbound: sent
     status = Column(String(16), nullable=False)
     reply_to = Column(Integer, ForeignKey("messages.id"))
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)

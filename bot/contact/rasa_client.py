@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 
@@ -21,6 +22,12 @@ def split_disclosure(text: str) -> Dict[str, Any]:
         if text.endswith(disclosure):
             return {"text": text[: -len(disclosure)].rstrip(), "disclosure": disclosure}
     return {"text": text, "disclosure": None}
+
+
+@dataclass
+class AssistantAnswer:
+    replies: List[Dict[str, Any]]
+    handoff: Optional[Dict[str, Any]] = None  # {"reason", "urgent", "summary", "complaint_reference"}
 
 
 class RasaClient:
@@ -45,8 +52,9 @@ class RasaClient:
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
 
-    async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
-        """The assistant's replies, each ``{"text", "buttons", "disclosure"}``."""
+    async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> "AssistantAnswer":
+        """The assistant's replies, each ``{"text", "buttons", "disclosure"}``, and its request to
+        hand the conversation to a person, if it made one."""
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
         try:
             async with self._http.post(self.url, json=body) as response:
@@ -60,4 +68,8 @@ class RasaClient:
             # Every customer message gets an answer from this assistant; none means the
             # action server failed (Rasa swallows that and replies with nothing).
             raise AssistantUnavailable("the assistant produced no reply")
-        return [{**split_disclosure(r["text"]), "buttons": r.get("buttons") or []} for r in answers]
+        handoffs = [r["custom"]["handoff"] for r in replies if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]]
+        return AssistantAnswer(
+            [{**split_disclosure(r["text"]), "buttons": r.get("buttons") or []} for r in answers],
+            handoffs[-1] if handoffs else None,
+        )

@@ -55,6 +55,11 @@ class Settings:
     rate_limit_sessions: int = field(default_factory=lambda: int(os.environ.get("CONTACT_SESSIONS_PER_MINUTE", "60")))  # per address
     rate_limit_window: float = 60.0
     rasa_timeout: float = 30.0
+    agent_capacity: int = field(default_factory=lambda: int(os.environ.get("CONSOLE_AGENT_CAPACITY", "3")))  # conversations per agent
     retry_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_RETRY_INTERVAL", "10")))
     # How often (seconds) complaints past a deadline are looked for and escalated.
     overdue_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_OVERDUE_INTERVAL", "60")))
+    # The agent console (docs/console.md): minutes without a request that end a session (fractions
+    # allowed), and whether its cookie is marked Secure (set CONSOLE_SECURE_COOKIES=1 behind HTTPS).
+    console_idle_minutes: float = field(default_factory=lambda: float(os.environ.get("CONSOLE_IDLE_MINUTES", "30")))
+    console_secure_cookies: bool = field(default_factory=lambda: os.environ.get("CONSOLE_SECURE_COOKIES", "0") == "1")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bot.contact.staff add <id> --name NAME --role agent|supervisor [--database-url URL]
+    python -m bot.contact.staff add <id> --name NAME --role agent|supervisor [--password] [--database-url URL]
     python -m bot.contact.staff deactivate <id> [--database-url URL]
 
 ``add`` creates the account, or updates and re-activates an existing one, and always issues a
@@ -10,21 +10,26 @@ new token (the old one stops working). The token is printed once; only its SHA-2
 A plain hash is enough because tokens are 256-bit random strings, not guessable passwords.
 
 A token reads ``<staff id>.<secret>``: the id finds the account, the secret is compared in
-constant time. The nullable ``password_hash`` column is kept for the agent console's password
-login, which will authenticate against the same table.
+constant time.
+
+``--password`` also sets the password for the agent console (docs/console.md), read from
+STAFF_PASSWORD or asked for. Passwords are chosen by people, so they are stored as argon2id
+hashes (slow and salted), unlike tokens; ``add`` without ``--password`` keeps the current one.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import hashlib
 import hmac
 import os
 import re
 import secrets
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
+from argon2 import PasswordHasher
 from sqlalchemy import Boolean, Column, DateTime, String
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +39,9 @@ from bot.contact.settings import VAR, database_url
 
 ROLES = ("agent", "supervisor")
 DEMO_SUPERVISOR = "demo-supervisor"
+DEMO_AGENT = "demo-agent"
+MIN_PASSWORD, MAX_PASSWORD = 12, 1024
+PASSWORDS = PasswordHasher()  # argon2id with the library's current recommended parameters
 _ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -43,7 +51,7 @@ class Staff(Base):
     name = Column(String(200), nullable=False)
     role = Column(String(16), nullable=False)  # agent | supervisor
     token_hash = Column(String(64))  # SHA-256 (hex) of the API token's secret part
-    password_hash = Column(String(255))  # for the console's password login (not used yet)
+    password_hash = Column(String(255))  # argon2 hash of the console password, or NULL: no console login
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
@@ -60,28 +68,39 @@ def _token_for(staff_id: str, secret: str) -> str:
     return f"{staff_id}.{secret}"
 
 
-def save(session: Session, staff_id: str, name: str, role: str, secret: Optional[str] = None) -> str:
-    """Create or update an active account with a new token; returns the token. Commits."""
+def hash_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValueError(f"the password must be {MIN_PASSWORD}–{MAX_PASSWORD} characters")
+    return PASSWORDS.hash(password)
+
+
+def save(session: Session, staff_id: str, name: str, role: str, secret: Optional[str] = None,
+         password: Optional[str] = None) -> str:
+    """Create or update an active account with a new token (and ``password``, if given; else
+    the current one stays); returns the token. Commits."""
     if not _ID.match(staff_id):
         raise ValueError("the id must be 1–64 letters, digits, '_', '.' or '-' (not starting with '.')")
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not name.strip() or len(name) > 200:
         raise ValueError("a name (at most 200 characters) is required")
+    password_hash = hash_password(password) if password is not None else None
     secret = secret or secrets.token_urlsafe(32)
     staff = session.get(Staff, staff_id) or Staff(id=staff_id, created_at=utcnow())
     staff.name, staff.role, staff.active, staff.token_hash = name.strip(), role, True, _digest(secret)
+    staff.password_hash = password_hash or staff.password_hash
     session.add(staff)
     session.commit()
     return _token_for(staff_id, secret)
 
 
 def deactivate(session: Session, staff_id: str) -> bool:
-    """Disable an account (its token stops working); the row stays for the complaint history."""
+    """Disable an account (its token and password stop working; re-adding it needs a new
+    password); the row stays for the complaint history."""
     staff = session.get(Staff, staff_id)
     if staff is None:
         return False
-    staff.active, staff.token_hash = False, None
+    staff.active, staff.token_hash, staff.password_hash = False, None, None
     session.commit()
     return True
 
@@ -103,17 +122,17 @@ def find_active(session: Session, staff_id: str) -> Optional[Staff]:
     return staff if staff is not None and staff.active else None
 
 
-def demo_token() -> str:
-    """The demo supervisor's token, generated once and kept in ``var/`` like the session secret.
+def _kept_demo_secret(filename: str, make: Callable[[], str]) -> str:
+    """A demo secret generated once and kept in ``var/`` like the session secret.
 
-    The launcher calls this to show the token; the contact service (another process) calls it to
-    seed the account, so the file is created atomically and never seen half-written.
+    The launcher calls this to show it; the contact service (another process) calls it to seed
+    the account, so the file is created atomically and never seen half-written.
     """
-    path = VAR / "staff-demo-token"
+    path = VAR / filename
     if not path.exists():
         VAR.mkdir(exist_ok=True)
-        draft = VAR / f".staff-demo-token.{os.getpid()}"
-        draft.write_text(_token_for(DEMO_SUPERVISOR, secrets.token_urlsafe(32)))
+        draft = VAR / f".{filename}.{os.getpid()}"
+        draft.write_text(make())
         draft.chmod(0o600)
         try:
             os.link(draft, path)  # fails if another process got there first: theirs wins
@@ -124,10 +143,32 @@ def demo_token() -> str:
     return path.read_text().strip()
 
 
+def demo_token() -> str:
+    """The demo supervisor's API token (``var/staff-demo-token``)."""
+    return _kept_demo_secret("staff-demo-token", lambda: _token_for(DEMO_SUPERVISOR, secrets.token_urlsafe(32)))
+
+
+def demo_password(staff_id: str) -> str:
+    """The console password of a demo account (``var/console-demo-password-<id>``)."""
+    return _kept_demo_secret(f"console-demo-password-{staff_id}", lambda: secrets.token_urlsafe(16))
+
+
 def seed_demo(session: Session) -> None:
-    """Demo mode: the ``demo-supervisor`` account, holding the token from :func:`demo_token`."""
+    """Demo mode: ``demo-supervisor``, holding the token from :func:`demo_token`, and
+    ``demo-agent``, both with console passwords from :func:`demo_password`."""
     secret = demo_token().rpartition(".")[2]
-    save(session, DEMO_SUPERVISOR, "Demo Supervisor", "supervisor", secret=secret)
+    save(session, DEMO_SUPERVISOR, "Demo Supervisor", "supervisor", secret=secret, password=demo_password(DEMO_SUPERVISOR))
+    save(session, DEMO_AGENT, "Demo Agent", "agent", password=demo_password(DEMO_AGENT))
+
+
+def _ask_password() -> str:
+    """STAFF_PASSWORD, or typed twice at a prompt that does not echo it."""
+    if os.environ.get("STAFF_PASSWORD"):
+        return os.environ["STAFF_PASSWORD"]
+    password = getpass.getpass("Console password: ")
+    if getpass.getpass("Again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -137,7 +178,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     add.add_argument("id")
     add.add_argument("--name", required=True)
     add.add_argument("--role", choices=ROLES, required=True)
-    off = commands.add_parser("deactivate", help="disable an account and its token")
+    add.add_argument("--password", action="store_true",
+                     help="also set the console password, from STAFF_PASSWORD or a prompt")
+    off = commands.add_parser("deactivate", help="disable an account, its token and its password")
     off.add_argument("id")
     for command in (add, off):
         command.add_argument("--database-url", default=None)
@@ -152,10 +195,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"Deactivated {args.id}.")
             return 0
         try:
-            token = save(session, args.id, args.name, args.role)
+            password = _ask_password() if args.password else None
+            token = save(session, args.id, args.name, args.role, password=password)
         except ValueError as error:
             print(f"Nothing saved: {error}", file=sys.stderr)
             return 1
+    if args.password:
+        print(f"Console password set for {args.id}.")
     print(f"API token for {args.id} ({args.role}); it is shown only this once:\n{token}")
     return 0
 

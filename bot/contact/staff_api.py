@@ -19,9 +19,7 @@ from bot import service_hours
 from bot.bookings.store import BookingStore
 from bot.complaints import report
 from bot.complaints.desk import OPEN_STATES
-from bot.complaints.lifecycle import (
-    ComplaintLifecycle, ComplaintNotFound, Conflict, InvalidChange, LifecycleError, NotAllowed, iso,
-)
+from bot.complaints.lifecycle import ComplaintLifecycle, LifecycleError, iso
 from bot.complaints.models import CATEGORIES, STATES, Complaint, ComplaintEvent
 from bot.contact.app import ApiError, ContactService, _json_body
 from bot.contact.models import Message
@@ -29,7 +27,6 @@ from bot.contact.staff import Staff, authenticate, seed_demo
 from bot.contact.store import message_dict
 from bot.contact.vault import Vault
 
-STATUS = {ComplaintNotFound: 404, NotAllowed: 403, Conflict: 409, InvalidChange: 422}
 MAX_PAGE = 200
 MAX_REPORT_DAYS = 366
 # The earliest deadline still to meet; the SQL twin of ``next_due`` below, for ordering queues.
@@ -230,7 +227,7 @@ def blueprint(service: ContactService) -> Blueprint:
         try:
             await service.db(method, reference, staff, *(body.get(name) for name in fields))
         except LifecycleError as error:
-            raise ApiError(STATUS[type(error)], error.code, str(error)) from None
+            raise ApiError(error.status, error.code, str(error)) from None
         return json_response(await service.db(complaint_with_events, sessions, service.vault, reference), ensure_ascii=False)
 
     async def period_report(request: Request) -> report.ComplaintReport:

@@ -69,9 +69,11 @@ class ConversationStore:
             existing = self._by_client_id(session, conversation_id, client_message_id)
             if existing:
                 return existing, True
+            # While agents have the conversation, its messages are for them, not the assistant.
+            owner = session.get(Conversation, conversation_id).owner
             message = Message(
                 conversation_id=conversation_id, client_message_id=client_message_id,
-                direction="in", sender="customer", text=text, status="pending",
+                direction="in", sender="customer", text=text, status="pending" if owner == "bot" else "for_agent",
             )
             session.add(message)
             try:
@@ -109,6 +111,14 @@ class ConversationStore:
                 session.get(Message, inbound.id).status = "answered"
             session.commit()
             return stored
+
+    def store_outbound(self, conversation_id: str, text: str, sender: str) -> Message:
+        """A message to the customer that answers no particular message (queue place, agent joined)."""
+        with self.sessions() as session:
+            message = Message(conversation_id=conversation_id, direction="out", sender=sender, text=text, status="sent")
+            session.add(message)
+            session.commit()
+            return message
 
     def replies_to(self, inbound_id: int) -> List[Message]:
         with self.sessions() as session:

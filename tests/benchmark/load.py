@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from itertools import cycle, islice, zip_longest
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import aiohttp
 import numpy as np

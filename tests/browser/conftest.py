@@ -56,6 +56,7 @@ def contact_url(tmp_path_factory) -> Iterator[str]:
         "SESSION_SECRET": "browser-tests-session-secret-0123456789abcdef",
         "CONTACT_DEMO": "1",
         "CONTACT_SESSIONS_PER_MINUTE": "1000",
+        "EVERGREEN_CLOCK": "2026-11-30T10:00:00+08:00",  # inside agent hours
     }
     logs = ROOT / "test-artifacts" / "browser-logs"
     with Assistant(

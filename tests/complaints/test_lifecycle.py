@@ -19,31 +19,12 @@ from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.complaints.lifecycle import ComplaintLifecycle, ComplaintNotFound, Conflict, InvalidChange, NotAllowed
 from bot.complaints.models import Complaint, ComplaintEvent
 from bot.contact import staff as staff_accounts
-from bot.contact.db import make_engine, migrate, session_factory
 from bot.contact.store import ConversationStore
 from bot.service_hours import SHANGHAI
-from tests.contact.conftest import postgres_admin
 
 
 def at(month: int, day: int, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, second, tzinfo=SHANGHAI)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request, tmp_path):
-    """A fresh, migrated database of each kind for every test."""
-    if request.param == "sqlite":
-        url, name = f"sqlite:///{tmp_path / 'contact.db'}", None
-    else:
-        name = f"evergreen_test_{secrets.token_hex(4)}"
-        postgres_admin(f"CREATE DATABASE {name}")
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    engine = make_engine(url)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
-    if name:
-        postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class Clock:

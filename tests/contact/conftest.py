@@ -15,30 +15,21 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-import psycopg2
 import pytest
 
 from bot.contact.identity import sign_identity_token
 from bot.launcher import Assistant, _wait_until_up
+from tests.conftest import postgres_admin
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "current.tar.gz"
 CUSTOMER_SECRET = "test-customer-token-secret-of-at-least-32-bytes"
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def postgres_admin(statement: str) -> None:
-    connection = psycopg2.connect(POSTGRES_ADMIN)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
-    connection.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

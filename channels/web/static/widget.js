@@ -74,6 +74,7 @@
       retry: '重新发送',
       dismiss: '关闭提示',
       reconnecting: '连接已中断，正在重新连接…',
+      queue: '正在排队等候人工客服：前面还有 {ahead} 位，预计约 {minutes} 分钟',
       footer: '客服热线 400-820-8888 · 理财非存款，产品有风险，投资须谨慎。',
       errors: {
         rate_limited: '您发送得有点快了，请稍候片刻再试。',
@@ -114,6 +115,7 @@
       retry: 'Send again',
       dismiss: 'Dismiss notice',
       reconnecting: 'Connection lost, reconnecting…',
+      queue: 'Waiting for an agent: {ahead} ahead of you, about {minutes} min',
       footer: 'Hotline 400-820-8888 · Wealth management products are not deposits. Investing involves risk.',
       errors: {
         rate_limited: 'You are sending messages a little too fast. Please wait a moment and try again.',
@@ -280,6 +282,8 @@
   ]);
 
   var statusLine = i18n(h('p', { class: 'egw-conn', role: 'status', hidden: '' }), 'reconnecting');
+  // The customer's place in the queue for an agent, kept current by the service's "queue" frames.
+  var queueLine = h('p', { class: 'egw-queue', role: 'status', hidden: '' });
   var welcome = i18n(h('div', { class: 'egw-welcome' }), 'welcome');
   var log = i18n(h('div', {
     class: 'egw-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0'
@@ -304,7 +308,7 @@
 
   var panel = h('section', {
     id: 'egw-panel', class: 'egw-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'egw-title', hidden: ''
-  }, [header, statusLine, log, typing, notice, form, footer]);
+  }, [header, statusLine, queueLine, log, typing, notice, form, footer]);
 
   root.appendChild(launcher); // first in tab order; opening moves focus into the panel
   root.appendChild(panel);
@@ -674,6 +678,7 @@
       if (!frame || typeof frame !== 'object') return;
       if (frame.type === 'message') addMessage(frame.message, true);
       else if (frame.type === 'typing') setRemoteTyping(frame.on === true);
+      else if (frame.type === 'queue') showQueue(frame);
       else if (frame.type === 'error' && frame.error) {
         // An expired session closes the socket: renew it (over HTTP) before reconnecting,
         // without troubling the customer.
@@ -712,6 +717,15 @@
         connectSocket();
       }
     }, delay);
+  }
+
+  // ------------------------------------------------------------------ queue for an agent
+  function showQueue(frame) {
+    state.queue = typeof frame.position === 'number' ? frame : null;
+    queueLine.hidden = !state.queue;
+    if (state.queue) {
+      queueLine.textContent = t('queue').replace('{ahead}', String(frame.ahead)).replace('{minutes}', String(frame.estimated_wait_minutes));
+    }
   }
 
   // ------------------------------------------------------------------ typing indicator
@@ -905,6 +919,7 @@
     state.lang = lang;
     if (chosen && state.session) state.languageDirty = true; // sent with the next session call
     applyLanguage();
+    if (state.queue) showQueue(state.queue);
   }
 
   function setIdentityToken(token) {

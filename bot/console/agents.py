@@ -1,0 +1,220 @@
+"""The agent console's API (docs/console.md): the queue, claiming a waiting conversation, the
+whole conversation with the customer's profile and open cases, replies, internal notes,
+transfers and handing the conversation back to the assistant; and a WebSocket telling consoles
+what changed. Every change is audited in its own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Dict, List, Optional
+
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse, json as json_response
+from sqlalchemy import select
+
+from bot import knowledge, service_hours
+from bot.bookings.store import BookingStore
+from bot.complaints.desk import ComplaintDesk
+from bot.complaints.lifecycle import LifecycleError, iso
+from bot.console import audit
+from bot.console.auth import console_staff
+from bot.contact.app import ApiError, ContactService, _json_body
+from bot.contact.models import Customer
+from bot.contact.staff import Staff
+from bot.contact.store import message_dict
+from bot.handoff.models import Handoff
+from bot.handoff.router import CONSOLE
+from bot.privacy import mask_personal_numbers
+
+MAX_TEXT = 2000
+
+
+def handoff_dict(handoff: Handoff, now: datetime, position: Optional[int] = None) -> Dict[str, Any]:
+    return {
+        "id": handoff.id, "conversation_id": handoff.conversation_id, "state": handoff.state,
+        "reason": handoff.reason, "queue": handoff.queue, "urgent": handoff.urgent, "tier": handoff.tier,
+        "language": handoff.language, "summary": handoff.summary, "complaint_reference": handoff.complaint_reference,
+        "agent_id": handoff.agent_id, "requested_at": iso(handoff.requested_at), "claimed_at": iso(handoff.claimed_at),
+        "waiting_seconds": round((now - handoff.requested_at).total_seconds()), "position": position,
+    }
+
+
+def notes_of(sessions, conversation_id: str) -> List[Dict[str, Any]]:
+    """Internal notes on a conversation (kept in the audit log, never shown to the customer)."""
+    with sessions() as session:
+        query = (select(audit.AuditEntry)
+                 .where(audit.AuditEntry.action == "note", audit.AuditEntry.target == conversation_id)
+                 .order_by(audit.AuditEntry.id))
+        return [{"at": iso(e.at), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
+
+
+def customer_profile(sessions, customer_id: Optional[str]) -> Dict[str, Any]:
+    with sessions() as session:
+        customer = session.get(Customer, customer_id) if customer_id else None
+    if customer is None:
+        return {"verified": False, "tier": "standard"}
+    return {"verified": True, "id": customer.id, "name": customer.name, "tier": customer.tier,
+            "risk_level": customer.risk_level, "risk_expires": customer.risk_expires, "language": customer.language}
+
+
+def blueprint(service: ContactService) -> Blueprint:
+    bp = Blueprint("console_agents")
+    sessions = service.store.sessions
+    desk = service.handoffs.desk
+    complaints, bookings = ComplaintDesk(sessions), BookingStore(sessions)
+
+    def recorder(staff: Staff, action: str, request: Request, **detail):
+        def record(session, handoff: Handoff) -> None:
+            audit.record(session, f"staff:{staff.id}", action, handoff.conversation_id, request.ip,
+                         handoff=handoff.id, **detail)
+        return record
+
+    async def change(method, *args, **kwargs) -> Handoff:
+        try:
+            return await service.db(method, *args, **kwargs)
+        except LifecycleError as error:
+            raise ApiError(error.status, error.code, str(error)) from None
+
+    async def handoff_of(handoff_id: str) -> Handoff:
+        handoff = await service.db(desk.get, int(handoff_id)) if handoff_id.isdigit() else None
+        if handoff is None:
+            raise ApiError(404, "not_found", "No such handoff.")
+        return handoff
+
+    def text_of(body: Dict[str, Any]) -> str:
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+            raise ApiError(422, "invalid_change", f"text must be 1–{MAX_TEXT} characters.")
+        return text.strip()
+
+    @bp.get("/console/api/queue")
+    async def queue(request: Request) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=False)
+        now = service_hours.now()
+        waiting = await service.db(desk.waiting)
+        positions = {h.id: await service.db(desk.position, h) for h in waiting}
+        live = await service.db(desk.with_agent, None if staff.is_supervisor else staff.id)
+        return json_response({
+            "waiting": [handoff_dict(h, now, positions[h.id]) for h in waiting],
+            "with_agents" if staff.is_supervisor else "mine": [handoff_dict(h, now) for h in live],
+            "agents_online": service.handoffs.agents_online(),
+        }, ensure_ascii=False)
+
+    @bp.get("/console/api/conversations/<conversation_id>")
+    async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=False)
+        handoff = await service.db(desk.open_for, conversation_id)
+        if handoff is None or not (staff.is_supervisor or handoff.state == "waiting" or handoff.agent_id == staff.id):
+            raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
+        talk = await service.db(service.store.conversation, conversation_id)
+        messages = await service.db(service.store.history, conversation_id)
+        open_cases = await service.db(complaints.open_for_owner, talk.customer_id, conversation_id)
+        callbacks = [c for c in await service.db(bookings.list_callbacks, "requested") if c.conversation_id == conversation_id]
+        return json_response({
+            "handoff": handoff_dict(handoff, service_hours.now()),
+            "customer": await service.db(customer_profile, sessions, talk.customer_id),
+            "channel": talk.channel,
+            "messages": [message_dict(m) for m in messages],
+            "notes": await service.db(notes_of, sessions, conversation_id),
+            "complaints": [{"reference": c.reference, "state": c.state, "category": c.category, "urgent": c.urgent,
+                            "resolution_due": iso(c.resolution_due)} for c in open_cases],
+            "callbacks": [{"reference": c.reference, "window_start": iso(c.window_start)} for c in callbacks],
+        }, ensure_ascii=False)
+
+    @bp.post("/console/api/handoffs/<handoff_id>/claim")
+    async def claim(request: Request, handoff_id: str) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=True)
+        handoff = await change(desk.claim, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
+                               recorder(staff, "claim", request))
+        await service.say(handoff.conversation_id, knowledge.message("agent_joined", handoff.language, name=staff.name), "system")
+        await after_queue_change(handoff)
+        return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
+
+    @bp.post("/console/api/handoffs/<handoff_id>/transfer")
+    async def transfer(request: Request, handoff_id: str) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=True)
+        body = _json_body(request)
+        handoff = await change(desk.transfer, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
+                               body.get("queue"), body.get("agent"),
+                               recorder(staff, "transfer", request, queue=body.get("queue"), agent=body.get("agent")))
+        await after_queue_change(handoff)
+        return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
+
+    @bp.post("/console/api/handoffs/<handoff_id>/resolve")
+    async def resolve(request: Request, handoff_id: str) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=True)
+        handoff = await change(desk.resolve, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
+                               recorder(staff, "resolve", request))
+        await service.say(handoff.conversation_id, knowledge.message("agent_left", handoff.language), "system")
+        await after_queue_change(handoff)
+        return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
+
+    @bp.post("/console/api/conversations/<conversation_id>/messages")
+    async def reply(request: Request, conversation_id: str) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=True)
+        text = text_of(_json_body(request))
+        handoff = await service.db(desk.open_for, conversation_id)
+        if handoff is None or handoff.state != "with_agent" or handoff.agent_id != staff.id:
+            raise ApiError(409, "conflict", "Claim the conversation before replying; it is not yours now.")
+
+        def store_and_audit():
+            message = service.store.store_outbound(conversation_id, mask_personal_numbers(text), "agent")
+            with sessions() as session:
+                audit.record(session, f"staff:{staff.id}", "reply", conversation_id, request.ip, message=message.id)
+                session.commit()
+            return message
+
+        message = await service.db(store_and_audit)
+        frame = {"type": "message", "message": message_dict(message)}
+        await service.hub.publish(conversation_id, frame)
+        await service.handoffs.to_consoles({**frame, "conversation_id": conversation_id})
+        return json_response({"message": message_dict(message)}, ensure_ascii=False)
+
+    @bp.post("/console/api/conversations/<conversation_id>/typing")
+    async def typing(request: Request, conversation_id: str) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=True)
+        handoff = await service.db(desk.open_for, conversation_id)
+        if handoff is not None and handoff.agent_id == staff.id:
+            await service.hub.publish(conversation_id, {"type": "typing", "on": bool(_json_body(request).get("on"))})
+        return json_response({"ok": True})
+
+    @bp.post("/console/api/conversations/<conversation_id>/notes")
+    async def note(request: Request, conversation_id: str) -> HTTPResponse:
+        staff = await console_staff(request, service, csrf=True)
+        text = text_of(_json_body(request))
+
+        def write():
+            with sessions() as session:
+                audit.record(session, f"staff:{staff.id}", "note", conversation_id, request.ip, text=text)
+                session.commit()
+
+        await service.db(write)
+        await service.handoffs.to_consoles({"type": "note", "conversation_id": conversation_id})
+        return json_response({"notes": await service.db(notes_of, sessions, conversation_id)}, ensure_ascii=False)
+
+    @bp.websocket("/console/ws")
+    async def console_socket(request: Request, ws) -> None:
+        """Pushes what changed (queue, messages, notes) to the logged-in console."""
+        try:
+            await console_staff(request, service, csrf=False)  # checks the Origin too
+        except ApiError as error:
+            await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
+            await ws.close()
+            return
+        service.hub.sockets[CONSOLE].add(ws)
+        try:
+            while True:
+                await ws.recv()  # the console only listens; this notices when it goes away
+        finally:
+            service.hub.sockets[CONSOLE].discard(ws)
+
+    async def after_queue_change(handoff: Handoff) -> None:
+        if handoff.state != "waiting":
+            await service.handoffs.left_queue(handoff.conversation_id)
+        await service.handoffs.to_consoles({"type": "queue_changed", "conversation_id": handoff.conversation_id})
+        await service.handoffs.announce_positions()
+
+    return bp

@@ -1,0 +1,264 @@
+"""Staff login for the agent console (docs/console.md), under ``/console/api/``.
+
+A login opens a server-side session: the browser holds only a random token in an HttpOnly,
+SameSite=Strict cookie, the database holds its SHA-256, so ending a session (logout, idle
+timeout, deactivated account) takes effect at once. A request whose ``Origin`` (when the browser
+sends one) is not our own host is refused; routes that change something also need the session's
+CSRF token in ``X-CSRF-Token``.
+
+Console routes call :func:`console_staff`. The ``/api/*`` routes never read this cookie: they
+take bearer tokens and allow any origin (CORS), which is only safe because no cookie counts there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse, json as json_response
+from sqlalchemy import Column, DateTime, ForeignKey, String, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.console import audit
+from bot.contact.app import ApiError, ContactService, _json_body
+from bot.contact.models import Base, utcnow
+from bot.contact.staff import MAX_PASSWORD, PASSWORDS, ROLES, Staff
+
+COOKIE = "egw_console"
+FAILED_LOGINS, FAILED_LOGIN_WINDOW = 5, 15 * 60.0  # per (staff id, client address)
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
+NO_STORE = {"Cache-Control": "no-store"}  # answers carrying the CSRF token
+LOGIN_FAILED = "Wrong staff id or password."  # the one answer for every reason: no user enumeration
+# Verified against when the id has no password, so that a failure takes as long either way.
+_DUMMY_HASH = PASSWORDS.hash(secrets.token_urlsafe(16))
+
+
+class ConsoleSession(Base):
+    __tablename__ = "console_sessions"
+    id = Column(String(64), primary_key=True)  # SHA-256 (hex) of the cookie's token
+    staff_id = Column(String(64), ForeignKey("staff.id"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    last_seen_at = Column(DateTime(timezone=True), nullable=False)
+    ended_at = Column(DateTime(timezone=True))
+
+
+class FailedLogins:
+    """Failed logins per key in a sliding window, in memory (one contact-service process).
+
+    An attempt counts from its start, so parallel guesses cannot outrun the limit while their
+    hashes are being checked; a successful login clears its key.
+    """
+
+    MAX_KEYS = 10_000  # beyond this, quiet keys are forgotten, so made-up ids cannot fill memory
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._attempts: Dict[str, List[float]] = {}
+
+    def attempt(self, key: str) -> float:
+        """0 if ``key`` may try now (and counts the try), else the seconds until it may."""
+        now = time.monotonic()
+        if len(self._attempts) > self.MAX_KEYS:
+            self._attempts = {k: times for k, times in self._attempts.items() if now - times[-1] < self.window}
+        recent = [t for t in self._attempts.get(key, ()) if now - t < self.window]
+        if len(recent) >= self.limit:
+            self._attempts[key] = recent
+            return self.window - (now - recent[0])
+        self._attempts[key] = recent + [now]
+        return 0.0
+
+    def succeeded(self, key: str) -> None:
+        self._attempts.pop(key, None)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives back naive datetimes; they were stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def staff_dict(staff: Staff) -> Dict[str, Any]:
+    return {"id": staff.id, "name": staff.name, "role": staff.role}
+
+
+def _record(sessions: sessionmaker, *args, **kwargs) -> None:
+    with sessions() as db:
+        audit.record(db, *args, **kwargs)
+        db.commit()
+
+
+def _end(db: Session, session_id: str, now: datetime) -> bool:
+    """End a live session; False if it had already ended (another request got there first)."""
+    ended = db.execute(update(ConsoleSession).where(ConsoleSession.id == session_id, ConsoleSession.ended_at.is_(None))
+                       .values(ended_at=now).execution_options(synchronize_session=False))
+    return ended.rowcount == 1
+
+
+def log_in(sessions: sessionmaker, staff_id: str, password: str, ip: str) -> Optional[Tuple[Staff, str, str]]:
+    """Check the password and open a session: (staff, cookie token, CSRF token), or None after
+    recording why it failed. A hash is verified whatever the reason, so timing tells nothing."""
+    with sessions() as db:
+        staff = db.get(Staff, staff_id)
+        known = staff.password_hash if staff is not None else None
+        try:
+            verified = PASSWORDS.verify(known or _DUMMY_HASH, password) and known is not None
+        except (VerificationError, InvalidHashError):
+            verified = False
+        reason = ("unknown_id" if staff is None else "inactive" if not staff.active
+                  else "no_password" if known is None else None if verified else "wrong_password")
+        if reason:
+            audit.record(db, "anonymous", "login_failed", target=f"staff:{staff_id}", ip=ip, reason=reason)
+            db.commit()
+            return None
+        if PASSWORDS.check_needs_rehash(known):
+            staff.password_hash = PASSWORDS.hash(password)
+        token, now = secrets.token_urlsafe(32), utcnow()
+        session = ConsoleSession(id=_digest(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
+                                 created_at=now, last_seen_at=now)
+        db.add(session)
+        audit.record(db, f"staff:{staff.id}", "login", ip=ip)
+        db.commit()
+        return staff, token, session.csrf_token
+
+
+def resume(sessions: sessionmaker, session_id: str, idle: timedelta, ip: str) -> Optional[Tuple[ConsoleSession, Staff]]:
+    """The live session and its staff member, or None. A session idle for longer than ``idle``,
+    or whose account was deactivated, is ended here (and recorded)."""
+    now = utcnow()
+    with sessions() as db:
+        session = db.get(ConsoleSession, session_id)
+        if session is None or session.ended_at is not None:
+            return None
+        staff = db.get(Staff, session.staff_id)
+        idle_for = now - _aware(session.last_seen_at)
+        if idle_for > idle or not staff.active:
+            if _end(db, session_id, now):
+                audit.record(db, "system", "session_expired", target=f"staff:{staff.id}", ip=ip,
+                             reason="idle" if staff.active else "account_inactive")
+            db.commit()
+            return None
+        if idle_for >= min(TOUCH_EVERY, idle / 4):  # a short timeout (in tests) is touched more often
+            session.last_seen_at = now
+            db.commit()
+        return session, staff
+
+
+def log_out(sessions: sessionmaker, session_id: str, staff_id: str, ip: str) -> None:
+    with sessions() as db:
+        if _end(db, session_id, utcnow()):
+            audit.record(db, f"staff:{staff_id}", "logout", ip=ip)
+        db.commit()
+
+
+def _idle(service: ContactService) -> timedelta:
+    return timedelta(minutes=service.settings.console_idle_minutes)
+
+
+def _check_origin(request: Request) -> None:
+    """Refuse requests another origin's page started. Browsers send ``Origin`` with every
+    cross-origin request, every POST and every WebSocket handshake (which carries no CSRF header)."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+        raise ApiError(403, "csrf_failed", "The request came from another site (CSRF check failed).")
+
+
+async def _current(request: Request, service: ContactService) -> Tuple[ConsoleSession, Staff]:
+    if not request.path.startswith("/console/"):
+        raise RuntimeError("console sessions are for /console/ routes only")
+    _check_origin(request)
+    token = request.cookies.get(COOKIE)
+    found = await service.db(resume, service.store.sessions, _digest(token), _idle(service), request.ip) if token else None
+    if found is None:
+        raise ApiError(401, "unauthorized", "Please log in to the console (again).")
+    return found
+
+
+def _check_csrf(request: Request, session: ConsoleSession) -> None:
+    sent = request.headers.get("x-csrf-token", "")
+    if not hmac.compare_digest(sent.encode("utf-8"), session.csrf_token.encode("utf-8")):
+        raise ApiError(403, "csrf_failed", "The request did not come from the console (CSRF check failed); reload it.")
+
+
+async def console_staff(request: Request, service: ContactService, csrf: bool) -> Staff:
+    """The staff member logged in to the console, for a console route; 401 if nobody is. Pass
+    ``csrf=True`` on every route that changes something (all but GET)."""
+    session, staff = await _current(request, service)
+    if csrf:
+        _check_csrf(request, session)
+    return staff
+
+
+def require_role(staff: Staff, role: str) -> None:
+    """403 unless ``staff`` has ``role`` or a higher one (a supervisor may do what an agent may)."""
+    if ROLES.index(staff.role) < ROLES.index(role):
+        raise ApiError(403, "forbidden", f"Only a {role} may do this.")
+
+
+def _set_cookie(response: HTTPResponse, token: str, secure: bool) -> None:
+    """The session cookie, without Max-Age: the browser drops it when it closes. An empty token
+    with Max-Age=0 deletes it."""
+    response.cookies[COOKIE] = token
+    cookie = response.cookies[COOKIE]
+    cookie["httponly"], cookie["samesite"], cookie["path"], cookie["secure"] = True, "Strict", "/", secure
+    if not token:
+        cookie["max-age"] = 0
+
+
+def blueprint(service: ContactService) -> Blueprint:
+    bp = Blueprint("console_auth")
+    sessions = service.store.sessions
+    secure = service.settings.console_secure_cookies
+    failures = FailedLogins(FAILED_LOGINS, FAILED_LOGIN_WINDOW)
+
+    @bp.post("/console/api/login")
+    async def login(request: Request) -> HTTPResponse:
+        _check_origin(request)  # another site must not log a browser in to the attacker's account
+        body = _json_body(request)
+        staff_id, password = body.get("id"), body.get("password")
+        if not isinstance(staff_id, str) or not isinstance(password, str) or not 1 <= len(staff_id) <= 64 \
+                or not 1 <= len(password) <= MAX_PASSWORD:
+            raise ApiError(400, "invalid_request", 'Send {"id": string, "password": string}.')
+        key = f"{staff_id}\n{request.ip}"
+        wait = failures.attempt(key)
+        if wait:
+            await service.db(_record, sessions, "anonymous", "login_failed", target=f"staff:{staff_id}",
+                             ip=request.ip, reason="rate_limited")
+            raise ApiError(429, "rate_limited", "Too many failed logins; please try again later.",
+                           {"Retry-After": str(int(wait) + 1)})
+        found = await service.db(log_in, sessions, staff_id, password, request.ip)
+        if found is None:
+            raise ApiError(401, "login_failed", LOGIN_FAILED)
+        failures.succeeded(key)
+        staff, token, csrf_token = found
+        response = json_response({"staff": staff_dict(staff), "csrf_token": csrf_token}, headers=NO_STORE)
+        _set_cookie(response, token, secure)
+        return response
+
+    @bp.post("/console/api/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        session, staff = await _current(request, service)
+        _check_csrf(request, session)
+        await service.db(log_out, sessions, session.id, staff.id, request.ip)
+        response = json_response({"logged_out": True})
+        _set_cookie(response, "", secure)
+        return response
+
+    @bp.get("/console/api/me")
+    async def me(request: Request) -> HTTPResponse:
+        session, staff = await _current(request, service)
+        return json_response({"staff": staff_dict(staff), "csrf_token": session.csrf_token,
+                              "idle_timeout_seconds": round(_idle(service).total_seconds())}, headers=NO_STORE)
+
+    return bp

@@ -1,0 +1,195 @@
+"""Queues of conversations waiting for an agent, and the moves between assistant and agents.
+
+Every move changes the handoff and the conversation's ``owner`` in one transaction, so the
+contact service always knows who answers (``bot``, ``queued``, ``agent``), across restarts and
+Rasa session expiry. Order (spec): urgent first, then tier (private > premier > standard), then
+waiting time; the ``private`` queue holds private-tier customers, urgent cases head every queue.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import median
+from typing import Callable, List, Optional
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.complaints.lifecycle import Conflict, InvalidChange
+from bot.contact.models import Conversation
+from bot.contact.staff import find_active
+from bot.handoff.models import QUEUES, TIER_RANK, Handoff
+
+OPEN = ("waiting", "with_agent")
+Recorder = Optional[Callable[[Session, Handoff], None]]
+DEFAULT_HANDLING_MINUTES = 6.0  # until there is history to estimate from
+RECENT = 20  # resolved handoffs the handling-time estimate looks at
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    conversation_id: str
+    reason: str
+    tier: str
+    language: str
+    customer_id: Optional[str] = None
+    urgent: bool = False
+    summary: Optional[str] = None
+    complaint_reference: Optional[str] = None
+
+
+def queue_for(tier: str) -> str:
+    return "private" if tier == "private" else "general"
+
+
+def order_key(handoff: Handoff):
+    return (not handoff.urgent, TIER_RANK.get(handoff.tier, len(TIER_RANK)), handoff.requested_at, handoff.id)
+
+
+class HandoffDesk:
+    def __init__(self, sessions: sessionmaker, capacity: int = 3):
+        self.sessions = sessions
+        self.capacity = capacity  # conversations one agent handles at once
+
+    def request(self, wanted: HandoffRequest, now: datetime) -> Handoff:
+        """The conversation's open handoff, made now if there is none (an urgent request makes an
+        open one urgent)."""
+        with self.sessions() as session:
+            handoff = self._open(session, wanted.conversation_id)
+            if handoff is None:
+                handoff = Handoff(
+                    conversation_id=wanted.conversation_id, customer_id=wanted.customer_id, tier=wanted.tier,
+                    language=wanted.language, reason=wanted.reason, queue=queue_for(wanted.tier),
+                    urgent=wanted.urgent, summary=wanted.summary, complaint_reference=wanted.complaint_reference,
+                    state="waiting", requested_at=now,
+                )
+                session.add(handoff)
+                session.get(Conversation, wanted.conversation_id).owner = "queued"
+            elif wanted.urgent and not handoff.urgent:
+                handoff.urgent, handoff.reason = True, wanted.reason
+                handoff.complaint_reference = handoff.complaint_reference or wanted.complaint_reference
+            session.commit()
+            return handoff
+
+    def waiting(self, queue: Optional[str] = None) -> List[Handoff]:
+        """Waiting handoffs in serving order; of one queue (with every urgent case) if given."""
+        with self.sessions() as session:
+            query = select(Handoff).where(Handoff.state == "waiting")
+            if queue:
+                query = query.where(or_(Handoff.queue == queue, Handoff.urgent.is_(True)))
+            return sorted(session.execute(query).scalars(), key=order_key)
+
+    def position(self, handoff: Handoff) -> int:
+        """1 for the next to be served in the handoff's queue."""
+        return next(i for i, h in enumerate(self.waiting(handoff.queue), start=1) if h.id == handoff.id)
+
+    def estimated_wait_minutes(self, position: int, agents_online: int) -> int:
+        """From how long agents took over recent conversations and how many are online."""
+        with self.sessions() as session:
+            recent = session.execute(
+                select(Handoff.claimed_at, Handoff.resolved_at).where(Handoff.state == "resolved", Handoff.claimed_at.is_not(None))
+                .order_by(Handoff.resolved_at.desc()).limit(RECENT)
+            ).all()
+        minutes = [(resolved - claimed).total_seconds() / 60 for claimed, resolved in recent] or [DEFAULT_HANDLING_MINUTES]
+        return max(1, math.ceil(position * median(minutes) / max(1, agents_online * self.capacity)))
+
+    def open_for(self, conversation_id: str) -> Optional[Handoff]:
+        with self.sessions() as session:
+            return self._open(session, conversation_id)
+
+    def get(self, handoff_id: int) -> Optional[Handoff]:
+        with self.sessions() as session:
+            return session.get(Handoff, handoff_id)
+
+    def with_agent(self, agent_id: Optional[str] = None) -> List[Handoff]:
+        """Conversations agents have now (one agent's, if given)."""
+        with self.sessions() as session:
+            query = select(Handoff).where(Handoff.state == "with_agent")
+            if agent_id:
+                query = query.where(Handoff.agent_id == agent_id)
+            return list(session.execute(query.order_by(Handoff.claimed_at)).scalars())
+
+    def claim(self, handoff_id: int, agent_id: str, now: datetime, record: Recorder = None) -> Handoff:
+        with self.sessions() as session:
+            handoff = self._locked(session, handoff_id)
+            if handoff.state != "waiting":
+                raise Conflict("This conversation is no longer waiting: another agent has it, or it has ended.")
+            self._assign(session, handoff, agent_id, now)
+            return self._commit(session, handoff, record)
+
+    def transfer(self, handoff_id: int, agent_id: str, now: datetime, to_queue: Optional[str] = None,
+                 to_agent: Optional[str] = None, record: Recorder = None) -> Handoff:
+        """Hand an agent's conversation to another queue (it waits there, keeping its place in
+        time) or straight to another agent."""
+        if (to_queue is None) == (to_agent is None):
+            raise InvalidChange("Give either a queue or an agent to transfer to.")
+        if to_queue is not None and to_queue not in QUEUES:
+            raise InvalidChange(f"queue must be one of {', '.join(QUEUES)}.")
+        with self.sessions() as session:
+            handoff = self._mine(session, handoff_id, agent_id)
+            if to_agent:
+                self._assign(session, handoff, to_agent, now)
+            else:
+                handoff.queue, handoff.state, handoff.agent_id, handoff.claimed_at = to_queue, "waiting", None, None
+                session.get(Conversation, handoff.conversation_id).owner = "queued"
+            return self._commit(session, handoff, record)
+
+    def resolve(self, handoff_id: int, agent_id: str, now: datetime, record: Recorder = None) -> Handoff:
+        """The agent is done: the conversation goes back to the assistant."""
+        with self.sessions() as session:
+            handoff = self._mine(session, handoff_id, agent_id)
+            handoff.state, handoff.resolved_at = "resolved", now
+            session.get(Conversation, handoff.conversation_id).owner = "bot"
+            return self._commit(session, handoff, record)
+
+    def withdraw(self, conversation_id: str, now: datetime) -> Optional[Handoff]:
+        """A waiting customer leaves the queue (took a callback instead, or agents closed)."""
+        with self.sessions() as session:
+            handoff = self._open(session, conversation_id)
+            if handoff is None or handoff.state != "waiting":
+                return None
+            handoff.state, handoff.resolved_at = "withdrawn", now
+            session.get(Conversation, conversation_id).owner = "bot"
+            session.commit()
+            return handoff
+
+    @staticmethod
+    def _commit(session: Session, handoff: Handoff, record: Recorder) -> Handoff:
+        if record:
+            record(session, handoff)  # the audit entry, in the same transaction
+        session.commit()
+        return handoff
+
+    @staticmethod
+    def _open(session: Session, conversation_id: str) -> Optional[Handoff]:
+        query = select(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.state.in_(OPEN))
+        return session.execute(query).scalars().first()
+
+    @staticmethod
+    def _locked(session: Session, handoff_id: int) -> Handoff:
+        """The handoff, read after a write to its row: the write takes PostgreSQL's row lock or
+        SQLite's database lock, so two agents claiming at once are served one after the other and
+        the second reads the first's claim."""
+        touched = session.execute(update(Handoff).where(Handoff.id == handoff_id).values(id=Handoff.id))
+        if touched.rowcount == 0:
+            raise Conflict("No such conversation in the queue.")
+        return session.execute(select(Handoff).where(Handoff.id == handoff_id)).scalar_one()
+
+    def _mine(self, session: Session, handoff_id: int, agent_id: str) -> Handoff:
+        handoff = self._locked(session, handoff_id)
+        if handoff.state != "with_agent" or handoff.agent_id != agent_id:
+            raise Conflict("Only the agent who has this conversation can do that.")
+        return handoff
+
+    def _assign(self, session: Session, handoff: Handoff, agent_id: str, now: datetime) -> None:
+        if find_active(session, agent_id) is None:
+            raise InvalidChange(f"{agent_id} is not an active staff member.")
+        busy = session.execute(
+            select(func.count()).select_from(Handoff).where(Handoff.state == "with_agent", Handoff.agent_id == agent_id)
+        ).scalar_one()
+        if busy >= self.capacity:
+            raise Conflict(f"{agent_id} already has {busy} conversations, the most one agent takes at once.")
+        handoff.state, handoff.agent_id, handoff.claimed_at = "with_agent", agent_id, now
+        session.get(Conversation, handoff.conversation_id).owner = "agent"

@@ -1,0 +1,131 @@
+"""Handing a conversation to an agent and back, through the real processes on loopback, with the
+clock frozen inside agent hours: the customer through the app API, the agent through the
+console API with a logged-in session (cookie and CSRF token), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import urllib.error
+import urllib.request
+from typing import Any, Dict, Optional, Tuple
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from bot.console.audit import AuditEntry
+from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
+from bot.launcher import Assistant
+from tests.contact.conftest import MODEL, Client, free_port, identity_token, service_env
+
+IN_HOURS = "2026-11-30T10:00:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def system(database_url, tmp_path_factory):
+    env = {**service_env(database_url), "EVERGREEN_CLOCK": IN_HOURS}
+    with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"),
+                   contact_port=free_port(), service_env=env) as assistant:
+        yield assistant
+
+
+class Console:
+    """An agent's browser on the console: a cookie jar and the CSRF token from login."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.csrf: Optional[str] = None
+
+    def call(self, method: str, path: str, body: Any = None, csrf: bool = True) -> Tuple[int, Dict[str, Any]]:
+        headers = {"Content-Type": "application/json"}
+        if csrf and self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        request = urllib.request.Request(self.base_url + path, data=json.dumps(body).encode() if body is not None else None,
+                                         method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def log_in(self, staff_id: str) -> "Console":
+        status, answer = self.call("POST", "/console/api/login", {"id": staff_id, "password": demo_password(staff_id)})
+        assert status == 200, answer
+        self.csrf = answer["csrf_token"]
+        return self
+
+    def waiting(self):
+        status, answer = self.call("GET", "/console/api/queue")
+        assert status == 200, answer
+        return answer["waiting"]
+
+
+def texts(answer) -> str:
+    return "\n".join(reply["text"] for reply in answer["replies"])
+
+
+def said_to(customer: Client, sender: str):
+    return [m["text"] for m in customer.history() if m["sender"] == sender]
+
+
+def test_a_customer_is_handed_to_an_agent_and_back(system, database_url):
+    customer = Client(system.contact_url)
+    conversation_id = customer.start(identity_token=identity_token("demo-premier"))["conversation_id"]
+    assert "正在为您转接人工客服" in texts(customer.say("我要转人工"))
+    assert any("前面还有 0 位" in text for text in said_to(customer, "system"))
+
+    agent = Console(system.contact_url).log_in(DEMO_AGENT)
+    [waiting] = [h for h in agent.waiting() if h["conversation_id"] == conversation_id]
+    assert (waiting["reason"], waiting["tier"], waiting["queue"], waiting["position"]) == ("customer_request", "premier", "general", 1)
+
+    assert customer.say("还在吗？我的赎回一直没到账")["replies"] == []  # for the agent, not the assistant
+    status, _ = agent.call("POST", f"/console/api/handoffs/{waiting['id']}/claim", csrf=False)
+    assert status == 403  # no CSRF token
+    status, claimed = agent.call("POST", f"/console/api/handoffs/{waiting['id']}/claim")
+    assert status == 200 and claimed["handoff"]["agent_id"] == DEMO_AGENT
+    assert any("客服 Demo Agent 已接入" in text for text in said_to(customer, "system"))
+
+    status, view = agent.call("GET", f"/console/api/conversations/{conversation_id}")
+    assert status == 200 and view["customer"]["tier"] == "premier" and view["customer"]["risk_level"] == "C3"
+    assert [m["text"] for m in view["messages"] if m["sender"] == "customer"] == ["我要转人工", "还在吗？我的赎回一直没到账"]
+    assert any("转接人工客服" in m["text"] for m in view["messages"] if m["sender"] == "bot")  # the bot part too
+
+    status, _ = agent.call("POST", f"/console/api/conversations/{conversation_id}/messages",
+                           {"text": "您好，我来帮您查一下赎回进度。"})
+    assert status == 200
+    assert said_to(customer, "agent") == ["您好，我来帮您查一下赎回进度。"]
+    agent.call("POST", f"/console/api/conversations/{conversation_id}/notes", {"text": "客户赎回 T+2 未到账，已联系清算"})
+    assert customer.say("好的谢谢")["replies"] == []
+    assert all("清算" not in m["text"] for m in customer.history())  # notes are internal
+
+    status, _ = agent.call("POST", f"/console/api/handoffs/{waiting['id']}/resolve")
+    assert status == 200
+    assert any("人工客服已结束本次服务" in text for text in said_to(customer, "system"))
+    assert "100" in texts(customer.say("货币宝起购金额是多少"))  # the assistant is back
+
+    with Session(create_engine(database_url)) as session:
+        actions = [e.action for e in session.execute(select(AuditEntry).where(AuditEntry.target == conversation_id)).scalars()]
+    assert actions == ["claim", "reply", "note", "resolve"]
+
+
+def test_an_urgent_fraud_report_goes_to_the_head_of_the_queue(system):
+    first = Client(system.contact_url)
+    first_id = first.start()["conversation_id"]
+    first.say("I'd like to talk to a person")
+    victim = Client(system.contact_url)
+    victim_id = victim.start()["conversation_id"]
+    answer = texts(victim.say("Someone hacked my account and transferred money out, this is fraud"))
+    assert "marked this as urgent" in answer
+
+    supervisor = Console(system.contact_url).log_in(DEMO_SUPERVISOR)
+    order = [h["conversation_id"] for h in supervisor.waiting() if h["conversation_id"] in (first_id, victim_id)]
+    assert order == [victim_id, first_id]
+    head = supervisor.waiting()[0]
+    assert head["urgent"] and head["reason"] == "fraud" and head["complaint_reference"].startswith("C")
+
+
+def test_the_console_needs_a_login(system):
+    status, answer = Console(system.contact_url).call("GET", "/console/api/queue")
+    assert status == 401 and answer["error"]["code"] == "unauthorized"
