@@ -16,17 +16,31 @@ VAR = ROOT / "var"
 DEMO_CUSTOMER_TOKEN_SECRET = "evergreen-demo-customer-token-secret-change-me"
 
 
-def _kept_secret(variable: str, filename: str, make: Callable[[], str]) -> str:
-    """The environment variable, or a value generated once and kept in var/ so that it survives
-    restarts (sessions stay valid, sealed numbers stay readable)."""
-    if os.environ.get(variable):
-        return os.environ[variable]
+def kept_file_secret(filename: str, make: Callable[[], str]) -> str:
+    """A secret generated once and kept in ``var/`` (mode 600), so that it survives restarts.
+
+    Several processes may ask at once (the launcher, the contact service), so the file is created
+    atomically: the first to link its draft wins and everyone reads that one.
+    """
     path = VAR / filename
     if not path.exists():
         VAR.mkdir(exist_ok=True)
-        path.write_text(make())
-        path.chmod(0o600)
+        draft = VAR / f".{filename}.{os.getpid()}"
+        draft.write_text(make())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
+
+
+def _kept_secret(variable: str, filename: str, make: Callable[[], str]) -> str:
+    """The environment variable, or else a secret kept in ``var/`` (sessions stay valid and sealed
+    numbers stay readable across restarts)."""
+    return os.environ.get(variable) or kept_file_secret(filename, make)
 
 
 def database_url() -> str:

@@ -27,7 +27,7 @@ import os
 import re
 import secrets
 import sys
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 from argon2 import PasswordHasher
 from sqlalchemy import Boolean, Column, DateTime, String
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.contact.db import make_engine, migrate, session_factory
 from bot.contact.models import Base, utcnow
-from bot.contact.settings import VAR, database_url
+from bot.contact.settings import database_url, kept_file_secret
 
 ROLES = ("agent", "supervisor")
 DEMO_SUPERVISOR = "demo-supervisor"
@@ -122,35 +122,14 @@ def find_active(session: Session, staff_id: str) -> Optional[Staff]:
     return staff if staff is not None and staff.active else None
 
 
-def _kept_demo_secret(filename: str, make: Callable[[], str]) -> str:
-    """A demo secret generated once and kept in ``var/`` like the session secret.
-
-    The launcher calls this to show it; the contact service (another process) calls it to seed
-    the account, so the file is created atomically and never seen half-written.
-    """
-    path = VAR / filename
-    if not path.exists():
-        VAR.mkdir(exist_ok=True)
-        draft = VAR / f".{filename}.{os.getpid()}"
-        draft.write_text(make())
-        draft.chmod(0o600)
-        try:
-            os.link(draft, path)  # fails if another process got there first: theirs wins
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
-
-
 def demo_token() -> str:
     """The demo supervisor's API token (``var/staff-demo-token``)."""
-    return _kept_demo_secret("staff-demo-token", lambda: _token_for(DEMO_SUPERVISOR, secrets.token_urlsafe(32)))
+    return kept_file_secret("staff-demo-token", lambda: _token_for(DEMO_SUPERVISOR, secrets.token_urlsafe(32)))
 
 
 def demo_password(staff_id: str) -> str:
     """The console password of a demo account (``var/console-demo-password-<id>``)."""
-    return _kept_demo_secret(f"console-demo-password-{staff_id}", lambda: secrets.token_urlsafe(16))
+    return kept_file_secret(f"console-demo-password-{staff_id}", lambda: secrets.token_urlsafe(16))
 
 
 def seed_demo(session: Session) -> None:
