@@ -160,7 +160,7 @@ def banner(assistant: Assistant) -> str:
     if os.environ.get("CONTACT_DEMO", "1") == "1":
         lines += [
             f"    demo supervisor token              {staff.demo_token()}",
-            f"  agent console login (API for now)    {url}/console/api/login  (docs/console.md)",
+            f"  agent console                        {url}/console/  (docs/console.md)",
             f"    demo-agent / demo-supervisor       {staff.demo_password(staff.DEMO_AGENT)} / {staff.demo_password(staff.DEMO_SUPERVISOR)}",
         ]
     lines += [

@@ -368,10 +368,11 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
         return json_response({"identity_token": identity.sign_identity_token(customer_id, settings.customer_token_secret)})
 
     # Imported here, not at the top: they import this module.
-    from bot.console import agents, auth
+    from bot.console import agents, auth, pages
     from bot.contact import staff_api
 
     app.blueprint(staff_api.blueprint(service))  # after `start`, which migrates before it seeds
     app.blueprint(auth.blueprint(service))  # docs/console.md
     app.blueprint(agents.blueprint(service))
+    app.blueprint(pages.blueprint(service))  # the console's web pages
     return app

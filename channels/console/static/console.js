@@ -1,0 +1,1224 @@
+/*!
+ * Evergreen Wealth 长青财富 — agent console.
+ *
+ * Plain JavaScript, no dependencies, no build step; served by bot/console/pages.py under a
+ * Content-Security-Policy that allows only this origin's script and styles. It speaks the
+ * console API (docs/console.md): login and session (/console/api/login, /logout, /me), the
+ * queue, conversations, claim, replies, typing, notes, transfer and resolve, and the WebSocket
+ * /console/ws that says what changed.
+ *
+ * Safety rules kept throughout:
+ *   - everything that comes from the service (customer text above all) is put on the page with
+ *     textContent or as attribute values, never as markup (no innerHTML anywhere);
+ *   - the CSRF token from login / me lives only in memory and goes with every POST as
+ *     X-CSRF-Token; the session itself is an HttpOnly cookie that scripts cannot read;
+ *   - a 401 anywhere means the session has ended: back to the login form.
+ */
+(function () {
+  'use strict';
+
+  var API = '/console/api';
+  var MAX_CHARS = 2000;
+  var TYPING_REFRESH_MS = 8000; // re-send "typing on" at most this often while the agent types
+  var TYPING_IDLE_MS = 3000;    // "typing off" after this long without a keystroke
+
+  // Canned replies, inserted into the reply box in the language of the handoff.
+  var CANNED = [
+    {
+      key: 'greeting', label: 'Greeting',
+      zh: '您好，我是长青财富客服{name}，很高兴为您服务。请问有什么可以帮您？',
+      en: 'Hello, this is {name} from Evergreen Wealth. How can I help you today?'
+    },
+    {
+      key: 'checking', label: 'Checking, one moment',
+      zh: '好的，我这就为您查询，请稍等片刻。',
+      en: "Thank you, I'm checking this for you now. One moment, please."
+    },
+    {
+      key: 'closing', label: 'Closing',
+      zh: '感谢您的耐心等待！如果还有其他问题，欢迎随时联系我们。祝您生活愉快！',
+      en: 'Thank you for your patience. If there is anything else, just write to us any time. Have a good day!'
+    }
+  ];
+
+  var REASONS = {
+    customer_request: 'Asked for an agent',
+    misunderstood: 'Assistant did not understand',
+    urgent: 'Urgent matter',
+    fraud: 'Fraud report',
+    private_advisor: 'Private advisor requested'
+  };
+  var TIERS = { private: 'Private', premier: 'Premier', standard: 'Standard' };
+  var LANGUAGES = { zh: '中文', en: 'English' };
+  var QUEUES = { general: 'General queue', private: 'Private-client queue' };
+  var SENDERS = { customer: 'Customer', bot: 'Assistant', agent: 'Agent', system: 'System' };
+
+  // ------------------------------------------------------------------ state
+  var state = {
+    me: null,            // {id, name, role}
+    csrf: null,          // in memory only
+    ws: null,
+    wsAttempt: 0,
+    wsTimer: null,
+    queue: null,         // last GET /queue answer
+    fetchedAt: 0,        // Date.now() of that answer (waiting times tick on from there)
+    queueBusy: null,
+    queueDirty: false,
+    knownWaiting: null,  // handoff id -> urgent, to notice new (or newly urgent) waiting conversations
+    knownLive: null,     // handoff ids of live conversations this agent has
+    selfClaimed: {},     // handoff ids this console claimed (no "transferred to you" for those)
+    quiet: {},           // handoff ids this console put back in a queue (no "new" banner for those)
+    acting: false,       // resolving or transferring the open conversation
+    early: [],           // message frames for the conversation being loaded
+    view: 'queue',
+    current: null,       // conversation id open in the conversation view
+    convo: null,         // its GET /conversations answer
+    convoGen: 0,
+    msgEls: {},          // message id -> element, for the open conversation
+    unread: {},          // conversation id -> count of customer messages not yet seen
+    typingOn: false,
+    typingSentAt: 0,
+    typingTimer: null,
+    bannerTimer: null,
+    bannerFor: null,     // handoff ids the banner announces
+    flashTimer: null,
+    audio: null,
+    ticker: null
+  };
+
+  // ------------------------------------------------------------------ DOM
+  function $(id) { return document.getElementById(id); }
+  var el = {
+    boot: $('boot'),
+    loginView: $('login-view'), loginForm: $('login-form'), loginId: $('login-id'), loginPassword: $('login-password'),
+    loginSubmit: $('login-submit'), loginError: $('login-error'), loginInfo: $('login-info'),
+    appView: $('app-view'), conn: $('conn'), connText: $('conn-text'), notifyBtn: $('notify-btn'),
+    userName: $('user-name'), userRole: $('user-role'), logoutBtn: $('logout-btn'),
+    banner: $('banner'), bannerText: $('banner-text'), bannerView: $('banner-view'), bannerClose: $('banner-close'),
+    queueLink: $('queue-link'), queueCount: $('queue-count'), liveTitle: $('live-title'), liveHint: $('live-hint'),
+    liveList: $('live-list'),
+    queueView: $('queue-view'), queueTitle: $('queue-title'), queueBody: $('queue-body'), agentsOnline: $('agents-online'),
+    agentsOnlineLabel: $('agents-online-label'),
+    convoView: $('conversation-view'), backBtn: $('back-btn'), convTitle: $('conv-title'), convBadges: $('conv-badges'),
+    claimBtn: $('claim-btn'), transferBtn: $('transfer-btn'), resolveBtn: $('resolve-btn'),
+    handoffReason: $('handoff-reason'), handoffSummary: $('handoff-summary'),
+    messages: $('messages'), readonlyNote: $('readonly-note'), composer: $('composer'),
+    cannedButtons: $('canned-buttons'), replyForm: $('reply-form'), replyInput: $('reply-input'), replySend: $('reply-send'),
+    profile: $('profile'), complaints: $('complaints'), callbacks: $('callbacks'),
+    notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'), noteAdd: $('note-add'),
+    flash: $('flash'),
+    resolveDialog: $('resolve-dialog'), resolveForm: $('resolve-form'), resolveCancel: $('resolve-cancel'),
+    resolveConfirm: $('resolve-confirm'), resolveError: $('resolve-error'),
+    transferDialog: $('transfer-dialog'), transferForm: $('transfer-form'), transferAgent: $('transfer-agent'),
+    transferCancel: $('transfer-cancel'), transferConfirm: $('transfer-confirm'), transferError: $('transfer-error')
+  };
+
+  // h('li', {class: 'x', 'data-id': 3}, [children or strings]) — strings become text nodes.
+  function h(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === 'class') node.className = v;
+        else if (k === 'text') node.textContent = v;
+        else node.setAttribute(k, v === true ? '' : String(v));
+      });
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined || c === false) return;
+      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function show(node, visible) { node.hidden = !visible; }
+
+  // ------------------------------------------------------------------ formatting
+  function label(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key || '—'); }
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function formatTime(iso) {
+    var d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) return '';
+    try {
+      return d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Shanghai' });
+    } catch (e) { return pad(d.getHours()) + ':' + pad(d.getMinutes()); }
+  }
+  function formatDateTime(iso) {
+    var d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) return String(iso || '');
+    try {
+      return d.toLocaleString('en-GB', {
+        day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Shanghai'
+      });
+    } catch (e) { return d.toISOString(); }
+  }
+  function formatWait(seconds) {
+    var s = Math.max(0, Math.round(seconds));
+    if (s < 60) return 'under 1 min';
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + ' min';
+    return Math.floor(m / 60) + ' h ' + pad(m % 60) + ' min';
+  }
+  function waitedSeconds(handoff) {
+    return (handoff.waiting_seconds || 0) + (Date.now() - state.fetchedAt) / 1000;
+  }
+  function langAttr(language) { return language === 'en' ? 'en' : 'zh-CN'; }
+  function badge(text, kind) { return h('span', { class: 'c-badge' + (kind ? ' c-badge--' + kind : ''), text: text }); }
+  function urgentBadge() { return h('span', { class: 'c-badge c-badge--urgent', text: 'Urgent' }); }
+
+  // ------------------------------------------------------------------ HTTP
+  function api(method, path, body) {
+    var headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+    return fetch(API + path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store'
+    }).then(function (res) {
+      return res.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
+        if (res.ok && data) return data;
+        var err = new Error((data && data.error && data.error.message) || ('The service answered HTTP ' + res.status + '.'));
+        err.status = res.status;
+        err.code = (data && data.error && data.error.code) || 'http_' + res.status;
+        var retry = parseInt(res.headers.get('Retry-After') || '', 10);
+        if (retry > 0) err.retryAfter = retry;
+        if (res.status === 401 && state.me && path !== '/login') sessionEnded();
+        throw err;
+      });
+    }, function () {
+      var err = new Error('Cannot reach the contact service. Check the connection; the console keeps trying.');
+      err.code = 'network';
+      throw err;
+    });
+  }
+
+  // Report a failed call to the agent (a 401 has already taken them to the login form).
+  function failed(err) {
+    if (!err || err.status === 401) return;
+    flash(err.message || 'Something went wrong.', 'error');
+  }
+
+  // ------------------------------------------------------------------ flash messages and banner
+  function flash(text, kind) {
+    el.flash.textContent = text;
+    el.flash.className = 'c-flash' + (kind ? ' c-flash--' + kind : '');
+    el.flash.hidden = false;
+    clearTimeout(state.flashTimer);
+    state.flashTimer = setTimeout(function () { el.flash.hidden = true; }, kind === 'error' ? 9000 : 4500);
+  }
+
+  // forIds: the waiting handoffs announced; the banner goes once none of them waits any more.
+  function showBanner(text, urgent, forIds) {
+    state.bannerFor = forIds || null;
+    el.bannerText.textContent = text;
+    el.banner.classList.toggle('c-banner--urgent', !!urgent);
+    el.banner.hidden = false;
+    clearTimeout(state.bannerTimer);
+    state.bannerTimer = setTimeout(hideBanner, urgent ? 60000 : 20000);
+  }
+  function hideBanner() {
+    clearTimeout(state.bannerTimer);
+    el.banner.hidden = true;
+  }
+
+  // A short beep (three for an urgent case). Browsers may block audio until the agent has
+  // interacted with the page: then it stays silent, and nothing else breaks.
+  function beep(urgent) {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      if (!state.audio) state.audio = new Ctx();
+      var ctx = state.audio;
+      if (ctx.state === 'suspended' && ctx.resume) {
+        var resumed = ctx.resume();
+        if (resumed && resumed.catch) resumed.catch(function () {});
+      }
+      var starts = urgent ? [0, 0.2, 0.4] : [0, 0.18];
+      starts.forEach(function (t, i) {
+        var at = ctx.currentTime + t;
+        var osc = ctx.createOscillator();
+        var gain = ctx.createGain();
+        osc.type = 'sine';
+        osc.frequency.value = urgent ? 988 : (i ? 1175 : 880);
+        gain.gain.setValueAtTime(0.0001, at);
+        gain.gain.exponentialRampToValueAtTime(0.18, at + 0.015);
+        gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.15);
+        osc.connect(gain);
+        gain.connect(ctx.destination);
+        osc.start(at);
+        osc.stop(at + 0.16);
+      });
+    } catch (e) { /* no audio: the banner still shows */ }
+  }
+  function unlockAudio() {
+    // Called from a click: creating (or resuming) the context inside a user gesture allows sound later.
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      if (!state.audio) state.audio = new Ctx();
+      if (state.audio.state === 'suspended' && state.audio.resume) {
+        var p = state.audio.resume();
+        if (p && p.catch) p.catch(function () {});
+      }
+    } catch (e) { /* ignore */ }
+  }
+
+  function canNotify() {
+    return 'Notification' in window && typeof window.Notification === 'function';
+  }
+  function desktopNotify(title, body, urgent) {
+    try {
+      if (!canNotify() || window.Notification.permission !== 'granted') return;
+      var n = new window.Notification(title, { body: body, tag: 'evergreen-console-queue', requireInteraction: !!urgent });
+      n.onclick = function () {
+        try { window.focus(); } catch (e) { /* ignore */ }
+        showQueueView(true);
+        if (n.close) n.close();
+      };
+    } catch (e) { /* not allowed here: the banner is enough */ }
+  }
+  function updateNotifyButton() {
+    el.notifyBtn.hidden = !(canNotify() && window.Notification.permission === 'default');
+  }
+
+  // ------------------------------------------------------------------ views
+  function showBoot() {
+    el.boot.hidden = false;
+    el.loginView.hidden = true;
+    el.appView.hidden = true;
+  }
+
+  function showLogin(message, kind) {
+    stopSocket();
+    clearInterval(state.ticker);
+    closeDialogs();
+    state.me = null;
+    state.csrf = null;
+    state.queue = null;
+    state.knownWaiting = null;
+    state.knownLive = null;
+    state.current = null;
+    state.convo = null;
+    state.unread = {};
+    hideBanner();
+    el.boot.hidden = true;
+    el.appView.hidden = true;
+    el.loginView.hidden = false;
+    el.loginError.hidden = true;
+    el.loginInfo.hidden = true;
+    if (message) {
+      var target = kind === 'info' ? el.loginInfo : el.loginError;
+      target.textContent = message;
+      target.hidden = false;
+    }
+    el.loginPassword.value = '';
+    el.loginSubmit.disabled = false;
+    document.title = 'Log in — Agent console — Evergreen Wealth';
+    (el.loginId.value ? el.loginPassword : el.loginId).focus();
+  }
+
+  function sessionEnded() {
+    showLogin('Your session has ended. Please log in again.');
+  }
+
+  function enterApp(me, csrf) {
+    state.me = me;
+    state.csrf = csrf;
+    state.knownWaiting = null;
+    state.knownLive = null;
+    state.selfClaimed = {};
+    state.unread = {};
+    el.boot.hidden = true;
+    el.loginView.hidden = true;
+    el.appView.hidden = false;
+    el.userName.textContent = me.name || me.id;
+    el.userRole.textContent = me.role === 'supervisor' ? 'Supervisor' : 'Agent';
+    el.liveTitle.textContent = isSupervisor() ? 'With agents' : 'Mine';
+    el.liveHint.textContent = isSupervisor()
+      ? 'Every live conversation, with its agent.'
+      : 'Conversations you are handling.';
+    updateNotifyButton();
+    showQueueView(true);
+    refreshQueue();
+    connectSocket();
+    clearInterval(state.ticker);
+    state.ticker = setInterval(tickWaiting, 15000);
+  }
+
+  function isSupervisor() { return !!state.me && state.me.role === 'supervisor'; }
+
+  function showQueueView(focus) {
+    stopTyping(false);
+    state.view = 'queue';
+    state.current = null;
+    state.convo = null;
+    state.early = [];
+    state.convoGen += 1;
+    el.convoView.hidden = true;
+    el.queueView.hidden = false;
+    el.queueLink.setAttribute('aria-current', 'page');
+    renderSide();
+    updateTitle();
+    if (focus) el.queueTitle.focus({ preventScroll: true });
+  }
+
+  function updateTitle() {
+    var waiting = state.queue ? state.queue.waiting.length : 0;
+    var where = state.view === 'conversation' ? 'Conversation' : 'Queue';
+    document.title = (waiting ? '(' + waiting + ') ' : '') + where + ' — Agent console — Evergreen Wealth';
+  }
+
+  // ------------------------------------------------------------------ login / logout
+  el.loginForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    unlockAudio();
+    var id = el.loginId.value.trim();
+    var password = el.loginPassword.value;
+    el.loginInfo.hidden = true;
+    if (!id || !password) {
+      el.loginError.textContent = 'Please enter your staff ID and password.';
+      el.loginError.hidden = false;
+      (id ? el.loginPassword : el.loginId).focus();
+      return;
+    }
+    el.loginSubmit.disabled = true;
+    el.loginError.hidden = true;
+    api('POST', '/login', { id: id, password: password }).then(function (data) {
+      el.loginPassword.value = '';
+      enterApp(data.staff, data.csrf_token);
+    }, function (err) {
+      var text = err.message;
+      if (err.code === 'rate_limited') {
+        var minutes = err.retryAfter ? Math.max(1, Math.ceil(err.retryAfter / 60)) : 15;
+        text = 'Too many failed logins. Please try again in about ' + minutes + ' min.';
+      } else if (err.code === 'login_failed') {
+        text = 'Wrong staff ID or password.';
+      }
+      el.loginError.textContent = text;
+      el.loginError.hidden = false;
+      el.loginPassword.value = '';
+      el.loginPassword.focus();
+    }).then(function () {
+      el.loginSubmit.disabled = false;
+    });
+  });
+
+  el.logoutBtn.addEventListener('click', function () {
+    el.logoutBtn.disabled = true;
+    stopTyping(false);
+    api('POST', '/logout').then(function () {
+      showLogin('You have logged out.', 'info');
+    }, function (err) {
+      if (err.status !== 401) failed(err);
+    }).then(function () {
+      el.logoutBtn.disabled = false;
+    });
+  });
+
+  el.notifyBtn.addEventListener('click', function () {
+    if (!canNotify()) return;
+    try {
+      var asked = window.Notification.requestPermission(updateNotifyButton);
+      if (asked && asked.then) asked.then(updateNotifyButton, updateNotifyButton);
+    } catch (e) { updateNotifyButton(); }
+  });
+
+  el.bannerClose.addEventListener('click', hideBanner);
+  el.bannerView.addEventListener('click', function () {
+    hideBanner();
+    showQueueView(true);
+  });
+  el.queueLink.addEventListener('click', function () { showQueueView(true); });
+  el.backBtn.addEventListener('click', function () { showQueueView(true); });
+
+  // ------------------------------------------------------------------ WebSocket
+  function stopSocket() {
+    clearTimeout(state.wsTimer);
+    state.wsTimer = null;
+    if (state.ws) {
+      var ws = state.ws;
+      state.ws = null;
+      try { ws.close(1000); } catch (e) { /* already closed */ }
+    }
+    setConnection('offline');
+  }
+
+  function setConnection(status) {
+    el.conn.setAttribute('data-state', status);
+    el.connText.textContent = status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+  }
+
+  function connectSocket() {
+    if (!state.me || !('WebSocket' in window)) return;
+    if (state.ws && (state.ws.readyState === 0 || state.ws.readyState === 1)) return;
+    var ws;
+    try {
+      ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/console/ws');
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    state.ws = ws;
+    if (state.wsAttempt === 0) setConnection('connecting');
+    ws.onopen = function () {
+      if (state.ws !== ws) return;
+      state.wsAttempt = 0;
+      setConnection('live');
+      // Whatever changed while we were not listening.
+      refreshQueue();
+      if (state.current) reloadConversation();
+    };
+    ws.onmessage = function (event) {
+      if (state.ws !== ws) return;
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (!frame || typeof frame !== 'object') return;
+      var current = frame.conversation_id && frame.conversation_id === state.current && !state.acting;
+      if (frame.type === 'queue_changed') {
+        refreshQueue();
+        if (current) reloadConversation();
+      } else if (frame.type === 'message') {
+        onMessageFrame(frame);
+      } else if (frame.type === 'note') {
+        if (current) reloadConversation();
+      } else if (frame.type === 'error' && frame.error) {
+        if (frame.error.code === 'unauthorized') {
+          state.ws = null;
+          sessionEnded();
+        }
+      }
+    };
+    ws.onclose = function () {
+      if (state.ws !== ws) return; // closed on purpose
+      state.ws = null;
+      if (state.me) scheduleReconnect();
+    };
+    ws.onerror = function () { /* onclose follows */ };
+  }
+
+  function scheduleReconnect() {
+    setConnection('reconnecting');
+    var attempt = state.wsAttempt++;
+    var delay = Math.min(30000, 1000 * Math.pow(2, attempt)) * (0.8 + Math.random() * 0.4);
+    clearTimeout(state.wsTimer);
+    state.wsTimer = setTimeout(function () {
+      state.wsTimer = null;
+      if (!state.me) return;
+      // Through HTTP first: a session that has ended takes the agent to the login form.
+      api('GET', '/me').then(connectSocket, function (err) {
+        if (err.status !== 401) scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  // ------------------------------------------------------------------ queue
+  function refreshQueue() {
+    if (!state.me) return Promise.resolve();
+    if (state.queueBusy) {
+      state.queueDirty = true;
+      return state.queueBusy;
+    }
+    var busy = api('GET', '/queue').then(function (data) {
+      if (!state.me) return;
+      data.waiting = data.waiting || [];
+      data.live = (isSupervisor() ? data.with_agents : data.mine) || [];
+      state.queue = data;
+      state.fetchedAt = Date.now();
+      noticeChanges(data);
+      renderQueue();
+      renderSide();
+      updateTitle();
+    }).catch(function (err) {
+      if (err.code !== 'network') failed(err);
+    }).then(function () {
+      state.queueBusy = null;
+      if (state.queueDirty) {
+        state.queueDirty = false;
+        refreshQueue();
+      }
+    });
+    state.queueBusy = busy;
+    return busy;
+  }
+
+  // New (or newly urgent) waiting conversations: banner, sound and a desktop notification.
+  // Conversations transferred to this agent: a banner. Nothing is announced at the first load.
+  function noticeChanges(data) {
+    var waiting = {};
+    data.waiting.forEach(function (hf) { waiting[hf.id] = !!hf.urgent; });
+    var mine = {};
+    data.live.forEach(function (hf) { if (hf.agent_id === state.me.id) mine[hf.id] = true; });
+    var first = state.knownWaiting === null;
+    var fresh = first ? [] : data.waiting.filter(function (hf) {
+      if (state.quiet[hf.id]) return false;
+      return !Object.prototype.hasOwnProperty.call(state.knownWaiting, hf.id) || (hf.urgent && !state.knownWaiting[hf.id]);
+    });
+    data.waiting.forEach(function (hf) { delete state.quiet[hf.id]; });
+    var given = first ? [] : data.live.filter(function (hf) {
+      return hf.agent_id === state.me.id && !state.knownLive[hf.id] && !state.selfClaimed[hf.id];
+    });
+    state.knownWaiting = waiting;
+    state.knownLive = mine;
+    if (!el.banner.hidden && state.bannerFor && !state.bannerFor.some(function (id) { return waiting[id] !== undefined; })) {
+      hideBanner(); // everyone announced has been taken care of
+    }
+    if (fresh.length) {
+      var urgent = fresh.some(function (hf) { return hf.urgent; });
+      var text;
+      if (fresh.length === 1) {
+        var one = fresh[0];
+        text = (one.urgent ? 'Urgent: ' : 'New: ') + label(REASONS, one.reason) + ' — ' + label(TIERS, one.tier) +
+          ' customer, ' + label(LANGUAGES, one.language) + (one.summary ? ' — “' + one.summary + '”' : '');
+      } else {
+        text = fresh.length + ' new conversations are waiting' + (urgent ? ', including an urgent one.' : '.');
+      }
+      showBanner(text, urgent, fresh.map(function (hf) { return hf.id; }));
+      beep(urgent);
+      desktopNotify(urgent ? 'Urgent: a customer needs an agent' : 'A customer is waiting for an agent', text, urgent);
+    }
+    if (given.length) {
+      showBanner(given.length === 1 ? 'A conversation was transferred to you.' :
+        given.length + ' conversations were transferred to you.', false);
+      beep(false);
+    }
+  }
+
+  function renderQueue() {
+    var q = state.queue;
+    if (!q) return;
+    el.queueCount.textContent = String(q.waiting.length);
+    el.queueCount.classList.toggle('c-count--urgent', q.waiting.some(function (hf) { return hf.urgent; }));
+    el.agentsOnline.textContent = String(q.agents_online || 0);
+    el.agentsOnlineLabel.textContent = q.agents_online === 1 ? 'agent online' : 'agents online';
+    var focusKey = document.activeElement && document.activeElement.getAttribute('data-focus-key');
+    clear(el.queueBody);
+    if (!q.waiting.length) {
+      el.queueBody.appendChild(h('tr', { class: 'c-empty-row' }, [
+        h('td', { colspan: '7', class: 'c-empty', text: 'Nobody is waiting. New conversations appear here at once.' })
+      ]));
+    }
+    q.waiting.forEach(function (hf) {
+      var claim = h('button', {
+        type: 'button', class: 'c-btn c-btn--primary c-btn--small', 'data-focus-key': 'claim-' + hf.id,
+        'aria-describedby': 'summary-' + hf.id, text: 'Claim'
+      });
+      claim.addEventListener('click', function () { claimHandoff(hf, claim); });
+      var reason = h('td', { class: 'c-reason' }, [
+        hf.urgent ? urgentBadge() : null,
+        h('span', { text: label(REASONS, hf.reason) }),
+        hf.complaint_reference ? h('span', { class: 'c-ref', text: 'Complaint ' + hf.complaint_reference }) : null
+      ]);
+      var summary = hf.summary
+        ? h('span', { class: 'c-quote', id: 'summary-' + hf.id, lang: langAttr(hf.language), text: hf.summary })
+        : h('span', { class: 'c-muted', id: 'summary-' + hf.id, text: 'No summary' });
+      var row = h('tr', {
+        class: 'c-row' + (hf.urgent ? ' c-row--urgent' : ''), 'data-conversation-id': hf.conversation_id,
+        'data-handoff-id': hf.id, 'data-urgent': hf.urgent ? 'true' : 'false'
+      }, [
+        h('td', { class: 'c-pos' }, [
+          h('span', { class: 'c-pos-num', text: hf.position ? '#' + hf.position : '—' }),
+          h('span', { class: 'c-pos-queue', text: hf.queue === 'private' ? 'private' : 'general' })
+        ]),
+        reason,
+        h('td', {}, [badge(label(TIERS, hf.tier), 'tier-' + hf.tier)]),
+        h('td', { text: label(LANGUAGES, hf.language) }),
+        h('td', { class: 'c-wait', 'data-handoff-id': hf.id, text: formatWait(waitedSeconds(hf)) }),
+        h('td', { class: 'c-summary' }, [summary]),
+        h('td', { class: 'c-action' }, [claim])
+      ]);
+      el.queueBody.appendChild(row);
+    });
+    restoreFocus(el.queueBody, focusKey);
+  }
+
+  function tickWaiting() {
+    if (!state.queue) return;
+    var byId = {};
+    state.queue.waiting.forEach(function (hf) { byId[hf.id] = hf; });
+    var cells = el.queueBody.querySelectorAll('.c-wait');
+    for (var i = 0; i < cells.length; i++) {
+      var hf = byId[cells[i].getAttribute('data-handoff-id')];
+      if (hf) cells[i].textContent = formatWait(waitedSeconds(hf));
+    }
+  }
+
+  function restoreFocus(container, key) {
+    if (!key) return;
+    var nodes = container.querySelectorAll('[data-focus-key]');
+    for (var i = 0; i < nodes.length; i++) {
+      if (nodes[i].getAttribute('data-focus-key') === key) { nodes[i].focus({ preventScroll: true }); return; }
+    }
+  }
+
+  function renderSide() {
+    var q = state.queue;
+    var live = q ? q.live : [];
+    var focusKey = document.activeElement && document.activeElement.getAttribute('data-focus-key');
+    clear(el.liveList);
+    if (!live.length) {
+      el.liveList.appendChild(h('li', {
+        class: 'c-side-empty',
+        text: isSupervisor() ? 'No conversation is with an agent.' : 'None yet. Claim one from the queue.'
+      }));
+    }
+    live.forEach(function (hf) {
+      var unread = state.unread[hf.conversation_id] || 0;
+      var current = hf.conversation_id === state.current;
+      var item = h('button', {
+        type: 'button', class: 'c-side-item' + (hf.urgent ? ' c-side-item--urgent' : ''),
+        'data-conversation-id': hf.conversation_id, 'data-focus-key': 'live-' + hf.conversation_id,
+        'aria-current': current ? 'true' : null
+      }, [
+        h('span', { class: 'c-side-line' }, [
+          hf.urgent ? urgentBadge() : null,
+          h('span', { class: 'c-side-reason', text: label(REASONS, hf.reason) }),
+          unread ? h('span', { class: 'c-unread', text: String(unread) }) : null,
+          unread ? h('span', { class: 'c-sr', text: unread === 1 ? ' (1 new message)' : ' (' + unread + ' new messages)' }) : null
+        ]),
+        h('span', { class: 'c-side-meta' }, [
+          label(TIERS, hf.tier) + ' · ' + label(LANGUAGES, hf.language) +
+          (isSupervisor() ? ' · with ' : ' · since ') +
+          (isSupervisor() ? (hf.agent_id === state.me.id ? 'you' : hf.agent_id) : formatTime(hf.claimed_at))
+        ]),
+        hf.summary ? h('span', { class: 'c-side-summary', lang: langAttr(hf.language), text: hf.summary }) : null
+      ]);
+      item.addEventListener('click', function () { openConversation(hf.conversation_id, true); });
+      el.liveList.appendChild(h('li', {}, [item]));
+    });
+    if (state.view === 'queue') el.queueLink.setAttribute('aria-current', 'page');
+    else el.queueLink.removeAttribute('aria-current');
+    restoreFocus(el.liveList, focusKey);
+  }
+
+  function claimHandoff(hf, button) {
+    if (button) button.disabled = true;
+    state.selfClaimed[hf.id] = true;
+    api('POST', '/handoffs/' + encodeURIComponent(hf.id) + '/claim').then(function () {
+      flash('You have the conversation now; the customer was told you joined.', 'ok');
+      refreshQueue();
+      openConversation(hf.conversation_id, true);
+    }, function (err) {
+      if (button) button.disabled = false;
+      if (err.status === 409) flash(err.message || 'Someone else was first.', 'error');
+      else failed(err);
+      refreshQueue();
+    });
+  }
+
+  // ------------------------------------------------------------------ conversation
+  function openConversation(conversationId, focusReply) {
+    if (state.current !== conversationId) stopTyping(false);
+    state.view = 'conversation';
+    state.current = conversationId;
+    state.convo = null;
+    state.early = [];
+    state.msgEls = {};
+    state.convoGen += 1;
+    delete state.unread[conversationId];
+    clear(el.messages);
+    clear(el.profile);
+    clear(el.complaints);
+    clear(el.callbacks);
+    clear(el.notes);
+    clear(el.convBadges);
+    el.convTitle.textContent = 'Loading conversation…';
+    el.handoffReason.textContent = '';
+    el.handoffSummary.textContent = '';
+    el.replyInput.value = '';
+    autoGrow();
+    el.queueView.hidden = true;
+    el.convoView.hidden = false;
+    renderSide();
+    updateTitle();
+    return loadConversation(focusReply);
+  }
+
+  function reloadConversation() {
+    return state.current ? loadConversation(false) : Promise.resolve();
+  }
+
+  function loadConversation(focusReply) {
+    var id = state.current;
+    var gen = state.convoGen;
+    return api('GET', '/conversations/' + encodeURIComponent(id)).then(function (data) {
+      if (state.current !== id || state.convoGen !== gen) return;
+      var first = !state.convo;
+      state.convo = data;
+      renderConversation(data);
+      state.early.splice(0).forEach(addMessage); // frames that came while this was loading
+      if (first) {
+        el.messages.scrollTop = el.messages.scrollHeight;
+        if (focusReply && canReply()) el.replyInput.focus();
+        else el.convTitle.focus({ preventScroll: true });
+      }
+    }, function (err) {
+      if (state.current !== id || state.convoGen !== gen || state.acting) return;
+      if (err.status === 404) {
+        flash('That conversation is no longer open to you (resolved, or taken by another agent).', 'error');
+        showQueueView(true);
+        refreshQueue();
+      } else {
+        failed(err);
+      }
+    });
+  }
+
+  function canReply() {
+    var hf = state.convo && state.convo.handoff;
+    return !!(hf && state.me && hf.state === 'with_agent' && hf.agent_id === state.me.id);
+  }
+
+  function renderConversation(data) {
+    var hf = data.handoff;
+    var customer = data.customer || {};
+    var mine = canReply();
+    var who = customer.verified ? (customer.name || customer.id) : 'Visitor';
+    el.convTitle.textContent = who + ' · ' + (hf.language === 'en' ? 'English' : '中文') + ' · #' + hf.id;
+
+    clear(el.convBadges);
+    if (hf.urgent) el.convBadges.appendChild(urgentBadge());
+    el.convBadges.appendChild(badge(label(TIERS, hf.tier), 'tier-' + hf.tier));
+    el.convBadges.appendChild(badge(customer.verified ? 'Verified' : 'Not verified', customer.verified ? 'ok' : 'warn'));
+    el.convBadges.appendChild(badge(label(QUEUES, hf.queue)));
+    el.convBadges.appendChild(badge(data.channel === 'app' ? 'Mobile app' : 'Website chat'));
+    el.convBadges.appendChild(badge(hf.state === 'waiting' ? 'Waiting' :
+      mine ? 'With you' : 'With ' + (hf.agent_id || 'an agent'), hf.state === 'waiting' ? 'warn' : 'state'));
+
+    el.handoffReason.textContent = label(REASONS, hf.reason) +
+      (hf.complaint_reference ? ' · complaint ' + hf.complaint_reference : '') +
+      ' · requested ' + formatDateTime(hf.requested_at);
+    el.handoffSummary.textContent = hf.summary || '—';
+    el.handoffSummary.setAttribute('lang', langAttr(hf.language));
+
+    // Messages: add what is new (a reload after a note or a reconnect keeps what is shown).
+    (data.messages || []).forEach(addMessage);
+
+    // Who may do what.
+    el.claimBtn.hidden = hf.state !== 'waiting';
+    el.claimBtn.disabled = false;
+    el.transferBtn.hidden = !mine;
+    el.resolveBtn.hidden = !mine;
+    setComposer(mine);
+    if (!mine) {
+      el.readonlyNote.textContent = hf.state === 'waiting'
+        ? 'This customer is waiting in the queue. Claim the conversation to reply.'
+        : 'Read only: this conversation is with ' + (hf.agent_id || 'another agent') + '.';
+    }
+    el.readonlyNote.hidden = mine;
+    renderCanned(hf.language);
+
+    renderProfile(customer);
+    renderCases(data.complaints || [], data.callbacks || []);
+    renderNotes(data.notes || []);
+  }
+
+  function setComposer(enabled) {
+    el.composer.hidden = !enabled;
+    el.replyInput.disabled = !enabled;
+    el.replySend.disabled = !enabled;
+  }
+
+  function renderProfile(c) {
+    clear(el.profile);
+    function row(term, value, extra) {
+      var empty = value === null || value === undefined || value === '';
+      el.profile.appendChild(h('div', { class: 'c-dl-row' }, [
+        h('dt', { text: term }),
+        h('dd', {}, empty ? [extra || h('span', { class: 'c-muted', text: '—' })] : [String(value), extra ? ' ' : null, extra])
+      ]));
+    }
+    row('Identity', null, badge(c.verified ? 'Verified customer' : 'Anonymous visitor', c.verified ? 'ok' : 'warn'));
+    if (c.verified) {
+      row('Name', c.name);
+      row('Customer ID', c.id);
+    }
+    row('Tier', label(TIERS, c.tier || 'standard'));
+    if (c.verified) {
+      var expired = false;
+      if (c.risk_expires) {
+        var today = new Date();
+        var iso = today.getFullYear() + '-' + pad(today.getMonth() + 1) + '-' + pad(today.getDate());
+        expired = c.risk_expires < iso;
+      }
+      row('Risk level', c.risk_level || null, c.risk_level ? null : badge('Not assessed', 'warn'));
+      row('Assessment expires', c.risk_expires || null, expired ? badge('Expired', 'urgent') : null);
+      row('Preferred language', c.language ? label(LANGUAGES, c.language) : null);
+    } else {
+      row('Risk level', null, badge('Unknown: not signed in', 'warn'));
+    }
+  }
+
+  function renderCases(complaints, callbacks) {
+    clear(el.complaints);
+    clear(el.callbacks);
+    if (!complaints.length) el.complaints.appendChild(h('li', { class: 'c-muted', text: 'No open complaints.' }));
+    complaints.forEach(function (c) {
+      el.complaints.appendChild(h('li', { class: 'c-case' }, [
+        h('span', { class: 'c-case-head' }, [
+          c.urgent ? urgentBadge() : null,
+          h('strong', { text: c.reference }),
+          h('span', { class: 'c-muted', text: ' · ' + (c.state || '') })
+        ]),
+        h('span', { class: 'c-case-meta', text: (c.category || 'Uncategorised') +
+          (c.resolution_due ? ' · resolution due ' + formatDateTime(c.resolution_due) : '') })
+      ]));
+    });
+    if (!callbacks.length) el.callbacks.appendChild(h('li', { class: 'c-muted', text: 'No callback requested.' }));
+    callbacks.forEach(function (c) {
+      el.callbacks.appendChild(h('li', { class: 'c-case' }, [
+        h('strong', { text: c.reference }),
+        h('span', { class: 'c-case-meta', text: c.window_start ? 'from ' + formatDateTime(c.window_start) : '' })
+      ]));
+    });
+  }
+
+  function renderNotes(notes) {
+    clear(el.notes);
+    if (!notes.length) el.notes.appendChild(h('li', { class: 'c-muted', text: 'No notes yet.' }));
+    notes.forEach(function (n) {
+      var by = String(n.by || '').replace(/^staff:/, '');
+      el.notes.appendChild(h('li', { class: 'c-note' }, [
+        h('span', { class: 'c-note-meta', text: (by === (state.me && state.me.id) ? 'You' : by) + ' · ' + formatTime(n.at) }),
+        h('p', { class: 'c-note-text', text: n.text || '' })
+      ]));
+    });
+  }
+
+  function senderOf(m) {
+    if (m.direction === 'in' || m.sender === 'customer') return 'customer';
+    if (m.sender === 'agent' || m.sender === 'system') return m.sender;
+    return 'bot';
+  }
+
+  function messageElement(m) {
+    var who = senderOf(m);
+    var customer = state.convo && state.convo.customer;
+    var name = who === 'customer' && customer && customer.verified && customer.name ? customer.name : SENDERS[who];
+    var item = h('div', { class: 'c-msg c-msg--' + who, 'data-id': m.id, 'data-sender': who }, [
+      h('div', { class: 'c-msg-meta' }, [
+        h('span', { class: 'c-msg-who', text: name }),
+        h('time', { class: 'c-msg-time', datetime: m.created_at || null, text: formatTime(m.created_at) })
+      ]),
+      h('div', { class: 'c-msg-text', text: typeof m.text === 'string' ? m.text : '' })
+    ]);
+    if (m.disclosure) {
+      item.appendChild(h('div', { class: 'c-msg-disclosure' }, [
+        h('span', { class: 'c-msg-disclosure-label', text: 'Risk disclosure shown: ' }), String(m.disclosure)
+      ]));
+    }
+    if (Array.isArray(m.buttons) && m.buttons.length) {
+      item.appendChild(h('div', { class: 'c-msg-buttons' }, [h('span', { class: 'c-muted', text: 'Offered: ' })].concat(
+        m.buttons.filter(function (b) { return b && typeof b.title === 'string'; })
+          .map(function (b) { return h('span', { class: 'c-chip', text: b.title }); })
+      )));
+    }
+    return item;
+  }
+
+  function addMessage(m) {
+    if (!m || m.id === undefined || m.id === null) return;
+    var key = String(m.id);
+    if (state.msgEls[key]) return;
+    var list = el.messages;
+    var stick = list.scrollHeight - list.scrollTop - list.clientHeight < 120 || senderOf(m) === 'agent';
+    var item = messageElement(m);
+    state.msgEls[key] = item;
+    var id = Number(m.id);
+    var node = list.lastChild;
+    while (node && Number(node.getAttribute('data-id')) > id) node = node.previousSibling;
+    list.insertBefore(item, node ? node.nextSibling : list.firstChild);
+    if (stick) list.scrollTop = list.scrollHeight;
+  }
+
+  function onMessageFrame(frame) {
+    var m = frame.message;
+    var cid = frame.conversation_id;
+    if (!m || !cid) return;
+    if (cid === state.current) {
+      if (state.convo) addMessage(m);
+      else state.early.push(m);
+      return;
+    }
+    if (senderOf(m) !== 'customer' || !state.queue) return;
+    var mine = state.queue.live.some(function (hf) {
+      return hf.conversation_id === cid && hf.agent_id === state.me.id;
+    });
+    if (mine) {
+      state.unread[cid] = (state.unread[cid] || 0) + 1;
+      renderSide();
+      beep(false);
+    }
+  }
+
+  // ------------------------------------------------------------------ canned replies
+  function renderCanned(language) {
+    var lang = language === 'en' ? 'en' : 'zh';
+    clear(el.cannedButtons);
+    CANNED.forEach(function (c) {
+      var text = c[lang].replace('{name}', state.me ? state.me.name || state.me.id : '');
+      var button = h('button', {
+        type: 'button', class: 'c-btn c-btn--chip', 'data-canned': c.key, title: text,
+        'aria-label': c.label + ' (' + label(LANGUAGES, lang) + '): insert into the reply'
+      }, [c.label, h('span', { class: 'c-chip-lang', 'aria-hidden': 'true', text: lang === 'en' ? 'EN' : '中' })]);
+      button.addEventListener('click', function () { insertReply(text); });
+      el.cannedButtons.appendChild(button);
+    });
+  }
+
+  function insertReply(text) {
+    var input = el.replyInput;
+    if (input.disabled) return;
+    if (!input.value.trim()) {
+      input.value = text;
+      input.setSelectionRange(text.length, text.length);
+    } else if (typeof input.setRangeText === 'function') {
+      var start = input.selectionStart;
+      var end = input.selectionEnd;
+      var before = input.value.slice(0, start);
+      var piece = (before && !/\s$/.test(before) ? ' ' : '') + text;
+      input.setRangeText(piece, start, end, 'end');
+    } else {
+      input.value += ' ' + text;
+    }
+    input.focus();
+    autoGrow();
+    typed();
+  }
+
+  // ------------------------------------------------------------------ reply and typing
+  function autoGrow() {
+    var input = el.replyInput;
+    input.style.height = 'auto';
+    input.style.height = Math.min(Math.max(input.scrollHeight, 52), 200) + 'px';
+  }
+
+  function postTyping(on) {
+    var id = state.current;
+    if (!id) return;
+    api('POST', '/conversations/' + encodeURIComponent(id) + '/typing', { on: on }).catch(function () {
+      /* typing is a courtesy: never trouble the agent about it */
+    });
+  }
+
+  function typed() {
+    if (!canReply()) return;
+    clearTimeout(state.typingTimer);
+    if (!el.replyInput.value.trim()) {
+      stopTyping(false);
+      return;
+    }
+    var now = Date.now();
+    if (!state.typingOn || now - state.typingSentAt > TYPING_REFRESH_MS) {
+      state.typingOn = true;
+      state.typingSentAt = now;
+      postTyping(true);
+    }
+    state.typingTimer = setTimeout(function () { stopTyping(false); }, TYPING_IDLE_MS);
+  }
+
+  // silent: the customer's widget already stops the indicator (our reply arrived), send nothing
+  function stopTyping(silent) {
+    clearTimeout(state.typingTimer);
+    state.typingTimer = null;
+    if (state.typingOn && !silent) postTyping(false);
+    state.typingOn = false;
+  }
+
+  el.replyInput.addEventListener('input', function () {
+    autoGrow();
+    typed();
+  });
+  el.replyInput.addEventListener('keydown', function (event) {
+    // Enter sends, Shift+Enter is a new line; never while an input method is composing (pinyin).
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      sendReply();
+    }
+  });
+  el.replyForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    sendReply();
+  });
+
+  function sendReply() {
+    var id = state.current;
+    var text = el.replyInput.value.trim();
+    if (!id || !canReply() || el.replySend.disabled) return;
+    if (!text) {
+      flash('Write a reply first.', 'error');
+      return;
+    }
+    if (text.length > MAX_CHARS) {
+      flash('A reply is limited to ' + MAX_CHARS + ' characters.', 'error');
+      return;
+    }
+    el.replySend.disabled = true;
+    api('POST', '/conversations/' + encodeURIComponent(id) + '/messages', { text: text }).then(function (data) {
+      stopTyping(true);
+      if (state.current === id) {
+        addMessage(data.message);
+        if (el.replyInput.value.trim() === text) el.replyInput.value = '';
+        autoGrow();
+      }
+    }, failed).then(function () {
+      el.replySend.disabled = !canReply();
+      if (state.current === id) el.replyInput.focus();
+    });
+  }
+
+  // ------------------------------------------------------------------ notes
+  el.noteForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var id = state.current;
+    var text = el.noteInput.value.trim();
+    if (!id) return;
+    if (!text) {
+      flash('Write the note first.', 'error');
+      el.noteInput.focus();
+      return;
+    }
+    el.noteAdd.disabled = true;
+    api('POST', '/conversations/' + encodeURIComponent(id) + '/notes', { text: text }).then(function (data) {
+      if (state.current === id) {
+        el.noteInput.value = '';
+        renderNotes(data.notes || []);
+        flash('Note added (internal, not shown to the customer).', 'ok');
+      }
+    }, failed).then(function () {
+      el.noteAdd.disabled = false;
+    });
+  });
+  el.noteInput.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      el.noteAdd.click();
+    }
+  });
+
+  // ------------------------------------------------------------------ claim, transfer, resolve
+  el.claimBtn.addEventListener('click', function () {
+    var hf = state.convo && state.convo.handoff;
+    if (hf) claimHandoff(hf, el.claimBtn);
+  });
+
+  function openDialog(dialog) {
+    if (typeof dialog.showModal === 'function') dialog.showModal();
+    else dialog.setAttribute('open', '');
+  }
+  function closeDialog(dialog) {
+    if (dialog.open && typeof dialog.close === 'function') dialog.close();
+    else dialog.removeAttribute('open');
+  }
+  function closeDialogs() {
+    closeDialog(el.resolveDialog);
+    closeDialog(el.transferDialog);
+  }
+
+  el.resolveBtn.addEventListener('click', function () {
+    if (!canReply()) return;
+    el.resolveError.hidden = true;
+    el.resolveConfirm.disabled = false;
+    openDialog(el.resolveDialog);
+    el.resolveConfirm.focus();
+  });
+  el.resolveCancel.addEventListener('click', function () {
+    closeDialog(el.resolveDialog);
+    el.resolveBtn.focus();
+  });
+  el.resolveForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var hf = state.convo && state.convo.handoff;
+    if (!hf) return;
+    el.resolveConfirm.disabled = true;
+    stopTyping(false);
+    state.acting = true;
+    api('POST', '/handoffs/' + encodeURIComponent(hf.id) + '/resolve').then(function () {
+      state.acting = false;
+      closeDialog(el.resolveDialog);
+      delete state.unread[hf.conversation_id];
+      flash('Conversation resolved: the assistant answers the customer again.', 'ok');
+      showQueueView(true);
+      refreshQueue();
+    }, function (err) {
+      state.acting = false;
+      el.resolveConfirm.disabled = false;
+      if (err.status === 401) return;
+      el.resolveError.textContent = err.message;
+      el.resolveError.hidden = false;
+    });
+  });
+
+  function transferTarget() {
+    var checked = el.transferForm.querySelector('input[name="target"]:checked');
+    return checked ? checked.value : 'general';
+  }
+  el.transferForm.addEventListener('change', function () {
+    var toAgent = transferTarget() === 'agent';
+    el.transferAgent.disabled = !toAgent;
+    if (toAgent) el.transferAgent.focus();
+  });
+  el.transferBtn.addEventListener('click', function () {
+    if (!canReply()) return;
+    el.transferError.hidden = true;
+    el.transferConfirm.disabled = false;
+    el.transferForm.querySelector('input[name="target"][value="general"]').checked = true;
+    el.transferAgent.value = '';
+    el.transferAgent.disabled = true;
+    openDialog(el.transferDialog);
+  });
+  el.transferCancel.addEventListener('click', function () {
+    closeDialog(el.transferDialog);
+    el.transferBtn.focus();
+  });
+  el.transferForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var hf = state.convo && state.convo.handoff;
+    if (!hf) return;
+    var target = transferTarget();
+    var body;
+    if (target === 'agent') {
+      var agent = el.transferAgent.value.trim();
+      if (!agent) {
+        el.transferError.textContent = "Enter the colleague's staff ID.";
+        el.transferError.hidden = false;
+        el.transferAgent.focus();
+        return;
+      }
+      body = { agent: agent };
+    } else {
+      body = { queue: target };
+    }
+    el.transferConfirm.disabled = true;
+    stopTyping(false);
+    state.acting = true;
+    if (body.queue) state.quiet[hf.id] = true;
+    api('POST', '/handoffs/' + encodeURIComponent(hf.id) + '/transfer', body).then(function () {
+      state.acting = false;
+      closeDialog(el.transferDialog);
+      flash(body.agent ? 'Transferred to ' + body.agent + '.' : 'Transferred to the ' + label(QUEUES, body.queue).toLowerCase() + '.', 'ok');
+      showQueueView(true);
+      refreshQueue();
+    }, function (err) {
+      state.acting = false;
+      delete state.quiet[hf.id];
+      el.transferConfirm.disabled = false;
+      if (err.status === 401) return;
+      el.transferError.textContent = err.message;
+      el.transferError.hidden = false;
+    });
+  });
+
+  // ------------------------------------------------------------------ start
+  showBoot();
+  api('GET', '/me').then(function (me) {
+    enterApp(me.staff, me.csrf_token);
+  }, function (err) {
+    showLogin(err.status === 401 ? null : err.message);
+  });
+})();

@@ -1,0 +1,429 @@
+"""The agent console (channels/console/static/) with a customer on the other side: two browser
+contexts of Debian's Chromium, one a customer in the chat widget on the demo page, one an agent
+(or supervisor) logged in to /console/, against the real contact service and assistant with the
+clock frozen inside agent hours. Each test leaves screenshots in test-artifacts/screenshots/;
+the README's pictures of the console (docs/images/console-*.png) are taken here too."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from bot.console.pages import CSP
+from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
+from tests.browser.conftest import CHROMIUM, ROOT
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium); CI installs it",
+)
+
+from playwright.sync_api import expect  # noqa: E402
+
+ANSWER = 60_000  # ms: the assistant's first answers can take a while
+README_IMAGES = ROOT / "docs" / "images"
+
+# Before any script of the console runs: a desktop-notification permission that is granted, and
+# a record of the notifications and of the beeps (oscillators) the console makes.
+RECORD_ALERTS = """
+(() => {
+  window.__notifications = [];
+  function FakeNotification(title, options) {
+    window.__notifications.push({ title: title, body: (options && options.body) || '' });
+  }
+  FakeNotification.permission = 'granted';
+  FakeNotification.requestPermission = function () { return Promise.resolve('granted'); };
+  FakeNotification.prototype.close = function () {};
+  window.Notification = FakeNotification;
+  window.__beeps = 0;
+  const Audio = window.BaseAudioContext || window.AudioContext;
+  if (Audio) {
+    const create = Audio.prototype.createOscillator;
+    Audio.prototype.createOscillator = function () { window.__beeps += 1; return create.call(this); };
+  }
+})();
+"""
+
+
+# ---------------------------------------------------------------- customer helpers (as in test_widget.py)
+def launcher(page):
+    return page.get_by_role("button", name=re.compile("^打开在线客服对话"))
+
+
+def panel(page):
+    return page.get_by_role("dialog")
+
+
+def message_box(page):
+    return page.locator(".egw-input")
+
+
+def log(page):
+    return page.get_by_role("log")
+
+
+def answers(page):
+    """Everything the firm said (assistant, agent or system)."""
+    return log(page).locator(".egw-msg--out")
+
+
+def open_widget(page):
+    launcher(page).click()
+    expect(panel(page)).to_be_visible()
+    expect(message_box(page)).to_be_focused()
+
+
+def send(page, text):
+    """Type and send like a customer; wait until the service has stored the message."""
+    message_box(page).fill(text)
+    message_box(page).press("Enter")
+    expect(message_box(page)).to_have_value("")
+    mine = log(page).locator(".egw-msg--in").last
+    expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=ANSWER)
+
+
+def say(page, text):
+    """Send and wait for an answer; returns the last answer."""
+    before = answers(page).count()
+    send(page, text)
+    expect(answers(page)).not_to_have_count(before, timeout=ANSWER)
+    return answers(page).last
+
+
+def conversation_id(page) -> str:
+    return page.evaluate("""() => {
+        const key = Object.keys(localStorage).find(k => k.startsWith('evergreen-chat:') && k.endsWith(':session'));
+        return JSON.parse(localStorage.getItem(key)).conversationId;
+    }""")
+
+
+def wait_for_an_agent(page, text="我要转人工"):
+    """Ask for a person; wait until the widget shows the customer's place in the queue."""
+    say(page, text)
+    expect(page.get_by_role("status").filter(has_text="前面还有")).to_be_visible(timeout=ANSWER)
+    return conversation_id(page)
+
+
+def customer(chromium, query=""):
+    page = chromium.page()
+    page.goto(chromium.base_url + "/" + query)
+    open_widget(page)
+    return page
+
+
+# ---------------------------------------------------------------- console helpers
+def console(chromium):
+    """A new browser context on the console's login page (its own cookies: one staff member)."""
+    page = chromium.page()
+    page.add_init_script(RECORD_ALERTS)
+    response = page.goto(chromium.base_url + "/console/")
+    assert response.status == 200
+    expect(page.get_by_role("heading", name="Agent console")).to_be_visible()
+    return page
+
+
+def log_in(page, staff_id, password=None):
+    page.get_by_label("Staff ID", exact=True).fill(staff_id)
+    page.get_by_label("Password", exact=True).fill(password if password is not None else demo_password(staff_id))
+    page.get_by_role("button", name="Log in").click()
+
+
+def logged_in(page, name):
+    expect(page.locator("#user-name")).to_have_text(name)
+    expect(page.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")  # the WebSocket is open
+
+
+def queue_row(page, conversation):
+    return page.locator(f'#queue-body tr[data-conversation-id="{conversation}"]')
+
+
+def console_messages(page, sender=None):
+    return page.locator("#messages .c-msg" + (f"--{sender}" if sender else ""))
+
+
+def readme_shot(page, name):
+    """A picture for the README (docs/images/), at the page's 1280x800."""
+    README_IMAGES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(README_IMAGES / name), animations="disabled")
+
+
+class StaffSession:
+    """The console API without a browser (cookie jar and CSRF token), to tidy up after a test."""
+
+    def __init__(self, base_url: str, staff_id: str):
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.csrf = None
+        status, answer = self.call("POST", "/console/api/login", {"id": staff_id, "password": demo_password(staff_id)})
+        assert status == 200, answer
+        self.csrf = answer["csrf_token"]
+
+    def call(self, method, path, body=None):
+        headers = {"Content-Type": "application/json"}
+        if self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        request = urllib.request.Request(self.base_url + path, method=method, headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.fixture(autouse=True)
+def empty_queue_afterwards(contact_url):
+    """Hand every conversation these tests left with the agents back to the assistant, so that
+    the tests after them (the widget's too) find an empty queue."""
+    yield
+    supervisor, agent = StaffSession(contact_url, DEMO_SUPERVISOR), StaffSession(contact_url, DEMO_AGENT)
+    status, queue = supervisor.call("GET", "/console/api/queue")
+    assert status == 200, queue
+    for handoff in queue["waiting"]:
+        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/claim")
+        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
+    for handoff in queue["with_agents"]:
+        staff = agent if handoff["agent_id"] == DEMO_AGENT else supervisor
+        staff.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
+
+
+# ---------------------------------------------------------------- tests
+def test_an_agent_takes_over_a_conversation_in_the_console_and_hands_it_back(chromium):
+    agent = console(chromium)
+    response = agent.request.get(chromium.base_url + "/console/")
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    script = agent.request.get(chromium.base_url + "/console/static/console.js")
+    assert script.ok and script.headers["content-type"].startswith("text/javascript")
+    assert script.headers["content-security-policy"] == CSP
+    assert "innerHTML" not in script.text().split("*/", 1)[1], "the console never puts markup into the page"
+    for wrong in ("/console/static/nothing.js", "/console/static/%2e%2e%2fpages.py", "/console/static/.hidden.js"):
+        assert agent.request.get(chromium.base_url + wrong).status == 404, wrong
+    assert agent.request.get(chromium.base_url + "/console").url.endswith("/console/")
+    expect(agent.get_by_label("Staff ID", exact=True)).to_be_focused()
+    readme_shot(agent, "console-login.png")
+    chromium.shot(agent, "login")
+    log_in(agent, DEMO_AGENT)
+    logged_in(agent, "Demo Agent")
+    expect(agent.locator("#live-title")).to_have_text("Mine")
+
+    # a verified customer asks for a person: the agent is told at once
+    talk = customer(chromium, "?as=demo-premier")
+    conversation = wait_for_an_agent(talk)
+    row = queue_row(agent, conversation)
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("Asked for an agent")
+    expect(row).to_contain_text("Premier")
+    expect(row).to_contain_text("中文")
+    expect(row).to_contain_text("我要转人工")  # the summary: what the customer asked last
+    expect(row).to_contain_text("#1")
+    expect(row.locator(".c-badge--urgent")).to_have_count(0)
+    banner = agent.locator("#banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_have_attribute("role", "alert")
+    expect(banner).to_contain_text("New: Asked for an agent")
+    assert any("waiting for an agent" in n["title"] for n in agent.evaluate("window.__notifications"))
+    assert agent.evaluate("window.__beeps") > 0, "the console beeped"
+
+    # the agent claims it; the customer is told who joined, and is no longer queued
+    row.get_by_role("button", name="Claim").click()
+    expect(log(talk)).to_contain_text("客服 Demo Agent 已接入", timeout=ANSWER)
+    expect(talk.locator(".egw-queue")).to_be_hidden()
+    heading = agent.locator("#conv-title")
+    expect(heading).to_contain_text("李女士 Li")
+    profile = agent.locator("#profile")
+    for shown in ("Verified customer", "李女士 Li", "Premier", "C3", "2027-06-30"):
+        expect(profile).to_contain_text(shown)
+    expect(agent.locator("#handoff-info")).to_contain_text("Asked for an agent")
+    expect(agent.locator("#handoff-summary")).to_have_text("我要转人工")
+    expect(console_messages(agent, "customer").first).to_contain_text("我要转人工")
+    expect(console_messages(agent, "bot").filter(has_text="转接人工客服")).not_to_have_count(0)  # the assistant's part
+    expect(console_messages(agent, "system").filter(has_text="客服 Demo Agent 已接入")).to_have_count(1)
+    expect(agent.locator(f'#live-list [data-conversation-id="{conversation}"]')).to_have_attribute("aria-current", "true")
+    reply = agent.get_by_label("Reply to the customer")
+    expect(reply).to_be_focused()
+
+    # a canned greeting in the customer's language; the customer sees the agent typing, then the reply
+    agent.get_by_role("button", name=re.compile("^Greeting")).click()
+    expect(reply).to_have_value(re.compile("^您好，我是长青财富客服Demo Agent"))
+    expect(talk.locator(".egw-typing")).to_be_visible()
+    reply.press("Enter")
+    expect(reply).to_have_value("")
+    greeting = log(talk).locator(".egw-msg--agent").last
+    expect(greeting.locator(".egw-bubble")).to_contain_text("您好，我是长青财富客服Demo Agent")
+    expect(greeting).to_contain_text("人工客服")
+    expect(talk.locator(".egw-typing")).to_be_hidden()
+    expect(console_messages(agent, "agent").last).to_contain_text("您好，我是长青财富客服Demo Agent")
+
+    # the customer writes: it reaches the agent live, and the assistant keeps quiet
+    from_assistant = log(talk).locator(".egw-msg--bot").count()
+    question = "我的赎回三天了还没到账，\n能帮我查一下吗？"
+    send(talk, question)
+    expect(console_messages(agent, "customer").last.locator(".c-msg-text")).to_have_text(question)
+    talk.wait_for_timeout(1500)
+    expect(log(talk).locator(".egw-msg--bot")).to_have_count(from_assistant)
+
+    # Shift+Enter is a new line, Enter sends
+    reply.click()
+    reply.press_sequentially("好的，我来帮您查一下")
+    reply.press("Shift+Enter")
+    reply.press_sequentially("请稍等。")
+    expect(reply).to_have_value("好的，我来帮您查一下\n请稍等。")
+    reply.press("Enter")
+    expect(log(talk).locator(".egw-msg--agent .egw-bubble").last).to_have_text("好的，我来帮您查一下\n请稍等。")
+
+    # an internal note stays in the console
+    agent.get_by_label("New internal note").fill("客户赎回 T+2 未到账，已联系清算部核实")
+    agent.get_by_role("button", name="Add note").click()
+    expect(agent.locator("#notes")).to_contain_text("客户赎回 T+2 未到账，已联系清算部核实")
+    expect(agent.locator("#notes")).to_contain_text("You")
+    agent.locator("#flash").evaluate("flash => { flash.hidden = true; }")  # a clean picture
+    readme_shot(agent, "console-conversation.png")
+    chromium.shot(agent, "conversation")
+
+    # markup is text on both sides
+    trap = '<img src=x onerror="window.__xss=1">'
+    reply.fill(trap)
+    reply.press("Enter")
+    expect(log(talk).locator(".egw-msg--agent .egw-bubble").last).to_have_text(trap)
+    expect(console_messages(agent, "agent").last.locator(".c-msg-text")).to_have_text(trap)
+    send(talk, "<b>bold</b>")
+    expect(console_messages(agent, "customer").last.locator(".c-msg-text")).to_have_text("<b>bold</b>")
+    talk.wait_for_timeout(500)
+    for page in (talk, agent):
+        assert page.evaluate("typeof window.__xss") == "undefined"
+    assert log(talk).locator("img").count() == 0
+    assert agent.locator("#messages img, #messages b").count() == 0
+    expect(log(talk)).not_to_contain_text("清算部")  # the note never reached the customer
+    chromium.shot(talk, "customer")
+
+    # resolve (confirmed): back to the queue; the customer is told, and the assistant answers again
+    agent.get_by_role("button", name="Resolve…").click()
+    dialog = agent.get_by_role("dialog", name="Resolve this conversation?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Resolve conversation").click()
+    expect(dialog).to_be_hidden()
+    expect(agent.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
+    expect(agent.locator(f'#live-list [data-conversation-id="{conversation}"]')).to_have_count(0)
+    expect(queue_row(agent, conversation)).to_have_count(0)
+    expect(log(talk)).to_contain_text("人工客服已结束本次服务", timeout=ANSWER)
+    answer = say(talk, "货币宝起购金额是多少")
+    expect(answer).to_contain_text("100 元")
+    expect(answer).to_have_class(re.compile("egw-msg--bot"))
+    chromium.shot(talk, "customer-after")
+
+
+def test_an_urgent_fraud_report_goes_ahead_of_a_waiting_request_in_the_console(chromium):
+    agent = console(chromium)
+    log_in(agent, DEMO_AGENT)
+    logged_in(agent, "Demo Agent")
+
+    first = customer(chromium)
+    first_id = wait_for_an_agent(first)
+    expect(queue_row(agent, first_id)).to_be_visible()
+
+    victim = customer(chromium)
+    say(victim, "有人盗刷了我的账户，钱被转走了")
+    expect(log(victim)).to_contain_text("我们已将此事标记为紧急", timeout=ANSWER)
+    victim_id = conversation_id(victim)
+    urgent = queue_row(agent, victim_id)
+    expect(urgent).to_be_visible(timeout=ANSWER)
+    expect(urgent.locator(".c-badge--urgent")).to_have_text(re.compile("urgent", re.I))
+    expect(urgent).to_contain_text("Fraud report")
+    expect(urgent).to_contain_text(re.compile(r"Complaint C\d{8}-\d{4}"))
+    expect(urgent).to_contain_text("#1")
+    expect(urgent).to_have_attribute("data-urgent", "true")
+    order = agent.eval_on_selector_all("#queue-body tr[data-conversation-id]", "rows => rows.map(r => r.dataset.conversationId)")
+    assert order.index(victim_id) < order.index(first_id), order
+    assert order[0] == victim_id, order
+    expect(queue_row(agent, first_id)).to_contain_text("#2")
+    expect(first.locator(".egw-queue")).to_contain_text("前面还有 1 位")  # the waiting customer moved back
+
+    banner = agent.locator("#banner")
+    expect(banner).to_contain_text("Urgent: Fraud report")
+    expect(banner).to_have_class(re.compile("c-banner--urgent"))
+    assert any(n["title"].startswith("Urgent") for n in agent.evaluate("window.__notifications"))
+    expect(agent.locator("#queue-count")).to_have_class(re.compile("c-count--urgent"))
+    readme_shot(agent, "console-queue.png")
+    chromium.shot(agent)
+
+
+def test_a_wrong_password_is_refused_and_only_supervisors_see_every_live_conversation(chromium):
+    agent = console(chromium)
+    log_in(agent, DEMO_AGENT, "not-the-right-password")
+    error = agent.get_by_role("alert").filter(has_text="Wrong staff ID or password.")
+    expect(error).to_be_visible()
+    expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
+    expect(agent.get_by_label("Password", exact=True)).to_have_value("")
+    expect(agent.get_by_label("Password", exact=True)).to_be_focused()
+    expect(agent.locator("#app-view")).to_be_hidden()
+    chromium.shot(agent, "wrong-password")
+
+    log_in(agent, DEMO_AGENT)
+    logged_in(agent, "Demo Agent")
+    expect(error).to_be_hidden()
+    supervisor = console(chromium)
+    log_in(supervisor, DEMO_SUPERVISOR)
+    logged_in(supervisor, "Demo Supervisor")
+    expect(supervisor.locator("#user-role")).to_have_text("Supervisor")
+    expect(agent.locator("#user-role")).to_have_text("Agent")
+
+    talk = customer(chromium)
+    conversation = wait_for_an_agent(talk)
+    queue_row(agent, conversation).get_by_role("button", name="Claim").click()
+    expect(agent.locator("#conv-title")).to_contain_text("Visitor")
+    expect(agent.locator("#profile")).to_contain_text("Anonymous visitor")
+
+    # the agent: "Mine" only; the supervisor: "With agents", every live conversation and its agent
+    mine = agent.get_by_role("list", name="Mine")
+    expect(mine.locator(f'[data-conversation-id="{conversation}"]')).to_be_visible()
+    expect(agent.get_by_role("heading", name="With agents")).to_have_count(0)
+    with_agents = supervisor.get_by_role("list", name="With agents")
+    item = with_agents.locator(f'[data-conversation-id="{conversation}"]')
+    expect(item).to_contain_text("with demo-agent")
+    expect(supervisor.get_by_role("heading", name="Mine")).to_have_count(0)
+    seen_by_agent = agent.evaluate("fetch('/console/api/queue').then(r => r.json())")
+    assert "with_agents" not in seen_by_agent and [h["conversation_id"] for h in seen_by_agent["mine"]] == [conversation]
+
+    # the supervisor can read along but not answer in the agent's place
+    item.click()
+    expect(supervisor.locator("#conv-title")).to_contain_text("Visitor")
+    expect(supervisor.locator("#readonly-note")).to_have_text("Read only: this conversation is with demo-agent.")
+    expect(supervisor.get_by_label("Reply to the customer")).to_be_hidden()
+    expect(supervisor.get_by_role("button", name="Resolve…")).to_be_hidden()
+    send(talk, "你好，还在吗？")
+    expect(console_messages(supervisor, "customer").last).to_contain_text("你好，还在吗？")
+    expect(console_messages(agent, "customer").last).to_contain_text("你好，还在吗？")
+    chromium.shot(supervisor, "supervisor")
+
+    # the agent hands the conversation to the supervisor, who can answer now
+    agent.get_by_role("button", name="Transfer…").click()
+    dialog = agent.get_by_role("dialog", name="Transfer conversation")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("radio", name="A colleague").check()
+    dialog.get_by_label("Colleague's staff ID").fill(DEMO_SUPERVISOR)
+    chromium.shot(agent, "transfer")
+    dialog.get_by_role("button", name="Transfer", exact=True).click()
+    expect(dialog).to_be_hidden()
+    expect(agent.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
+    expect(mine.locator(f'[data-conversation-id="{conversation}"]')).to_have_count(0)
+    expect(supervisor.locator("#banner")).to_contain_text("transferred to you")
+    expect(item).to_contain_text("with you")
+    expect(supervisor.locator("#readonly-note")).to_be_hidden()  # the open conversation followed the change
+    supervisor_reply = supervisor.get_by_label("Reply to the customer")
+    supervisor_reply.fill("您好，我是主管，我来继续为您处理。")
+    supervisor_reply.press("Enter")
+    expect(log(talk).locator(".egw-msg--agent .egw-bubble").last).to_have_text("您好，我是主管，我来继续为您处理。")
+
+    # logging out ends the session
+    agent.get_by_role("button", name="Log out").click()
+    expect(agent.get_by_role("status").filter(has_text="You have logged out.")).to_be_visible()
+    expect(agent.get_by_label("Staff ID", exact=True)).to_be_visible()
+    assert agent.evaluate("fetch('/console/api/me').then(r => r.status)") == 401
