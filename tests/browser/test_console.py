@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import os
 import re
 import urllib.error
 import urllib.request
@@ -148,9 +149,12 @@ def console_messages(page, sender=None):
 
 
 def readme_shot(page, name):
-    """A picture for the README (docs/images/), at the page's 1280x800."""
-    README_IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(README_IMAGES / name), animations="disabled")
+    """A picture for the README, at the page's 1280x800: into docs/images/ when
+    ``UPDATE_README_IMAGES=1`` (so ordinary runs leave the checkout clean), else among the test
+    artifacts."""
+    folder = README_IMAGES if os.environ.get("UPDATE_README_IMAGES") == "1" else ROOT / "test-artifacts" / "readme-images"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), animations="disabled")
 
 
 class StaffSession:
