@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-ANSWER = 60_000  # ms: the assistant's first answers can take a while
+from tests.browser.customer import ANSWER, log, open_widget, say, send  # noqa: E402
 README_IMAGES = ROOT / "docs" / "images"
 
 # Before any script of the console runs: a desktop-notification permission that is granted, and
@@ -51,51 +51,7 @@ RECORD_ALERTS = """
 """
 
 
-# ---------------------------------------------------------------- customer helpers (as in test_widget.py)
-def launcher(page):
-    return page.get_by_role("button", name=re.compile("^打开在线客服对话"))
-
-
-def panel(page):
-    return page.get_by_role("dialog")
-
-
-def message_box(page):
-    return page.locator(".egw-input")
-
-
-def log(page):
-    return page.get_by_role("log")
-
-
-def answers(page):
-    """Everything the firm said (assistant, agent or system)."""
-    return log(page).locator(".egw-msg--out")
-
-
-def open_widget(page):
-    launcher(page).click()
-    expect(panel(page)).to_be_visible()
-    expect(message_box(page)).to_be_focused()
-
-
-def send(page, text):
-    """Type and send like a customer; wait until the service has stored the message."""
-    message_box(page).fill(text)
-    message_box(page).press("Enter")
-    expect(message_box(page)).to_have_value("")
-    mine = log(page).locator(".egw-msg--in").last
-    expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=ANSWER)
-
-
-def say(page, text):
-    """Send and wait for an answer; returns the last answer."""
-    before = answers(page).count()
-    send(page, text)
-    expect(answers(page)).not_to_have_count(before, timeout=ANSWER)
-    return answers(page).last
-
-
+# ---------------------------------------------------------------- customer helpers
 def conversation_id(page) -> str:
     return page.evaluate("""() => {
         const key = Object.keys(localStorage).find(k => k.startsWith('evergreen-chat:') && k.endsWith(':session'));

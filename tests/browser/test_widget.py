@@ -18,56 +18,15 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-ANSWER = 60_000  # ms: the assistant's first answers can take a while
+from tests.browser.customer import (  # noqa: E402
+    ANSWER, answers, customer_bubbles, launcher, log, message_box, open_widget, panel, say,
+)
+
 DISCLOSURE_ZH = "理财非存款，产品有风险，投资须谨慎。"
 DISCLOSURE_EN = "Wealth management products are not deposits."
 
 
 # ---------------------------------------------------------------- helpers
-def launcher(page, lang="zh"):
-    name = "打开在线客服对话" if lang == "zh" else "Open customer service chat"
-    return page.get_by_role("button", name=re.compile("^" + name))
-
-
-def panel(page):
-    return page.get_by_role("dialog")
-
-
-def message_box(page):
-    return page.locator(".egw-input")
-
-
-def log(page):
-    return page.get_by_role("log")
-
-
-def customer_bubbles(page):
-    return log(page).locator(".egw-msg--in .egw-bubble")
-
-
-def answers(page):
-    """Everything the firm said (assistant, agent or system)."""
-    return log(page).locator(".egw-msg--out")
-
-
-def open_widget(page, lang="zh"):
-    launcher(page, lang).click()
-    expect(panel(page)).to_be_visible()
-    expect(message_box(page)).to_be_focused()
-
-
-def say(page, text):
-    """Type and send like a customer; wait until the message is stored and answered."""
-    before = answers(page).count()
-    message_box(page).fill(text)
-    message_box(page).press("Enter")
-    expect(message_box(page)).to_have_value("")
-    mine = log(page).locator(".egw-msg--in").last
-    expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=ANSWER)  # stored by the service
-    expect(answers(page)).not_to_have_count(before, timeout=ANSWER)
-    return answers(page).last
-
-
 def requests_to(page, path):
     seen = []
     page.on("request", lambda r: seen.append(r) if r.url.split("?")[0].endswith(path) else None)
