@@ -95,7 +95,7 @@ def blueprint(service: ContactService) -> Blueprint:
         staff = await console_staff(request, service, csrf=False)
         now = service_hours.now()
         waiting = await service.db(desk.waiting)
-        positions = {h.id: await service.db(desk.position, h) for h in waiting}
+        positions = desk.positions(waiting)
         live = await service.db(desk.with_agent, None if staff.is_supervisor else staff.id)
         return json_response({
             "waiting": [handoff_dict(h, now, positions[h.id]) for h in waiting],

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,19 +81,28 @@ class HandoffDesk:
                 query = query.where(or_(Handoff.queue == queue, Handoff.urgent.is_(True)))
             return sorted(session.execute(query).scalars(), key=order_key)
 
-    def position(self, handoff: Handoff) -> int:
-        """1 for the next to be served in the handoff's queue."""
-        return next(i for i, h in enumerate(self.waiting(handoff.queue), start=1) if h.id == handoff.id)
+    @staticmethod
+    def positions(waiting: List[Handoff]) -> Dict[int, int]:
+        """Each waiting handoff's place in its queue (1 = served next), from one ``waiting()`` list."""
+        return {
+            h.id: 1 + sum(1 for other in waiting
+                          if (other.queue == h.queue or other.urgent) and order_key(other) < order_key(h))
+            for h in waiting
+        }
 
-    def estimated_wait_minutes(self, position: int, agents_online: int) -> int:
-        """From how long agents took over recent conversations and how many are online."""
+    def handling_minutes(self) -> float:
+        """How long agents took over recent conversations (median)."""
         with self.sessions() as session:
             recent = session.execute(
                 select(Handoff.claimed_at, Handoff.resolved_at).where(Handoff.state == "resolved", Handoff.claimed_at.is_not(None))
                 .order_by(Handoff.resolved_at.desc()).limit(RECENT)
             ).all()
-        minutes = [(resolved - claimed).total_seconds() / 60 for claimed, resolved in recent] or [DEFAULT_HANDLING_MINUTES]
-        return max(1, math.ceil(position * median(minutes) / max(1, agents_online * self.capacity)))
+        return median([(resolved - claimed).total_seconds() / 60 for claimed, resolved in recent] or [DEFAULT_HANDLING_MINUTES])
+
+    def estimated_wait_minutes(self, position: int, agents_online: int, handling: Optional[float] = None) -> int:
+        """From recent handling times (``handling_minutes``) and how many agents are online."""
+        handling = self.handling_minutes() if handling is None else handling
+        return max(1, math.ceil(position * handling / max(1, agents_online * self.capacity)))
 
     def open_for(self, conversation_id: str) -> Optional[Handoff]:
         with self.sessions() as session:

@@ -48,9 +48,12 @@ class HandoffRouter:
 
     async def announce_positions(self, told: Handoff | None = None) -> None:
         """Push every waiting customer their place and wait; ``told`` also gets it as a message."""
-        for handoff in await self.service.db(self.desk.waiting):
-            position = await self.service.db(self.desk.position, handoff)
-            minutes = await self.service.db(self.desk.estimated_wait_minutes, position, self.agents_online())
+        waiting = await self.service.db(self.desk.waiting)
+        positions = self.desk.positions(waiting)
+        handling = await self.service.db(self.desk.handling_minutes) if waiting else None
+        for handoff in waiting:
+            position = positions[handoff.id]
+            minutes = self.desk.estimated_wait_minutes(position, self.agents_online(), handling)
             await self.service.hub.publish(handoff.conversation_id, {
                 "type": "queue", "position": position, "ahead": position - 1, "estimated_wait_minutes": minutes,
             })

@@ -47,7 +47,7 @@ def test_served_urgent_first_then_by_tier_then_by_waiting_time(desk):
     private = ask(desk, "private", 7, tier="private")
     assert [h.conversation_id for h in desk.waiting("general")] == ["urgent-latest", "premier-late", "standard-early", "standard-later"]
     assert [h.conversation_id for h in desk.waiting("private")] == ["urgent-latest", "private"]  # urgent heads every queue
-    assert desk.position(private) == 2 and owner(desk, "private") == "queued"
+    assert desk.positions(desk.waiting())[private.id] == 2 and owner(desk, "private") == "queued"
 
 
 def test_asking_again_keeps_one_handoff_and_urgency_moves_it_up(desk):
