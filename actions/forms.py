@@ -32,6 +32,7 @@ FORM_SLOTS = {
     "callback_form": ["callback_name", "callback_mobile", "callback_time", "callback_confirmed"],
     "appointment_form": ["appointment_city", "appointment_time", "appointment_name", "appointment_mobile",
                          "appointment_confirmed"],
+    "survey_comment_form": ["survey_comment"],
 }
 REFERENCE_SLOTS = {"complaint_form": "complaint_reference", "callback_form": "callback_reference",
                    "appointment_form": "appointment_reference"}
@@ -123,7 +124,9 @@ class ActionFormDone(AssistantAction):
     def respond(self, dispatcher, tracker, lang):
         form = tracker.latest_action_name if tracker.latest_action_name in FORM_SLOTS else None
         forms = [form] if form else list(FORM_SLOTS)
-        if form and tracker.get_slot("form_cancelled") and not tracker.get_slot(REFERENCE_SLOTS[form]):
+        registered = REFERENCE_SLOTS.get(form)
+        if form and tracker.get_slot("form_cancelled") and not (registered and tracker.get_slot(registered)):
             self.say(dispatcher, knowledge.message(f"{form}_cancelled", lang), lang)
-        slots = [s for f in forms for s in FORM_SLOTS[f] + [REFERENCE_SLOTS[f]]] + ["form_cancelled"]
+        slots = ([s for f in forms for s in FORM_SLOTS[f]] + [REFERENCE_SLOTS[f] for f in forms if f in REFERENCE_SLOTS]
+                 + ["form_cancelled"])
         return [SlotSet(slot, None) for slot in slots]

@@ -1,5 +1,5 @@
-"""Handing the conversation to a person: the customer asks, accepts the offer after two
-misunderstandings, or reports an urgent case. The action tells the contact service with a
+"""Handing the conversation to a person: the customer asks (a private-tier customer reaches their
+advisory team), accepts the offer after two misunderstandings, or reports an urgent case. The action tells the contact service with a
 custom payload ``{"handoff": {...}}``; the contact service queues the conversation and from then
 on routes the customer's messages to agents until an agent hands it back."""
 
@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import AssistantAction
 from actions.forms import button
 from bot import knowledge, service_hours
+from bot.language import format_moment
 from bot.privacy import mask_personal_numbers
 
 
@@ -32,10 +33,16 @@ class ActionHandoff(AssistantAction):
         if not service_hours.agents_available():
             buttons = [button(knowledge.message("button_callback", lang), "/request_callback"),
                        button(knowledge.message("button_complaint", lang), "/file_complaint")]
-            self.say(dispatcher, knowledge.message("handoff_after_hours", lang, reopen=service_hours.agents_back_at().strftime("%m-%d %H:%M")), lang, buttons=buttons)
+            reopen = format_moment(service_hours.agents_back_at(), lang)
+            self.say(dispatcher, knowledge.message("handoff_after_hours", lang, reopen=reopen), lang, buttons=buttons)
             return []
         # Accepting the offer made after two misunderstandings ("yes", or its button).
         reason = "misunderstood" if tracker.get_slot("human_offered") else "customer_request"
-        self.say(dispatcher, knowledge.message("handoff_connecting", lang), lang)
+        if reason == "customer_request" and tracker.get_slot("customer_tier") == "private":
+            # One-to-one service for high-net-worth customers (manual 6.2.2): their advisory
+            # team in the private queue, served first.
+            reason = "private_advisor"
+        key = "handoff_connecting_private" if reason == "private_advisor" else "handoff_connecting"
+        self.say(dispatcher, knowledge.message(key, lang), lang)
         dispatcher.utter_message(json_message=handoff_payload(tracker, reason))
         return []

@@ -40,7 +40,8 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 class Assistant:
-    """The action server and the Rasa server, as child processes."""
+    """The action server, the Rasa server and (with ``contact_port``) the contact service, as
+    child processes. ``stop()`` then ``start()`` restarts them all on the same ports."""
 
     def __init__(
         self,
@@ -59,7 +60,7 @@ class Assistant:
         self.service_env = service_env or {}  # database and secrets, for the actions and the contact service
         self.processes: List[subprocess.Popen] = []
         self.action_server: Optional[subprocess.Popen] = None
-        self._endpoints = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
+        self._endpoints: Optional[Path] = None  # Rasa's endpoints file, while the processes run
 
     @property
     def rasa_url(self) -> str:
@@ -78,22 +79,28 @@ class Assistant:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             output = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
-        )
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+            )
+        finally:
+            if output:
+                output.close()  # the child has its own copy; restarts would pile up open files
         self.processes.append(process)
         return process
 
     def start(self, timeout: float = 180) -> "Assistant":
+        """Start the processes; after :meth:`stop` this starts them again (same ports, database)."""
+        if self.processes:
+            raise RuntimeError("the assistant is already running; stop() it first")
         env = self._environment()
         migrate(make_engine(env.get("DATABASE_URL") or database_url()))
-        self._endpoints.write(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n')
-        self._endpoints.close()
         try:
+            self._endpoints = self._write_endpoints()
             actions = self._spawn_action_server(env)
             rasa = self._spawn(
                 "rasa",
-                ["rasa", "run", "--model", str(self.model), "--endpoints", self._endpoints.name,
+                ["rasa", "run", "--model", str(self.model), "--endpoints", str(self._endpoints),
                  "--credentials", "credentials.yml", "--interface", HOST, "--port", str(self.rasa_port)],
                 env,
             )
@@ -108,6 +115,12 @@ class Assistant:
             self.stop()
             raise
         return self
+
+    def _write_endpoints(self) -> Path:
+        """A new endpoints file telling Rasa where the action server is (stop() removes it)."""
+        with tempfile.NamedTemporaryFile("w", prefix="endpoints-", suffix=".yml", delete=False) as file:
+            file.write(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n')
+        return Path(file.name)
 
     def _environment(self) -> dict:
         # The action server files complaints and bookings in the contact service's database.
@@ -137,8 +150,12 @@ class Assistant:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()  # gone, so its port is free for a start() again
         self.processes.clear()
-        Path(self._endpoints.name).unlink(missing_ok=True)
+        self.action_server = None
+        if self._endpoints is not None:
+            self._endpoints.unlink(missing_ok=True)
+            self._endpoints = None
 
     def __enter__(self) -> "Assistant":
         return self.start()

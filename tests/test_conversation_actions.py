@@ -76,7 +76,7 @@ def test_agents_back_next_morning_after_closing():
 async def test_request_for_a_person_out_of_hours_offers_a_callback_and_says_when_agents_are_back(monkeypatch):
     monkeypatch.setattr(service_hours, "now", lambda: _at(22, 30))
     messages, _ = await run_action(ActionHandoff(), make_tracker("转人工", "request_human"))
-    assert "11-29 09:00" in texts(messages) and "400-820-8888" in texts(messages)
+    assert "2026年11月29日（周日）09:00" in texts(messages) and "400-820-8888" in texts(messages)
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/request_callback", "/file_complaint"]
     assert not any(m.get("custom") for m in messages)  # nobody to hand over to
 

@@ -22,11 +22,11 @@ from bot.complaints.lifecycle import LifecycleError, iso
 from bot.console import audit
 from bot.console.auth import console_staff
 from bot.contact.app import ApiError, ContactService, _json_body
-from bot.contact.models import Customer
+from bot.contact.customers import profile_of
 from bot.contact.staff import Staff
 from bot.contact.store import message_dict
 from bot.handoff.models import Handoff
-from bot.handoff.router import CONSOLE
+from bot.handoff.router import may_see
 from bot.privacy import mask_personal_numbers
 
 MAX_TEXT = 2000
@@ -49,15 +49,6 @@ def notes_of(sessions, conversation_id: str) -> List[Dict[str, Any]]:
                  .where(audit.AuditEntry.action == "note", audit.AuditEntry.target == conversation_id)
                  .order_by(audit.AuditEntry.id))
         return [{"at": iso(e.at), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
-
-
-def customer_profile(sessions, customer_id: Optional[str]) -> Dict[str, Any]:
-    with sessions() as session:
-        customer = session.get(Customer, customer_id) if customer_id else None
-    if customer is None:
-        return {"verified": False, "tier": "standard"}
-    return {"verified": True, "id": customer.id, "name": customer.name, "tier": customer.tier,
-            "risk_level": customer.risk_level, "risk_expires": customer.risk_expires, "language": customer.language}
 
 
 def blueprint(service: ContactService) -> Blueprint:
@@ -107,7 +98,7 @@ def blueprint(service: ContactService) -> Blueprint:
     async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=False)
         handoff = await service.db(desk.open_for, conversation_id)
-        if handoff is None or not (staff.is_supervisor or handoff.state == "waiting" or handoff.agent_id == staff.id):
+        if handoff is None or not may_see(staff, handoff):
             raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
         talk = await service.db(service.store.conversation, conversation_id)
         messages = await service.db(service.store.history, conversation_id)
@@ -115,7 +106,7 @@ def blueprint(service: ContactService) -> Blueprint:
         callbacks = [c for c in await service.db(bookings.list_callbacks, "requested") if c.conversation_id == conversation_id]
         return json_response({
             "handoff": handoff_dict(handoff, service_hours.now()),
-            "customer": await service.db(customer_profile, sessions, talk.customer_id),
+            "customer": profile_of(await service.db(service.store.customer, talk.customer_id) if talk.customer_id else None),
             "channel": talk.channel,
             "messages": [message_dict(m) for m in messages],
             "notes": await service.db(notes_of, sessions, conversation_id),
@@ -148,7 +139,7 @@ def blueprint(service: ContactService) -> Blueprint:
         staff = await console_staff(request, service, csrf=True)
         handoff = await change(desk.resolve, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
                                recorder(staff, "resolve", request))
-        await service.say(handoff.conversation_id, knowledge.message("agent_left", handoff.language), "system")
+        await service.handoffs.hand_back(handoff)
         await after_queue_change(handoff)
         return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
 
@@ -168,9 +159,9 @@ def blueprint(service: ContactService) -> Blueprint:
             return message
 
         message = await service.db(store_and_audit)
-        frame = {"type": "message", "message": message_dict(message)}
-        await service.hub.publish(conversation_id, frame)
-        await service.handoffs.to_consoles({**frame, "conversation_id": conversation_id})
+        await service.deliver(message)
+        frame = {"type": "message", "message": message_dict(message), "conversation_id": conversation_id}
+        await service.handoffs.to_consoles(frame, conversation_id)
         return json_response({"message": message_dict(message)}, ensure_ascii=False)
 
     @bp.post("/console/api/conversations/<conversation_id>/typing")
@@ -185,6 +176,8 @@ def blueprint(service: ContactService) -> Blueprint:
     async def note(request: Request, conversation_id: str) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=True)
         text = text_of(_json_body(request))
+        if not may_see(staff, await service.db(desk.open_for, conversation_id)):
+            raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
 
         def write():
             with sessions() as session:
@@ -192,24 +185,25 @@ def blueprint(service: ContactService) -> Blueprint:
                 session.commit()
 
         await service.db(write)
-        await service.handoffs.to_consoles({"type": "note", "conversation_id": conversation_id})
+        await service.handoffs.to_consoles({"type": "note", "conversation_id": conversation_id}, conversation_id)
         return json_response({"notes": await service.db(notes_of, sessions, conversation_id)}, ensure_ascii=False)
 
     @bp.websocket("/console/ws")
     async def console_socket(request: Request, ws) -> None:
-        """Pushes what changed (queue, messages, notes) to the logged-in console."""
+        """Pushes what changed (queue, messages, notes, the customer typing) to the logged-in
+        console: what this staff member may see (``HandoffRouter.to_consoles``)."""
         try:
-            await console_staff(request, service, csrf=False)  # checks the Origin too
+            staff = await console_staff(request, service, csrf=False)  # checks the Origin too
         except ApiError as error:
             await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
             await ws.close()
             return
-        service.hub.sockets[CONSOLE].add(ws)
+        service.handoffs.consoles[ws] = staff
         try:
             while True:
                 await ws.recv()  # the console only listens; this notices when it goes away
         finally:
-            service.hub.sockets[CONSOLE].discard(ws)
+            service.handoffs.consoles.pop(ws, None)
 
     async def after_queue_change(handoff: Handoff) -> None:
         if handoff.state != "waiting":

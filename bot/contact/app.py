@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from sanic import Sanic
 from sanic_cors import CORS
@@ -22,11 +22,13 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
 
-from bot import knowledge
+from bot import knowledge, service_hours
 from bot.complaints import overdue
 from bot.contact import customers, identity
+from bot.contact.customers import profile_of
 from bot.contact.db import make_engine, migrate, session_factory
-from bot.contact.models import Message
+from bot.contact.link_codes import LinkCodes
+from bot.contact.models import Conversation, Message
 from bot.contact.rasa_client import AssistantUnavailable, RasaClient
 from bot.contact.ratelimit import RateLimiter
 from bot.contact.settings import ROOT, Settings
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 WEB_STATIC = ROOT / "channels" / "web" / "static"
 OPENAPI = Path(__file__).parent / "openapi.yaml"
 _app_numbers = itertools.count(1)
+TYPING_FRAMES, TYPING_WINDOW = 5, 1.0  # at most 5 typing frames a second per customer socket are passed on
 
 
 class ApiError(SanicException):
@@ -74,16 +77,6 @@ class ConversationHub:
                 self.sockets[conversation_id].discard(socket)
 
 
-def profile_of(customer) -> Dict[str, Any]:
-    """What the assistant may know about the caller; anonymous visitors are standard tier."""
-    if customer is None:
-        return {"verified": False, "tier": "standard", "risk_level": None, "risk_expires": None}
-    return {
-        "verified": True, "id": customer.id, "name": customer.name, "tier": customer.tier, "risk_level": customer.risk_level,
-        "risk_expires": customer.risk_expires, "language": customer.language,
-    }
-
-
 class ContactService:
     """Receives customer messages, stores them, gets the assistant's replies, delivers them."""
 
@@ -92,11 +85,13 @@ class ContactService:
         self.engine = make_engine(settings.database_url)
         self.store = ConversationStore(session_factory(self.engine))
         self.vault = Vault(settings.personal_data_key)
+        self.link_codes = LinkCodes(self.store.sessions)
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
         self.hub = ConversationHub()
         self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
         self._in_flight: Set[int] = set()
         self.handoffs = HandoffRouter(self)
+        self.outbound_listeners: List[Callable[[Message], None]] = []  # channels told of each outbound message
 
     async def db(self, function, *args, **kwargs):
         return await asyncio.to_thread(function, *args, **kwargs)
@@ -124,12 +119,20 @@ class ContactService:
         if duplicate:
             replies = await self.db(self.store.replies_to, inbound.id)
             return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": True}
+        replies = await self.handle_inbound(inbound, caller.profile)
+        return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": False}
+
+    async def handle_inbound(self, inbound: Message, profile: Dict[str, Any]) -> List[Message]:
+        """A customer message just stored (by the widget's API or a channel such as Telegram):
+        shown on the conversation's open sockets, then for the agent's console while an agent has
+        the conversation (no replies), else answered by the assistant. Returns the replies."""
+        conversation_id = inbound.conversation_id
         await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(inbound)})
         if inbound.status == "for_agent":
-            await self.handoffs.to_consoles({"type": "message", "conversation_id": conversation_id, "message": message_dict(inbound)})
-            return {"message": message_dict(inbound), "replies": [], "duplicate": False}
-        replies = await self.answer(inbound, caller.profile)
-        return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": False}
+            await self.handoffs.to_consoles({"type": "message", "conversation_id": conversation_id, "message": message_dict(inbound)},
+                                            conversation_id)
+            return []
+        return await self.answer(inbound, profile)
 
     async def answer(self, inbound: Message, profile: Dict[str, Any], apologize: bool = True) -> List[Message]:
         """Get the assistant's replies to a stored message and deliver them. If the assistant
@@ -162,16 +165,39 @@ class ContactService:
             self._in_flight.discard(inbound.id)
             await self.hub.publish(conversation_id, {"type": "typing", "on": False})
         for message in stored:
-            await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(message)})
+            await self.deliver(message)
         if handoff:
             language = reply_language(inbound.text, conversation.language)
             await self.handoffs.hand_over(conversation, profile, handoff, language)
         return stored
 
+    async def prompt_assistant(self, conversation: Conversation, payload: str, profile: Dict[str, Any], language: str) -> None:
+        """Have the assistant speak without a customer message (``payload`` is an intent such
+        as ``/EXTERNAL_survey``); its replies are stored and delivered like any other. If the
+        assistant is down, nothing is said."""
+        metadata = {"customer": profile, "channel": conversation.channel, "language": language}
+        try:
+            answer = await self.rasa.send(conversation.id, payload, metadata)
+        except AssistantUnavailable as error:
+            logger.warning("assistant unavailable for %s in %s: %s", payload, conversation.id, error)
+            return
+        for reply in answer.replies:
+            message = await self.db(self.store.store_outbound, conversation.id, reply["text"], "bot",
+                                    reply.get("buttons"), reply.get("disclosure"))
+            await self.deliver(message)
+
     async def say(self, conversation_id: str, text: str, sender: str) -> None:
         """Store and deliver a message to the customer that answers nothing in particular."""
         message = await self.db(self.store.store_outbound, conversation_id, text, sender)
-        await self.hub.publish(conversation_id, {"type": "message", "message": message_dict(message)})
+        await self.deliver(message)
+
+    async def deliver(self, message: Message) -> None:
+        """Deliver a stored message to the customer: to every open widget or app socket of the
+        conversation, and to the channels that send on their own (Telegram): each is told a
+        message is waiting and sends what it has not sent yet, from the database."""
+        await self.hub.publish(message.conversation_id, {"type": "message", "message": message_dict(message)})
+        for outbound_waiting in self.outbound_listeners:
+            outbound_waiting(message)
 
     async def retry_pending(self) -> None:
         """Answer messages stored while the assistant was down, oldest first."""
@@ -326,13 +352,21 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
             return
         conversation_id = caller.session.conversation_id
         service.hub.sockets[conversation_id].add(ws)
+        # Typing frames are a courtesy: a few a second per socket at most (a widget sends one
+        # every few seconds), the rest dropped without a word; they never count as messages.
+        typing_frames = RateLimiter(TYPING_FRAMES, TYPING_WINDOW)
         try:
             while True:  # recv() raises ConnectionClosed when the client goes away
                 raw = await ws.recv()
                 try:
                     frame = json.loads(raw)
+                    if isinstance(frame, dict) and frame.get("type") == "typing" and isinstance(frame.get("on"), bool):
+                        if not typing_frames.retry_after("typing"):
+                            await service.handoffs.customer_typing(conversation_id, frame["on"])
+                        continue
                     if not isinstance(frame, dict) or frame.get("type") != "message":
-                        raise ApiError(400, "invalid_request", "Send {\"type\": \"message\", \"text\", \"client_message_id\"}.")
+                        raise ApiError(400, "invalid_request", "Send {\"type\": \"message\", \"text\", \"client_message_id\"} "
+                                                               "or {\"type\": \"typing\", \"on\": true|false}.")
                     await service.receive(caller, frame, conversation_id)
                 except json.JSONDecodeError:
                     await ws.send(json.dumps({"type": "error", "error": {"code": "invalid_request", "message": "Frames must be JSON."}}))
@@ -340,6 +374,16 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
                     await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
         finally:
             service.hub.sockets[conversation_id].discard(ws)
+
+    @app.post("/api/v1/link-codes")
+    async def link_code(request: Request) -> HTTPResponse:
+        """A one-time code that links a messaging account (Telegram) to this verified customer."""
+        caller = await authenticate(bearer(request))
+        if not caller.session.customer_id:
+            raise ApiError(403, "not_verified", "Only a logged-in customer can link a messaging account.")
+        code, expires = await service.db(service.link_codes.issue, caller.session.customer_id, service_hours.now())
+        answer = {"code": code, "expires_at": expires.isoformat(timespec="seconds")}
+        return json_response(answer)
 
     @app.get("/api/v1/openapi.yaml")
     async def openapi(request: Request) -> HTTPResponse:

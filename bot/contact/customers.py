@@ -29,6 +29,16 @@ class InvalidCustomer(ValueError):
     pass
 
 
+def profile_of(customer: Optional[Customer]) -> Dict[str, Any]:
+    """What the assistant may know about the caller; anonymous visitors are standard tier."""
+    if customer is None:
+        return {"verified": False, "tier": "standard", "risk_level": None, "risk_expires": None}
+    return {
+        "verified": True, "id": customer.id, "name": customer.name, "tier": customer.tier, "risk_level": customer.risk_level,
+        "risk_expires": customer.risk_expires, "language": customer.language,
+    }
+
+
 def validate(row: Dict[str, Any], where: str) -> Dict[str, Any]:
     """One CRM row as a clean profile, or InvalidCustomer naming what is wrong."""
     def field(name: str) -> str:

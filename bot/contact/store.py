@@ -62,9 +62,10 @@ class ConversationStore:
             return session.get(Conversation, conversation_id)
 
     def store_inbound(self, conversation_id: str, client_message_id: str, text: str,
-                      sealed: Sequence[PersonalNumber] = ()) -> Tuple[Message, bool]:
+                      sealed: Sequence[PersonalNumber] = (), also: Sequence[Any] = ()) -> Tuple[Message, bool]:
         """Store a customer message (masked) once per client message id, with the mobile numbers
-        it held, sealed; (message, was it a resend)."""
+        it held, sealed, and ``also`` any rows a channel commits with it (Telegram's update id,
+        so a crash cannot keep one without the other); (message, was it a resend)."""
         with self.sessions() as session:
             existing = self._by_client_id(session, conversation_id, client_message_id)
             if existing:
@@ -81,6 +82,7 @@ class ConversationStore:
                 for number in sealed:
                     number.message_id = message.id
                     session.add(number)
+                session.add_all(also)
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -112,10 +114,13 @@ class ConversationStore:
             session.commit()
             return stored
 
-    def store_outbound(self, conversation_id: str, text: str, sender: str) -> Message:
-        """A message to the customer that answers no particular message (queue place, agent joined)."""
+    def store_outbound(self, conversation_id: str, text: str, sender: str,
+                       buttons: Optional[List[Dict[str, str]]] = None, disclosure: Optional[str] = None) -> Message:
+        """A message to the customer that answers no particular message (queue place, agent
+        joined, the survey after an agent's service)."""
         with self.sessions() as session:
-            message = Message(conversation_id=conversation_id, direction="out", sender=sender, text=text, status="sent")
+            message = Message(conversation_id=conversation_id, direction="out", sender=sender, text=text,
+                              buttons=buttons or None, disclosure=disclosure, status="sent")
             session.add(message)
             session.commit()
             return message

@@ -3,29 +3,68 @@ waiting customers told their place and wait, and tell the agents' consoles what 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict
+import json
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from bot import knowledge, service_hours
+from bot.contact.customers import profile_of
 from bot.contact.models import Conversation
+from bot.contact.staff import Staff
 from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.handoff.models import REASONS, Handoff
+from bot.surveys import SurveyDesk
 
 if TYPE_CHECKING:
     from bot.contact.app import ContactService
 
-CONSOLE = "console"  # the hub key every agent console subscribes to
+
+def may_see(staff: Staff, handoff: Optional[Handoff]) -> bool:
+    """Whether a staff member may read a conversation (its messages, notes, typing): supervisors
+    any; agents one waiting in the queue (any of them may claim it) or one they have."""
+    if staff.is_supervisor:
+        return True
+    return handoff is not None and (handoff.state == "waiting" or handoff.agent_id == staff.id)
 
 
 class HandoffRouter:
     def __init__(self, service: "ContactService"):
         self.service = service
         self.desk = HandoffDesk(service.store.sessions, service.settings.agent_capacity)
+        self.consoles: Dict[Any, Staff] = {}  # open console WebSockets -> whose they are
 
     def agents_online(self) -> int:
-        return len(self.service.hub.sockets.get(CONSOLE, ()))
+        """Staff with the console open (one person with two tabs counts once)."""
+        return len({staff.id for staff in self.consoles.values()})
 
-    async def to_consoles(self, frame: Dict[str, Any]) -> None:
-        await self.service.hub.publish(CONSOLE, frame)
+    async def to_consoles(self, frame: Dict[str, Any], conversation_id: Optional[str] = None) -> None:
+        """Push ``frame`` to the consoles that may see it. A frame about what is said in a
+        conversation (a message, a note, typing; pass its ``conversation_id``) goes only to the
+        staff who may open that conversation (:func:`may_see`): a customer's words are not sent
+        to every agent's browser while a colleague has them. Frames without ``conversation_id``
+        (queue changes, which carry no text) go to every console; each then reads the queue it
+        may see."""
+        if conversation_id is None:
+            await self._send(frame, lambda staff: True)
+        else:
+            handoff = await self.service.db(self.desk.open_for, conversation_id)
+            await self._send(frame, lambda staff: may_see(staff, handoff))
+
+    async def customer_typing(self, conversation_id: str, on: bool) -> None:
+        """The customer is typing (or stopped): told to the agent who has the conversation (and
+        supervisors), only while an agent has it; never stored."""
+        handoff = await self.service.db(self.desk.open_for, conversation_id)
+        if handoff is not None and handoff.state == "with_agent":  # the conversation's owner is "agent"
+            frame = {"type": "typing", "conversation_id": conversation_id, "on": on}
+            await self._send(frame, lambda staff: may_see(staff, handoff))
+
+    async def _send(self, frame: Dict[str, Any], to: Callable[[Staff], bool]) -> None:
+        data = json.dumps(frame, ensure_ascii=False)
+        for socket, staff in list(self.consoles.items()):
+            if to(staff):
+                try:
+                    await socket.send(data)
+                except Exception:  # a closed socket; its handler removes it too
+                    self.consoles.pop(socket, None)
 
     async def hand_over(self, conversation: Conversation, profile: Dict[str, Any], wanted: Dict[str, Any],
                         language: str) -> Handoff:
@@ -60,3 +99,15 @@ class HandoffRouter:
             if told is not None and handoff.id == told.id:
                 text = knowledge.message("queue_position", handoff.language, ahead=position - 1, minutes=minutes)
                 await self.service.say(handoff.conversation_id, text, sender="system")
+
+    async def hand_back(self, handoff: Handoff) -> None:
+        """An agent resolved the conversation: the customer is told, and the assistant, now
+        answering again, asks for a rating of the agent's service (bot/surveys.py). The survey
+        is recorded with the agent and channel even if the assistant cannot ask it now."""
+        service = self.service
+        await service.say(handoff.conversation_id, knowledge.message("agent_left", handoff.language), "system")
+        conversation = await service.db(service.store.conversation, handoff.conversation_id)
+        await service.db(SurveyDesk(service.store.sessions).ask, conversation.id, conversation.channel,
+                         handoff.language, "agent", service_hours.now(), handoff)
+        customer = await service.db(service.store.customer, conversation.customer_id) if conversation.customer_id else None
+        await service.prompt_assistant(conversation, "/EXTERNAL_survey", profile_of(customer), handoff.language)

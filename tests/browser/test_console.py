@@ -274,6 +274,15 @@ def test_an_agent_takes_over_a_conversation_in_the_console_and_hands_it_back(chr
     expect(agent.locator(f'#live-list [data-conversation-id="{conversation}"]')).to_have_count(0)
     expect(queue_row(agent, conversation)).to_have_count(0)
     expect(log(talk)).to_contain_text("人工客服已结束本次服务", timeout=ANSWER)
+    # the assistant asks for a rating of the agent's service: tap 5, leave a comment
+    survey = log(talk).locator(".egw-msg--bot", has_text="请为刚才人工客服的服务打分")
+    expect(survey).to_be_visible(timeout=ANSWER)
+    expect(survey.get_by_role("button")).to_have_text(["1", "2", "3", "4", "5"])
+    survey.get_by_role("button", name="5").click()
+    expect(log(talk)).to_contain_text("感谢您的评分（5 分）", timeout=ANSWER)
+    expect(log(talk)).to_contain_text("还有什么想告诉我们的吗", timeout=ANSWER)
+    expect(say(talk, "客服回复很快，谢谢")).to_contain_text("感谢您的宝贵意见")
+    chromium.shot(talk, "customer-survey")
     answer = say(talk, "货币宝起购金额是多少")
     expect(answer).to_contain_text("100 元")
     expect(answer).to_have_class(re.compile("egw-msg--bot"))
@@ -387,3 +396,30 @@ def test_a_wrong_password_is_refused_and_only_supervisors_see_every_live_convers
     expect(agent.get_by_role("status").filter(has_text="You have logged out.")).to_be_visible()
     expect(agent.get_by_label("Staff ID", exact=True)).to_be_visible()
     assert agent.evaluate("fetch('/console/api/me').then(r => r.status)") == 401
+
+
+def test_the_agent_sees_the_customer_typing_in_the_console(chromium):
+    agent = console(chromium)
+    log_in(agent, DEMO_AGENT)
+    logged_in(agent, "Demo Agent")
+    talk = customer(chromium)
+    conversation = wait_for_an_agent(talk)
+    queue_row(agent, conversation).get_by_role("button", name="Claim").click()
+    expect(log(talk)).to_contain_text("客服 Demo Agent 已接入", timeout=ANSWER)
+    typing = agent.locator("#customer-typing")
+    expect(typing).to_be_hidden()
+
+    # the customer types without sending: the agent sees it; sending takes it away, the message shows
+    box = talk.get_by_role("textbox", name="输入您的消息")
+    box.press_sequentially("请问我的赎回")
+    expect(typing).to_be_visible(timeout=ANSWER)
+    expect(typing).to_have_text("Customer is typing…")
+    chromium.shot(agent, "customer-typing")
+    box.press("Enter")
+    expect(console_messages(agent, "customer").last.locator(".c-msg-text")).to_have_text("请问我的赎回")
+    expect(typing).to_be_hidden()
+
+    # typing that stops (no keystroke for a few seconds) takes it away too
+    box.press_sequentially("还有")
+    expect(typing).to_be_visible(timeout=ANSWER)
+    expect(typing).to_be_hidden(timeout=8000)

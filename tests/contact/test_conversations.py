@@ -86,6 +86,18 @@ def test_a_verified_customer_has_one_conversation_across_sessions(system):
     assert [m["text"] for m in app.history()][0] == "hello"
 
 
+def test_only_a_verified_customer_gets_a_code_to_link_a_messaging_account(system):
+    visitor, customer = Client(system.contact_url), Client(system.contact_url)
+    visitor.start()
+    status, answer, _ = visitor.call("POST", "/api/v1/link-codes")
+    assert status == 403 and answer["error"]["code"] == "not_verified"
+    customer.start(identity_token=identity_token("demo-private"))
+    status, answer, _ = customer.call("POST", "/api/v1/link-codes")
+    assert status == 200 and len(answer["code"]) == 8 and answer["expires_at"].endswith("+08:00")
+    status, _, _ = Client(system.contact_url).call("POST", "/api/v1/link-codes", auth=False)
+    assert status == 401
+
+
 def test_forged_and_expired_identity_tokens_are_refused(client):
     for token in (identity_token("demo-private", lifetime=-10), "not-a-token",
                   identity_token("demo-private").rsplit(".", 1)[0] + ".forgedsignature",
@@ -164,7 +176,7 @@ def test_the_openapi_document_describes_the_served_api(client):
     with urllib.request.urlopen(client.base_url + "/api/v1/openapi.yaml", timeout=10) as response:
         spec = yaml.safe_load(response.read())
     assert spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) == {"/api/v1/sessions", "/api/v1/messages", "/api/v1/ws", "/health"}
+    assert set(spec["paths"]) == {"/api/v1/sessions", "/api/v1/messages", "/api/v1/ws", "/api/v1/link-codes", "/health"}
     assert set(spec["paths"]["/api/v1/messages"]) == {"get", "post"}
 
 

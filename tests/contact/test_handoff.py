@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.console.audit import AuditEntry
 from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
 from bot.launcher import Assistant
+from bot.surveys import Survey
 from tests.contact.conftest import MODEL, Client, free_port, identity_token, service_env
 
 IN_HOURS = "2026-11-30T10:00:00+08:00"
@@ -103,11 +104,55 @@ def test_a_customer_is_handed_to_an_agent_and_back(system, database_url):
     status, _ = agent.call("POST", f"/console/api/handoffs/{waiting['id']}/resolve")
     assert status == 200
     assert any("人工客服已结束本次服务" in text for text in said_to(customer, "system"))
-    assert "100" in texts(customer.say("货币宝起购金额是多少"))  # the assistant is back
+
+    # The assistant is back and asks for a rating of the agent's service, then a comment.
+    [survey] = [m for m in customer.history() if m["sender"] == "bot" and "打分" in m["text"]]
+    assert "人工客服的服务" in survey["text"] and [b["title"] for b in survey["buttons"]] == ["1", "2", "3", "4", "5"]
+    assert "感谢您的评分（4 分）" in texts(customer.say(survey["buttons"][3]["payload"]))
+    assert "感谢您的宝贵意见" in texts(customer.say("处理得很快，回电请打 13812345678"))
+    assert "100" in texts(customer.say("货币宝起购金额是多少"))
 
     with Session(create_engine(database_url)) as session:
         actions = [e.action for e in session.execute(select(AuditEntry).where(AuditEntry.target == conversation_id)).scalars()]
+        [rated] = session.execute(select(Survey).where(Survey.conversation_id == conversation_id)).scalars()
     assert actions == ["claim", "reply", "note", "resolve"]
+    assert (rated.trigger, rated.agent_id, rated.handoff_id, rated.channel, rated.rating) == \
+        ("agent", DEMO_AGENT, waiting["id"], "web", 4)
+    assert rated.comment == "处理得很快，回电请打 138****5678"  # personal numbers masked
+
+
+def test_a_private_customer_reaches_their_advisory_team_and_may_ignore_the_survey(system, database_url):
+    customer = Client(system.contact_url)
+    conversation_id = customer.start(identity_token=identity_token("demo-private"))["conversation_id"]
+    assert "私人银行专属顾问团队" in texts(customer.say("我要找我的专属顾问"))
+
+    agent = Console(system.contact_url).log_in(DEMO_AGENT)
+    [waiting] = [h for h in agent.waiting() if h["conversation_id"] == conversation_id]
+    assert (waiting["reason"], waiting["queue"], waiting["tier"]) == ("private_advisor", "private", "private")
+    agent.call("POST", f"/console/api/handoffs/{waiting['id']}/claim")
+    agent.call("POST", f"/console/api/handoffs/{waiting['id']}/resolve")
+    assert any("打分" in text for text in said_to(customer, "bot"))
+
+    # Asking something else instead of rating simply gets an answer.
+    assert "100" in texts(customer.say("货币宝起购金额是多少"))
+    with Session(create_engine(database_url)) as session:
+        [unanswered] = session.execute(select(Survey).where(Survey.conversation_id == conversation_id)).scalars()
+    assert (unanswered.rating, unanswered.agent_id) == (None, DEMO_AGENT)
+
+
+def test_a_goodbye_after_a_real_conversation_asks_for_a_rating_once(system, database_url):
+    customer = Client(system.contact_url)
+    conversation_id = customer.start(language="en")["conversation_id"]
+    customer.say("What is the minimum investment for Money Market?")
+    answer = customer.say("ok bye")
+    assert "Goodbye" in texts(answer) and "how would you rate this conversation" in texts(answer)
+    rated = texts(customer.say("2 stars"))
+    assert "Thank you for your rating (2 out of 5)" in rated and "what went wrong" in rated  # low: asks why
+    assert "thank you for your feedback" in texts(customer.say("/cancel"))  # Skip
+    assert "rate" not in texts(customer.say("bye"))  # not asked again the same day
+    with Session(create_engine(database_url)) as session:
+        [rated] = session.execute(select(Survey).where(Survey.conversation_id == conversation_id)).scalars()
+    assert (rated.trigger, rated.agent_id, rated.rating, rated.comment, rated.language) == ("bot", None, 2, None, "en")
 
 
 def test_an_urgent_fraud_report_goes_to_the_head_of_the_queue(system):

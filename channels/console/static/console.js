@@ -21,6 +21,7 @@
   var MAX_CHARS = 2000;
   var TYPING_REFRESH_MS = 8000; // re-send "typing on" at most this often while the agent types
   var TYPING_IDLE_MS = 3000;    // "typing off" after this long without a keystroke
+  var CUSTOMER_TYPING_MS = 10000; // "Customer is typing…" goes after this long without a refresh
 
   // Canned replies, inserted into the reply box in the language of the handoff.
   var CANNED = [
@@ -79,6 +80,7 @@
     typingOn: false,
     typingSentAt: 0,
     typingTimer: null,
+    customerTypingTimer: null,
     bannerTimer: null,
     bannerFor: null,     // handoff ids the banner announces
     flashTimer: null,
@@ -133,6 +135,10 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function show(node, visible) { node.hidden = !visible; }
+
+  // "Customer is typing…" under the open conversation's messages, from the WebSocket's typing frames.
+  el.customerTyping = h('p', { class: 'c-typing', id: 'customer-typing', role: 'status', hidden: true, text: 'Customer is typing…' });
+  el.messages.parentNode.insertBefore(el.customerTyping, el.messages.nextSibling);
 
   // ------------------------------------------------------------------ formatting
   function label(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key || '—'); }
@@ -355,6 +361,7 @@
 
   function showQueueView(focus) {
     stopTyping(false);
+    showCustomerTyping(false);
     state.view = 'queue';
     state.current = null;
     state.convo = null;
@@ -485,6 +492,8 @@
         if (current) reloadConversation();
       } else if (frame.type === 'message') {
         onMessageFrame(frame);
+      } else if (frame.type === 'typing') {
+        if (frame.conversation_id === state.current) showCustomerTyping(frame.on === true);
       } else if (frame.type === 'note') {
         if (current) reloadConversation();
       } else if (frame.type === 'error' && frame.error) {
@@ -713,7 +722,10 @@
 
   // ------------------------------------------------------------------ conversation
   function openConversation(conversationId, focusReply) {
-    if (state.current !== conversationId) stopTyping(false);
+    if (state.current !== conversationId) {
+      stopTyping(false);
+      showCustomerTyping(false);
+    }
     state.view = 'conversation';
     state.current = conversationId;
     state.convo = null;
@@ -941,6 +953,7 @@
     var cid = frame.conversation_id;
     if (!m || !cid) return;
     if (cid === state.current) {
+      if (senderOf(m) === 'customer') showCustomerTyping(false);
       if (state.convo) addMessage(m);
       else state.early.push(m);
       return;
@@ -1020,6 +1033,15 @@
       postTyping(true);
     }
     state.typingTimer = setTimeout(function () { stopTyping(false); }, TYPING_IDLE_MS);
+  }
+
+  // The customer typing in the widget (the service sends it only while an agent has the
+  // conversation, to that agent and supervisors); it goes on its own if the widget stops
+  // refreshing it (closed tab, lost network).
+  function showCustomerTyping(on) {
+    clearTimeout(state.customerTypingTimer);
+    state.customerTypingTimer = on ? setTimeout(function () { showCustomerTyping(false); }, CUSTOMER_TYPING_MS) : null;
+    el.customerTyping.hidden = !on;
   }
 
   // silent: the customer's widget already stops the indicator (our reply arrived), send nothing

@@ -45,6 +45,8 @@
   var CSS_URL = new URL('widget.css', SCRIPT_URL).href;
   var CONFIG = window.EvergreenChatConfig || {};
   var MAX_CHARS = 2000;
+  var TYPING_REFRESH_MS = 8000; // re-send "typing on" at most this often while the customer types
+  var TYPING_IDLE_MS = 3000;    // "typing off" after this long without a keystroke
 
   // ------------------------------------------------------------------ UI strings
   var STRINGS = {
@@ -180,6 +182,9 @@
     unread: 0,
     remoteTyping: false,
     remoteTypingTimer: null,
+    typingOn: false,            // the service was told the customer is typing
+    typingSentAt: 0,
+    typingTimer: null,
     inflight: 0,
     noticeTimer: null
   };
@@ -640,6 +645,7 @@
 
   // ------------------------------------------------------------------ WebSocket
   function stopSocket() {
+    stopTyping();
     clearTimeout(state.wsTimer);
     state.wsTimer = null;
     if (state.ws) {
@@ -689,6 +695,7 @@
     ws.onclose = function (event) {
       if (state.ws !== ws) return; // closed on purpose
       state.ws = null;
+      state.typingOn = false;
       setRemoteTyping(false);
       // Policy/auth closes: check (and renew) the session over HTTP before reconnecting.
       if (event.code === 1008 || event.code >= 4000) state.wsVerify = true;
@@ -741,6 +748,37 @@
     var stick = isNearBottom();
     typing.hidden = !show;
     if (stick) scrollToBottom();
+  }
+
+  // The customer's own typing, for the agent who has the conversation (the service passes it on
+  // only then, and stores nothing). Over the WebSocket, only while it is open; a courtesy, so a
+  // frame that cannot go is simply not sent and the customer never hears of it.
+  function sendTyping(on) {
+    var ws = state.ws;
+    if (!ws || ws.readyState !== 1) return false;
+    try {
+      ws.send(JSON.stringify({ type: 'typing', on: on }));
+      return true;
+    } catch (e) { return false; }
+  }
+  function typed() {
+    clearTimeout(state.typingTimer);
+    if (!input.value.trim()) {
+      stopTyping();
+      return;
+    }
+    var now = Date.now();
+    if ((!state.typingOn || now - state.typingSentAt > TYPING_REFRESH_MS) && sendTyping(true)) {
+      state.typingOn = true;
+      state.typingSentAt = now;
+    }
+    state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    state.typingTimer = null;
+    if (state.typingOn) sendTyping(false);
+    state.typingOn = false;
   }
 
   // ------------------------------------------------------------------ notices
@@ -902,6 +940,7 @@
   function closePanel(returnFocus) {
     if (!state.open) return;
     state.open = false;
+    stopTyping();
     panel.hidden = true;
     root.classList.remove('egw-is-open');
     storeSet('sessionStorage', 'open', null);
@@ -956,6 +995,8 @@
     input.style.height = Math.min(input.scrollHeight, 140) + 'px';
   }
   input.addEventListener('input', autoGrow);
+  input.addEventListener('input', typed);
+  input.addEventListener('blur', stopTyping);
   input.addEventListener('keydown', function (event) {
     // Enter sends, Shift+Enter is a new line; never send while an IME is composing (pinyin).
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
@@ -968,6 +1009,7 @@
     submit();
   });
   function submit() {
+    stopTyping();
     if (sendText(input.value)) {
       input.value = '';
       autoGrow();
