@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install train run shell test bench clean test-services
+.PHONY: install train run shell test bench clean test-services telegram-poll
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ shell: train
 	  trap "kill $$pid" EXIT; \
 	  $(BIN)/rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	fi
+
+# The Telegram channel without a public URL: forwards updates to the running contact service
+# (TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET set for both; README "Telegram").
+telegram-poll: install
+	$(BIN)/python -m channels.telegram poll
 
 # What the tests need besides the venv: Debian's Chromium (and a Chinese font, so screenshots
 # are readable) for the browser tests, and the PostgreSQL server this machine kind runs

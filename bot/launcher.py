@@ -107,7 +107,8 @@ class Assistant:
             _wait_until_up(f"{self.actions_url}/health", actions, timeout)
             _wait_until_up(f"{self.rasa_url}/", rasa, timeout)
             if self.contact_port:  # last, so customers never find the assistant still loading
-                contact_env = {**env, "CONTACT_HOST": HOST, "CONTACT_PORT": str(self.contact_port),
+                # Loopback unless the operator publishes it (CONTACT_HOST=0.0.0.0 behind a proxy).
+                contact_env = {**env, "CONTACT_HOST": env.get("CONTACT_HOST", HOST), "CONTACT_PORT": str(self.contact_port),
                                "RASA_URL": self.rasa_url}
                 contact = self._spawn("contact", ["bot.contact"], contact_env)
                 _wait_until_up(f"{self.contact_url}/health", contact, timeout)

@@ -36,7 +36,7 @@ def handoff_dict(handoff: Handoff, now: datetime, position: Optional[int] = None
     return {
         "id": handoff.id, "conversation_id": handoff.conversation_id, "state": handoff.state,
         "reason": handoff.reason, "queue": handoff.queue, "urgent": handoff.urgent, "tier": handoff.tier,
-        "language": handoff.language, "summary": handoff.summary, "complaint_reference": handoff.complaint_reference,
+        "language": handoff.language, "channel": handoff.channel, "summary": handoff.summary, "complaint_reference": handoff.complaint_reference,
         "agent_id": handoff.agent_id, "requested_at": iso(handoff.requested_at), "claimed_at": iso(handoff.claimed_at),
         "waiting_seconds": round((now - handoff.requested_at).total_seconds()), "position": position,
     }

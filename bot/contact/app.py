@@ -139,6 +139,8 @@ class ContactService:
         is down the message stays pending for the retry loop, and the customer gets one apology
         (the first time only, when ``apologize``). Returns the stored replies (none on failure)."""
         conversation_id = inbound.conversation_id
+        if inbound.id in self._in_flight:  # the retry loop and a channel's task may both get to it
+            return []
         self._in_flight.add(inbound.id)
         await self.hub.publish(conversation_id, {"type": "typing", "on": True})
         stored: List[Message] = []
@@ -325,6 +327,8 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
         }
         if visitor_token:
             answer["visitor_token"] = visitor_token
+        if customer and settings.telegram_bot_token and settings.telegram_bot_username:  # the widget offers linking
+            answer["telegram"] = {"bot": settings.telegram_bot_username.lstrip("@")}
         return json_response(answer)
 
     @app.post("/api/v1/messages")
@@ -383,6 +387,8 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
             raise ApiError(403, "not_verified", "Only a logged-in customer can link a messaging account.")
         code, expires = await service.db(service.link_codes.issue, caller.session.customer_id, service_hours.now())
         answer = {"code": code, "expires_at": expires.isoformat(timespec="seconds")}
+        if settings.telegram_bot_token and settings.telegram_bot_username:  # the deep link sends "/start <code>"
+            answer["telegram_url"] = f"https://t.me/{settings.telegram_bot_username.lstrip('@')}?start={code}"
         return json_response(answer)
 
     @app.get("/api/v1/openapi.yaml")
@@ -419,4 +425,6 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     app.blueprint(auth.blueprint(service))  # docs/console.md
     app.blueprint(agents.blueprint(service))
     app.blueprint(pages.blueprint(service))  # the console's web pages
+    from channels.telegram.webhook import install as install_telegram
+    install_telegram(app, service)  # the Telegram channel, when TELEGRAM_BOT_TOKEN is set
     return app

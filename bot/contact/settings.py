@@ -77,3 +77,10 @@ class Settings:
     # allowed), and whether its cookie is marked Secure (set CONSOLE_SECURE_COOKIES=1 behind HTTPS).
     console_idle_minutes: float = field(default_factory=lambda: float(os.environ.get("CONSOLE_IDLE_MINUTES", "30")))
     console_secure_cookies: bool = field(default_factory=lambda: os.environ.get("CONSOLE_SECURE_COOKIES", "0") == "1")
+    # The Telegram channel (channels/telegram/): off without a token. The webhook secret is
+    # required with it (1–256 of A–Z a–z 0–9 _ -); the API URL is python-telegram-bot's base_url
+    # (tests point it at a local capture server); the username makes deep links t.me/<name>?start=.
+    telegram_bot_token: str = field(default_factory=lambda: os.environ.get("TELEGRAM_BOT_TOKEN", ""))
+    telegram_webhook_secret: str = field(default_factory=lambda: os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""))
+    telegram_api_url: str = field(default_factory=lambda: os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org/bot"))
+    telegram_bot_username: str = field(default_factory=lambda: os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@"))

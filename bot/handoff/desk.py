@@ -38,6 +38,7 @@ class HandoffRequest:
     urgent: bool = False
     summary: Optional[str] = None
     complaint_reference: Optional[str] = None
+    channel: str = "web"
 
 
 def queue_for(tier: str) -> str:
@@ -61,7 +62,7 @@ class HandoffDesk:
             if handoff is None:
                 handoff = Handoff(
                     conversation_id=wanted.conversation_id, customer_id=wanted.customer_id, tier=wanted.tier,
-                    language=wanted.language, reason=wanted.reason, queue=queue_for(wanted.tier),
+                    language=wanted.language, channel=wanted.channel, reason=wanted.reason, queue=queue_for(wanted.tier),
                     urgent=wanted.urgent, summary=wanted.summary, complaint_reference=wanted.complaint_reference,
                     state="waiting", requested_at=now,
                 )

@@ -25,6 +25,7 @@ class Handoff(Base):
     customer_id = Column(String(64))
     tier = Column(String(16), nullable=False)
     language = Column(String(2), nullable=False)
+    channel = Column(String(16), nullable=False, default="web")  # the conversation's: web, app, telegram, ...
     reason = Column(String(24), nullable=False)
     queue = Column(String(16), nullable=False)
     urgent = Column(Boolean, nullable=False, default=False)

@@ -75,6 +75,7 @@ class HandoffRouter:
             conversation_id=conversation.id, reason=reason, tier=profile.get("tier") or "standard",
             language=language, customer_id=conversation.customer_id, urgent=bool(wanted.get("urgent")),
             summary=(wanted.get("summary") or None), complaint_reference=wanted.get("complaint_reference"),
+            channel=conversation.channel,
         )
         handoff = await self.service.db(self.desk.request, request, service_hours.now())
         await self.to_consoles({"type": "queue_changed", "conversation_id": conversation.id, "urgent": handoff.urgent})

@@ -51,6 +51,7 @@
   };
   var TIERS = { private: 'Private', premier: 'Premier', standard: 'Standard' };
   var LANGUAGES = { zh: '中文', en: 'English' };
+  var CHANNELS = { web: 'Website chat', app: 'Mobile app', telegram: 'Telegram', email: 'Email' };
   var QUEUES = { general: 'General queue', private: 'Private-client queue' };
   var SENDERS = { customer: 'Customer', bot: 'Assistant', agent: 'Agent', system: 'System' };
 
@@ -636,7 +637,7 @@
         ]),
         reason,
         h('td', {}, [badge(label(TIERS, hf.tier), 'tier-' + hf.tier)]),
-        h('td', { text: label(LANGUAGES, hf.language) }),
+        h('td', { text: label(LANGUAGES, hf.language) + ' · ' + label(CHANNELS, hf.channel) }),
         h('td', { class: 'c-wait', 'data-handoff-id': hf.id, text: formatWait(waitedSeconds(hf)) }),
         h('td', { class: 'c-summary' }, [summary]),
         h('td', { class: 'c-action' }, [claim])
@@ -691,7 +692,7 @@
           unread ? h('span', { class: 'c-sr', text: unread === 1 ? ' (1 new message)' : ' (' + unread + ' new messages)' }) : null
         ]),
         h('span', { class: 'c-side-meta' }, [
-          label(TIERS, hf.tier) + ' · ' + label(LANGUAGES, hf.language) +
+          label(TIERS, hf.tier) + ' · ' + label(LANGUAGES, hf.language) + ' · ' + label(CHANNELS, hf.channel) +
           (isSupervisor() ? ' · with ' : ' · since ') +
           (isSupervisor() ? (hf.agent_id === state.me.id ? 'you' : hf.agent_id) : formatTime(hf.claimed_at))
         ]),
@@ -798,7 +799,7 @@
     el.convBadges.appendChild(badge(label(TIERS, hf.tier), 'tier-' + hf.tier));
     el.convBadges.appendChild(badge(customer.verified ? 'Verified' : 'Not verified', customer.verified ? 'ok' : 'warn'));
     el.convBadges.appendChild(badge(label(QUEUES, hf.queue)));
-    el.convBadges.appendChild(badge(data.channel === 'app' ? 'Mobile app' : 'Website chat'));
+    el.convBadges.appendChild(badge(label(CHANNELS, data.channel)));
     el.convBadges.appendChild(badge(hf.state === 'waiting' ? 'Waiting' :
       mine ? 'With you' : 'With ' + (hf.agent_id || 'an agent'), hf.state === 'waiting' ? 'warn' : 'state'));
 

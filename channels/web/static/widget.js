@@ -5,7 +5,8 @@
  *   <script src="https://HOST/static/widget.js" data-identity-token="(optional JWT)" defer></script>
  *
  * Plain modern JavaScript, no dependencies, no build step. Speaks the contact-service API
- * (docs/contact-api.md): POST /api/v1/sessions, GET|POST /api/v1/messages, WebSocket /api/v1/ws.
+ * (docs/contact-api.md): POST /api/v1/sessions, GET|POST /api/v1/messages, WebSocket /api/v1/ws,
+ * and POST /api/v1/link-codes (a verified customer linking Telegram, when the service offers it).
  * Every piece of message text is inserted with textContent, never as HTML.
  *
  * Page-level options (all optional), set before the script runs:
@@ -47,6 +48,7 @@
   var MAX_CHARS = 2000;
   var TYPING_REFRESH_MS = 8000; // re-send "typing on" at most this often while the customer types
   var TYPING_IDLE_MS = 3000;    // "typing off" after this long without a keystroke
+  var LINK_CODE_MINUTES = 10;   // a Telegram link code's lifetime (POST /api/v1/link-codes)
 
   // ------------------------------------------------------------------ UI strings
   var STRINGS = {
@@ -78,6 +80,16 @@
       reconnecting: '连接已中断，正在重新连接…',
       queue: '正在排队等候人工客服：前面还有 {ahead} 位，预计约 {minutes} 分钟',
       footer: '客服热线 400-820-8888 · 理财非存款，产品有风险，投资须谨慎。',
+      tgOffer: '在 Telegram 上继续',
+      tgTitle: '在 Telegram 上继续',
+      tgClose: '关闭关联码',
+      tgCodeLabel: '您的一次性关联码',
+      tgValid: '有效期 {minutes} 分钟（至 {until}），仅可使用一次。',
+      tgValidShort: '有效期 {minutes} 分钟，仅可使用一次。',
+      tgExpired: '此关联码已过期。如需关联，请点击下方「在 Telegram 上继续」重新获取。',
+      tgOpen: '打开 Telegram',
+      tgHelp: '如果 Telegram 没有打开，请在 Telegram 中找到 @{bot}，发送：',
+      tgHelpNoLink: '请在 Telegram 中找到 @{bot}，发送：',
       errors: {
         rate_limited: '您发送得有点快了，请稍候片刻再试。',
         rate_limited_s: '您发送得有点快了，请 {s} 秒后再试。',
@@ -88,6 +100,7 @@
         unauthorized: '会话已过期，请刷新页面后重试。',
         invalid_request: '消息格式有误，请重试。',
         unavailable: '系统暂时无法接收消息，您的消息没有丢失，请稍后点击「重新发送」。',
+        not_verified: '请先登录长青财富网站或 App，再关联 Telegram。',
         generic: '抱歉，系统暂时出了点问题，请稍后再试。'
       }
     },
@@ -119,6 +132,16 @@
       reconnecting: 'Connection lost, reconnecting…',
       queue: 'Waiting for an agent: {ahead} ahead of you, about {minutes} min',
       footer: 'Hotline 400-820-8888 · Wealth management products are not deposits. Investing involves risk.',
+      tgOffer: 'Continue on Telegram',
+      tgTitle: 'Continue on Telegram',
+      tgClose: 'Close link code',
+      tgCodeLabel: 'Your one-time link code',
+      tgValid: 'Valid for {minutes} minutes (until {until}), once only.',
+      tgValidShort: 'Valid for {minutes} minutes, once only.',
+      tgExpired: 'This code has expired. To link your account, choose “Continue on Telegram” below for a new one.',
+      tgOpen: 'Open Telegram',
+      tgHelp: 'If Telegram does not open, find @{bot} in Telegram and send:',
+      tgHelpNoLink: 'Find @{bot} in Telegram and send:',
       errors: {
         rate_limited: 'You are sending messages a little too fast. Please wait a moment and try again.',
         rate_limited_s: 'You are sending messages a little too fast. Please try again in {s} seconds.',
@@ -129,6 +152,7 @@
         unauthorized: 'Your chat session has expired. Please reload the page and try again.',
         invalid_request: 'Something was wrong with that message. Please try again.',
         unavailable: "We can't take messages for a moment. Your message is not lost: press “Send again” shortly.",
+        not_verified: 'Please log in to the Evergreen Wealth website or app first to link Telegram.',
         generic: 'Sorry, something went wrong on our side. Please try again shortly.'
       }
     }
@@ -186,7 +210,10 @@
     typingSentAt: 0,
     typingTimer: null,
     inflight: 0,
-    noticeTimer: null
+    noticeTimer: null,
+    tgCode: null,               // the Telegram link code on show: {code, url, bot, minutes, expiresAt, expired}
+    tgTimer: null,
+    tgBusy: false
   };
 
   var stored = loadStoredSession();
@@ -257,6 +284,7 @@
   var ICON_CHAT = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z';
   var ICON_CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4L12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z';
   var ICON_SEND = 'M3 20.5 21.5 12 3 3.5V10l12 2-12 2z';
+  var ICON_TELEGRAM = 'M21.4 3.6 2.9 10.8c-1.1.4-1 1.9.1 2.2l4.6 1.4 1.8 5.5c.3.8 1.3 1 1.9.4l2.6-2.6 4.8 3.6c.7.5 1.6.1 1.8-.7l3.1-15.1c.2-1.1-.8-1.9-1.8-1.5zM9.8 14.3l-.5 3.4-1.2-3.9 8.9-5.9z';
 
   // ------------------------------------------------------------------ build the UI
   var css = document.createElement('link');
@@ -311,9 +339,31 @@
   var form = h('form', { class: 'egw-composer', novalidate: '' }, [input, sendBtn]);
   var footer = i18n(h('p', { class: 'egw-footer' }), 'footer');
 
+  // Continuing on Telegram (a verified customer, when the service offers it): a one-time code
+  // that links the customer's Telegram account to their profile (POST /api/v1/link-codes).
+  var tgOfferBtn = h('button', { type: 'button', class: 'egw-tg-offer-btn', 'aria-controls': 'egw-tg' }, [
+    icon(ICON_TELEGRAM), i18n(h('span'), 'tgOffer')
+  ]);
+  var tgOffer = h('div', { class: 'egw-tg-offer', hidden: '' }, [tgOfferBtn]);
+  var tgTitle = i18n(h('h3', { class: 'egw-tg-title', id: 'egw-tg-title', tabindex: '-1' }), 'tgTitle');
+  var tgClose = i18n(h('button', { type: 'button', class: 'egw-tg-close' }, [icon(ICON_CLOSE)]), 'tgClose', 'label');
+  var tgCodeText = h('p', { class: 'egw-tg-code', translate: 'no' });
+  var tgValid = h('p', { class: 'egw-tg-valid' });
+  var tgLink = h('a', { class: 'egw-tg-link', target: '_blank', rel: 'noopener noreferrer', hidden: '' }, [
+    icon(ICON_TELEGRAM), i18n(h('span'), 'tgOpen')
+  ]);
+  var tgHelpText = h('span');
+  var tgHelpCommand = h('code', { class: 'egw-tg-command', translate: 'no' });
+  var tgHelp = h('p', { class: 'egw-tg-help' }, [tgHelpText, document.createTextNode(' '), tgHelpCommand]);
+  var tgCard = h('section', { id: 'egw-tg', class: 'egw-tg', 'aria-labelledby': 'egw-tg-title', hidden: '' }, [
+    h('div', { class: 'egw-tg-head' }, [tgTitle, tgClose]),
+    i18n(h('p', { class: 'egw-tg-label' }), 'tgCodeLabel'),
+    tgCodeText, tgValid, tgLink, tgHelp
+  ]);
+
   var panel = h('section', {
     id: 'egw-panel', class: 'egw-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'egw-title', hidden: ''
-  }, [header, statusLine, queueLine, log, typing, notice, form, footer]);
+  }, [header, statusLine, queueLine, tgCard, log, typing, notice, form, tgOffer, footer]);
 
   root.appendChild(launcher); // first in tab order; opening moves focus into the panel
   root.appendChild(panel);
@@ -383,6 +433,7 @@
     state.session = session;
     if (session && session.conversationId) state.conversationId = session.conversationId;
     storeSet('localStorage', 'session', session ? JSON.stringify(session) : null);
+    updateTelegramOffer();
   }
 
   function createSession() {
@@ -405,6 +456,7 @@
       if (data.visitor_token) storeSet('localStorage', 'visitor_token', data.visitor_token);
       state.languageDirty = false;
       var session = { token: data.session_token, kind: kind, conversationId: data.conversation_id || null };
+      if (kind === 'verified' && data.telegram && typeof data.telegram.bot === 'string') session.telegram = { bot: data.telegram.bot };
       if (state.conversationId && session.conversationId && state.conversationId !== session.conversationId) {
         resetConversation(false); // e.g. an expired visitor conversation replaced by a new one
       }
@@ -626,6 +678,7 @@
     }
     setRemoteTyping(false);
     updateLauncher();
+    if (hard) hideTelegramCode(false);
   }
 
   function fetchMessages() {
@@ -779,6 +832,96 @@
     state.typingTimer = null;
     if (state.typingOn) sendTyping(false);
     state.typingOn = false;
+  }
+
+  // ------------------------------------------------------------------ continue on Telegram
+  // The bot's name when the service offers Telegram linking to this (verified) session.
+  function telegramBot() {
+    var s = state.session;
+    var bot = s && s.kind === 'verified' && s.telegram && s.telegram.bot;
+    return typeof bot === 'string' && /^[A-Za-z0-9_]{3,64}$/.test(bot) ? bot : null;
+  }
+  function updateTelegramOffer() {
+    var offered = !!telegramBot();
+    tgOffer.hidden = !offered;
+    if (!offered && state.session) hideTelegramCode(false); // e.g. now a visitor
+  }
+
+  function requestLinkCode() {
+    if (state.tgBusy || !telegramBot()) return;
+    if (state.tgCode && !state.tgCode.expired && !tgCard.hidden) {
+      tgTitle.focus(); // the code on show is still good
+      return;
+    }
+    state.tgBusy = true;
+    tgOfferBtn.setAttribute('aria-busy', 'true');
+    var gen = state.generation;
+    var bot = telegramBot();
+    withSession(function (token) {
+      return api('POST', '/api/v1/link-codes', undefined, token);
+    }).then(function (data) {
+      if (gen !== state.generation) return;
+      if (!data || typeof data.code !== 'string' || !data.code) {
+        var bad = new Error('no code'); bad.code = 'invalid_response'; throw bad;
+      }
+      if (state.noticeErr) clearNotice();
+      showTelegramCode(data, telegramBot() || bot);
+    }).catch(function (err) {
+      if (gen !== state.generation) return;
+      showNotice(err);
+    }).then(function () {
+      state.tgBusy = false;
+      tgOfferBtn.removeAttribute('aria-busy');
+    });
+  }
+
+  function showTelegramCode(data, bot) {
+    var lifetime = LINK_CODE_MINUTES * 60000;
+    var left = Date.parse(data.expires_at) - Date.now();
+    // Just issued: if this device's clock disagrees with the service's, trust the known lifetime.
+    if (!(left > 0 && left <= lifetime)) left = lifetime;
+    var url = typeof data.telegram_url === 'string' && data.telegram_url.indexOf('https://t.me/') === 0 ? data.telegram_url : null;
+    state.tgCode = {
+      code: data.code, url: url, bot: bot, expired: false,
+      minutes: Math.max(1, Math.round(left / 60000)),
+      expiresAt: typeof data.expires_at === 'string' ? data.expires_at : ''
+    };
+    clearTimeout(state.tgTimer);
+    state.tgTimer = setTimeout(function () {
+      if (!state.tgCode) return;
+      state.tgCode.expired = true;
+      renderTelegramCode();
+    }, left);
+    renderTelegramCode();
+    tgCard.hidden = false;
+    tgTitle.focus();
+  }
+
+  function renderTelegramCode() {
+    var c = state.tgCode;
+    if (!c) return;
+    tgCodeText.textContent = c.code;
+    tgCodeText.classList.toggle('egw-tg-code--expired', c.expired);
+    var until = c.expiresAt ? formatTime(c.expiresAt) : '';
+    if (c.expired) tgValid.textContent = t('tgExpired');
+    else tgValid.textContent = t(until ? 'tgValid' : 'tgValidShort').replace('{minutes}', String(c.minutes)).replace('{until}', until);
+    if (c.url && !c.expired) tgLink.setAttribute('href', c.url);
+    else tgLink.removeAttribute('href');
+    tgLink.hidden = !c.url || c.expired;
+    tgHelp.hidden = c.expired || !c.bot;
+    tgHelpText.textContent = t(c.url ? 'tgHelp' : 'tgHelpNoLink').replace('{bot}', c.bot || '');
+    tgHelpCommand.textContent = '/link ' + c.code;
+  }
+
+  function hideTelegramCode(returnFocus) {
+    clearTimeout(state.tgTimer);
+    state.tgTimer = null;
+    state.tgCode = null;
+    if (tgCard.hidden) return;
+    tgCard.hidden = true;
+    if (returnFocus) {
+      if (!tgOffer.hidden) tgOfferBtn.focus(); else input.focus();
+    }
   }
 
   // ------------------------------------------------------------------ notices
@@ -959,6 +1102,7 @@
     if (chosen && state.session) state.languageDirty = true; // sent with the next session call
     applyLanguage();
     if (state.queue) showQueue(state.queue);
+    if (state.tgCode) renderTelegramCode();
   }
 
   function setIdentityToken(token) {
@@ -982,11 +1126,14 @@
   noticeClose.addEventListener('click', function () { clearNotice(); input.focus(); });
   langZh.addEventListener('click', function () { setLanguage('zh', true); });
   langEn.addEventListener('click', function () { setLanguage('en', true); });
+  tgOfferBtn.addEventListener('click', requestLinkCode);
+  tgClose.addEventListener('click', function () { hideTelegramCode(true); });
 
   root.addEventListener('keydown', function (event) {
     if (event.key === 'Escape' && !event.isComposing && state.open) {
       event.preventDefault();
-      closePanel();
+      if (!tgCard.hidden && tgCard.contains(event.target)) hideTelegramCode(true); // the code first
+      else closePanel();
     }
   });
 
