@@ -1,0 +1,1 @@
+"""Email channel: reading incoming mail (``reading``, ``text``) and deciding on automatic replies (``autoreply``)."""
