@@ -11,6 +11,7 @@ already running (e.g. ``make run``) instead of starting one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -42,28 +43,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def running_system(tmp_path_factory, name: str, **env: str) -> Iterator[str]:
+    """The whole system on free loopback ports with its own SQLite database, the clock frozen
+    inside agent hours unless ``env`` says otherwise; yields the contact service's URL."""
+    from bot.launcher import Assistant
+
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp(name) / 'contact.db'}",
+        "SESSION_SECRET": "browser-tests-session-secret-0123456789abcdef",
+        "CONTACT_DEMO": "1",
+        "CONTACT_SESSIONS_PER_MINUTE": "1000",
+        "EVERGREEN_CLOCK": "2026-11-30T10:00:00+08:00",  # a Monday, 10:00 Beijing time
+        **env,
+    }
+    logs = ROOT / "test-artifacts" / "browser-logs" / name
+    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), logs,
+                   contact_port=free_port(), service_env=env) as running:
+        yield running.contact_url
+
+
+@pytest.fixture(scope="module")
+def bot_api():
+    """A stand-in for api.telegram.org recording every call (modules with the Telegram channel)."""
+    from tests.telegram.capture import BotApi
+    from tests.telegram.conftest import TOKEN
+
+    api = BotApi(TOKEN).start()
+    yield api
+    api.stop()
+
+
 @pytest.fixture(scope="session")
 def contact_url(tmp_path_factory) -> Iterator[str]:
     """Base URL of the contact service, which serves the demo page and the widget."""
     if os.environ.get("WIDGET_TEST_URL"):
         yield os.environ["WIDGET_TEST_URL"].rstrip("/")
         return
-    from bot.launcher import Assistant
-
-    work = tmp_path_factory.mktemp("contact")
-    env = {
-        "DATABASE_URL": f"sqlite:///{work / 'contact.db'}",
-        "SESSION_SECRET": "browser-tests-session-secret-0123456789abcdef",
-        "CONTACT_DEMO": "1",
-        "CONTACT_SESSIONS_PER_MINUTE": "1000",
-        "EVERGREEN_CLOCK": "2026-11-30T10:00:00+08:00",  # inside agent hours
-    }
-    logs = ROOT / "test-artifacts" / "browser-logs"
-    with Assistant(
-        ROOT / "models" / "current.tar.gz", free_port(), free_port(), logs,
-        contact_port=free_port(), service_env=env,
-    ) as running:
-        yield running.contact_url
+    with running_system(tmp_path_factory, "contact") as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from bot import knowledge
 from bot.contact.staff import DEMO_AGENT
-from tests.browser.conftest import CHROMIUM, ROOT, free_port
+from tests.browser.conftest import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -29,19 +29,8 @@ BACK_AT = {"zh": "2026年12月1日（周二）09:00", "en": "Tue 1 Dec 2026, 09:
 @pytest.fixture(scope="module")
 def contact_url(tmp_path_factory):
     """This module's own system, its clock frozen after agent hours (overrides conftest's)."""
-    from bot.launcher import Assistant
-
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('after-hours') / 'contact.db'}",
-        "SESSION_SECRET": "browser-tests-session-secret-0123456789abcdef",
-        "CONTACT_DEMO": "1",
-        "CONTACT_SESSIONS_PER_MINUTE": "1000",
-        "EVERGREEN_CLOCK": AFTER_HOURS,
-    }
-    logs = ROOT / "test-artifacts" / "browser-logs" / "after-hours"
-    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), logs,
-                   contact_port=free_port(), service_env=env) as running:
-        yield running.contact_url
+    with running_system(tmp_path_factory, "after-hours", EVERGREEN_CLOCK=AFTER_HOURS) as url:
+        yield url
 
 
 def ask_for_a_person_after_hours(page, request, lang):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot import knowledge
 from bot.contact.models import Message
 from bot.contact.staff import DEMO_AGENT
-from tests.browser.conftest import CHROMIUM, ROOT, free_port
+from tests.browser.conftest import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -27,34 +27,21 @@ from playwright.sync_api import expect  # noqa: E402
 
 from tests.browser.customer import ANSWER  # noqa: E402
 from tests.browser.test_console import console, console_messages, log_in, logged_in, queue_row  # noqa: E402
-from tests.telegram.capture import BotApi  # noqa: E402
-from tests.telegram.conftest import MODEL, TOKEN, TelegramUser, telegram_env  # noqa: E402
+from tests.telegram.conftest import TelegramUser, telegram_settings  # noqa: E402
 
 QUIET = 2.0  # s: how long Telegram must hear nothing for a message the assistant has to leave alone
 
 
 @pytest.fixture(scope="module")
-def bot_api():
-    """The stand-in for api.telegram.org: records every call the service makes."""
-    api = BotApi(TOKEN).start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture(scope="module")
 def database_url(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('telegram-console') / 'contact.db'}"
+    return f"sqlite:///{tmp_path_factory.mktemp('telegram-console-db') / 'contact.db'}"
 
 
 @pytest.fixture(scope="module")
-def contact_url(database_url, bot_api):
+def contact_url(tmp_path_factory, database_url, bot_api):
     """This module's own system, with the Telegram channel on (overrides conftest's)."""
-    from bot.launcher import Assistant
-
-    logs = ROOT / "test-artifacts" / "browser-logs" / "telegram"
-    with Assistant(MODEL, free_port(), free_port(), logs, contact_port=free_port(),
-                   service_env=telegram_env(database_url, bot_api)) as running:  # EVERGREEN_CLOCK inside agent hours
-        yield running.contact_url
+    with running_system(tmp_path_factory, "telegram-console", DATABASE_URL=database_url, **telegram_settings(bot_api)) as url:
+        yield url
 
 
 def status_of(database_url, update) -> str:

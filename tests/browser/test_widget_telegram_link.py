@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bot import knowledge
-from tests.browser.conftest import CHROMIUM, ROOT, free_port
+from tests.browser.conftest import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -23,41 +23,18 @@ pytestmark = pytest.mark.skipif(
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.browser.customer import message_box, open_widget, panel  # noqa: E402
-from tests.telegram.capture import BotApi  # noqa: E402
-from tests.telegram.conftest import BOT_USERNAME, IN_HOURS, SECRET, TOKEN, TelegramUser  # noqa: E402
+from tests.telegram.conftest import BOT_USERNAME, TelegramUser, telegram_settings  # noqa: E402
 
 OFFER = {"zh": "在 Telegram 上继续", "en": "Continue on Telegram"}
 OPEN = {"zh": "打开 Telegram", "en": "Open Telegram"}
 
 
 @pytest.fixture(scope="module")
-def bot_api():
-    """The stand-in for the Telegram Bot API, for this module's system."""
-    api = BotApi(TOKEN).start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture(scope="module")
 def contact_url(tmp_path_factory, bot_api):
-    """This module's own system, with the Telegram channel on (overrides conftest's)."""
-    from bot.launcher import Assistant
-
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('telegram-link') / 'contact.db'}",
-        "SESSION_SECRET": "browser-tests-session-secret-0123456789abcdef",
-        "CONTACT_DEMO": "1",
-        "CONTACT_SESSIONS_PER_MINUTE": "1000",
-        "EVERGREEN_CLOCK": IN_HOURS,  # 10:00 Beijing time: codes are valid until 10:10
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "TELEGRAM_BOT_USERNAME": BOT_USERNAME,
-        "TELEGRAM_API_URL": bot_api.base_url,
-    }
-    logs = ROOT / "test-artifacts" / "browser-logs" / "telegram-link"
-    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), logs,
-                   contact_port=free_port(), service_env=env) as running:
-        yield running.contact_url
+    """This module's own system, with the Telegram channel on (overrides conftest's); at 10:00
+    Beijing time, codes are valid until 10:10."""
+    with running_system(tmp_path_factory, "telegram-link", **telegram_settings(bot_api)) as url:
+        yield url
 
 
 def offer(page, lang="zh"):

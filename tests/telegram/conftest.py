@@ -41,9 +41,14 @@ def bot_api(database_url):
     api.stop()
 
 
+def telegram_settings(bot_api: BotApi) -> Dict[str, str]:
+    """The channel switched on, its Bot API the capture server."""
+    return {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_URL": bot_api.base_url,
+            "TELEGRAM_BOT_USERNAME": BOT_USERNAME}
+
+
 def telegram_env(database_url: str, bot_api: BotApi) -> Dict[str, str]:
-    return {**service_env(database_url), "EVERGREEN_CLOCK": IN_HOURS, "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_URL": bot_api.base_url, "TELEGRAM_BOT_USERNAME": BOT_USERNAME}
+    return {**service_env(database_url), "EVERGREEN_CLOCK": IN_HOURS, **telegram_settings(bot_api)}
 
 
 @pytest.fixture(scope="module")
