@@ -38,10 +38,12 @@ telegram-poll: install
 	$(BIN)/python -m channels.telegram poll
 
 # What the tests need besides the venv: Debian's Chromium (and a Chinese font, so screenshots
-# are readable) for the browser tests, and the PostgreSQL server this machine kind runs
-# (started here if it is down).
+# are readable) for the browser tests, Debian's dovecot (each email test module runs its own
+# IMAP server on a free port), and the PostgreSQL server this machine kind runs (started here
+# if it is down).
 test-services:
 	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+	@test -x /usr/sbin/dovecot || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
 	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 
 test: train test-services
