@@ -49,6 +49,8 @@ class SurveyDesk:
         """The survey to ask now: the one still waiting for a rating if there is one, else a new
         one; ``None`` when the customer already answered one in the last 24 hours and nothing
         new happened (a second goodbye is not asked again; an agent's service always is)."""
+        if trigger not in TRIGGERS:
+            raise ValueError(f"a survey follows one of {TRIGGERS}, not {trigger!r}")
         with self.sessions() as session:
             recent = self._recent(session, conversation_id, now)
             unrated = next((s for s in recent if s.rating is None), None)
