@@ -24,6 +24,16 @@ def system_message(conversation_id: str, text: str, sender: str = "system") -> M
     return Message(conversation_id=conversation_id, direction="out", sender=sender, text=text, status="sent")
 
 
+def _committed_once(session) -> bool:
+    """Commit what an update causes; ``False`` (nothing stored) when its update id is there already."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
 class TelegramStore:
     def __init__(self, sessions: sessionmaker):
         self.sessions = sessions
@@ -71,12 +81,7 @@ class TelegramStore:
         with self.sessions() as session:
             session.add(row)
             session.add_all(replies)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-            return True
+            return _committed_once(session)
 
     def group_told(self, chat_id: int) -> bool:
         """Whether a group was already asked to message the bot privately (its earlier updates)."""
@@ -91,12 +96,7 @@ class TelegramStore:
             session.add(reply)
             session.get(Conversation, conversation_id).customer_id = customer_id
             session.get(TelegramChat, conversation_id).linked_at = now
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-            return True
+            return _committed_once(session)
 
     def button_payload(self, conversation_id: str, message_id: int, index: int) -> Optional[str]:
         """The payload of a button the bot sent in this conversation, or ``None``."""

@@ -24,20 +24,11 @@ from bot.console.auth import COOKIE
 from bot.contact import staff as staff_accounts
 from bot.contact.app import TYPING_FRAMES, TYPING_WINDOW
 from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR
-from bot.launcher import Assistant
-from tests.contact.conftest import MODEL, Client, free_port, service_env
-from tests.contact.test_handoff import IN_HOURS, Console
+from tests.contact.conftest import Client
+from tests.contact.test_handoff import Console, system  # noqa: F401 (system: the fixture, clock inside agent hours)
 
 COLLEAGUE, COLLEAGUE_PASSWORD = "agent-b", "agent-b-password-" + secrets.token_hex(4)
 Frame = Dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def system(database_url, tmp_path_factory):
-    env = {**service_env(database_url), "EVERGREEN_CLOCK": IN_HOURS}
-    with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"),
-                   contact_port=free_port(), service_env=env) as assistant:
-        yield assistant
 
 
 @pytest.fixture(scope="module")
