@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -58,6 +59,9 @@ class Assistant:
         self.log_dir = log_dir
         self.contact_port = contact_port
         self.service_env = service_env or {}  # database and secrets, for the actions and the contact service
+        # Rasa's HTTP API (the contact service asks /model/parse to classify mail) answers only
+        # with this token; one per Assistant, kept across restarts.
+        self.rasa_token = self.service_env.get("RASA_API_TOKEN") or os.environ.get("RASA_API_TOKEN") or secrets.token_hex(32)
         self.processes: List[subprocess.Popen] = []
         self.action_server: Optional[subprocess.Popen] = None
         self._endpoints: Optional[Path] = None  # Rasa's endpoints file, while the processes run
@@ -101,7 +105,8 @@ class Assistant:
             rasa = self._spawn(
                 "rasa",
                 ["rasa", "run", "--model", str(self.model), "--endpoints", str(self._endpoints),
-                 "--credentials", "credentials.yml", "--interface", HOST, "--port", str(self.rasa_port)],
+                 "--credentials", "credentials.yml", "--interface", HOST, "--port", str(self.rasa_port),
+                 "--enable-api", f"--auth-token={self.rasa_token}"],  # "=": a token may start with "-"
                 env,
             )
             _wait_until_up(f"{self.actions_url}/health", actions, timeout)
@@ -109,7 +114,7 @@ class Assistant:
             if self.contact_port:  # last, so customers never find the assistant still loading
                 # Loopback unless the operator publishes it (CONTACT_HOST=0.0.0.0 behind a proxy).
                 contact_env = {**env, "CONTACT_HOST": env.get("CONTACT_HOST", HOST), "CONTACT_PORT": str(self.contact_port),
-                               "RASA_URL": self.rasa_url}
+                               "RASA_URL": self.rasa_url, "RASA_API_TOKEN": self.rasa_token}
                 contact = self._spawn("contact", ["bot.contact"], contact_env)
                 _wait_until_up(f"{self.contact_url}/health", contact, timeout)
         except Exception:

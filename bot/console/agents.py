@@ -104,6 +104,7 @@ def blueprint(service: ContactService) -> Blueprint:
         messages = await service.db(service.store.history, conversation_id)
         open_cases = await service.db(complaints.open_for_owner, talk.customer_id, conversation_id)
         callbacks = [c for c in await service.db(bookings.list_callbacks, "requested") if c.conversation_id == conversation_id]
+        details = service.channel_details.get(talk.channel)
         return json_response({
             "handoff": handoff_dict(handoff, service_hours.now()),
             "customer": profile_of(await service.db(service.store.customer, talk.customer_id) if talk.customer_id else None),
@@ -113,6 +114,7 @@ def blueprint(service: ContactService) -> Blueprint:
             "complaints": [{"reference": c.reference, "state": c.state, "category": c.category, "urgent": c.urgent,
                             "resolution_due": iso(c.resolution_due)} for c in open_cases],
             "callbacks": [{"reference": c.reference, "window_start": iso(c.window_start)} for c in callbacks],
+            "channel_details": await details(conversation_id) if details else None,  # an email's ticket and attachments
         }, ensure_ascii=False)
 
     @bp.post("/console/api/handoffs/<handoff_id>/claim")
@@ -120,7 +122,8 @@ def blueprint(service: ContactService) -> Blueprint:
         staff = await console_staff(request, service, csrf=True)
         handoff = await change(desk.claim, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
                                recorder(staff, "claim", request))
-        await service.say(handoff.conversation_id, knowledge.message("agent_joined", handoff.language, name=staff.name), "system")
+        if handoff.channel != "email":  # a mail thread is not told who opened it, only answered
+            await service.say(handoff.conversation_id, knowledge.message("agent_joined", handoff.language, name=staff.name), "system")
         await after_queue_change(handoff)
         return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
 

@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from sanic import Sanic
 from sanic_cors import CORS
@@ -86,12 +86,14 @@ class ContactService:
         self.store = ConversationStore(session_factory(self.engine))
         self.vault = Vault(settings.personal_data_key)
         self.link_codes = LinkCodes(self.store.sessions)
-        self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_token)
         self.hub = ConversationHub()
         self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
         self._in_flight: Set[int] = set()
         self.handoffs = HandoffRouter(self)
         self.outbound_listeners: List[Callable[[Message], None]] = []  # channels told of each outbound message
+        # per channel, what the console shows beside a conversation (the email channel's ticket)
+        self.channel_details: Dict[str, Callable[[str], Awaitable[Optional[Dict[str, Any]]]]] = {}
 
     async def db(self, function, *args, **kwargs):
         return await asyncio.to_thread(function, *args, **kwargs)
@@ -427,4 +429,6 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     app.blueprint(pages.blueprint(service))  # the console's web pages
     from channels.telegram.webhook import install as install_telegram
     install_telegram(app, service)  # the Telegram channel, when TELEGRAM_BOT_TOKEN is set
+    from channels.email.channel import install as install_email
+    install_email(app, service)  # the service mailbox, when EMAIL_IMAP_HOST or EMAIL_SMTP_HOST is set
     return app

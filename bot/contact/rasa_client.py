@@ -31,8 +31,9 @@ class AssistantAnswer:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float):
+    def __init__(self, base_url: str, timeout: float, token: str = ""):
         self.base_url = base_url.rstrip("/")
+        self.token = token
         self.url = f"{self.base_url}/webhooks/rest/webhook"
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._http: aiohttp.ClientSession | None = None
@@ -51,6 +52,19 @@ class RasaClient:
                 return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
+
+    async def parse(self, text: str) -> Dict[str, Any]:
+        """What the assistant's NLU understands in ``text`` (intent, confidence, entities, the
+        FAQ topic), without a conversation: Rasa's ``/model/parse`` (its HTTP API, which the
+        launcher enables with a token)."""
+        try:
+            async with self._http.post(self.base_url + "/model/parse", json={"text": text},
+                                       params={"token": self.token}) as response:
+                if response.status != 200:
+                    raise AssistantUnavailable(f"Rasa answered HTTP {response.status}")
+                return await response.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise AssistantUnavailable(str(error) or type(error).__name__) from error
 
     async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> "AssistantAnswer":
         """The assistant's replies, each ``{"text", "buttons", "disclosure"}``, and its request to

@@ -52,6 +52,7 @@ def database_url() -> str:
 class Settings:
     database_url: str = field(default_factory=lambda: database_url())
     rasa_url: str = field(default_factory=lambda: os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    rasa_token: str = field(default_factory=lambda: os.environ.get("RASA_API_TOKEN", ""))  # for Rasa's HTTP API (bot/launcher.py)
     host: str = field(default_factory=lambda: os.environ.get("CONTACT_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("CONTACT_PORT", "8080")))
     customer_token_secret: str = field(

@@ -62,6 +62,17 @@ def complaint_dict(c: Complaint, numbers: Dict[int, str]) -> Dict[str, Any]:
     }
 
 
+async def bearer_staff(service: ContactService, request: Request) -> Staff:
+    """The staff member whose token the request carries (``Authorization: Bearer``); 401 if none."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    staff = await service.db(authenticate, service.store.sessions, token) if token else None
+    if staff is None:
+        raise ApiError(401, "unauthorized", "A valid staff token is required: Authorization: Bearer <token>.",
+                       {"WWW-Authenticate": "Bearer"})
+    return staff
+
+
 def booking_dict(booking, numbers: Dict[int, str], **particulars) -> Dict[str, Any]:
     """A callback or appointment for the staff list, with the number to call."""
     return {
@@ -192,13 +203,7 @@ def blueprint(service: ContactService) -> Blueprint:
             await service.db(seed)
 
     async def signed_in(request: Request) -> Staff:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else None
-        staff = await service.db(authenticate, sessions, token) if token else None
-        if staff is None:
-            raise ApiError(401, "unauthorized", "A valid staff token is required: Authorization: Bearer <token>.",
-                           {"WWW-Authenticate": "Bearer"})
-        return staff
+        return await bearer_staff(service, request)
 
     @bp.get("/api/v1/staff/complaints")
     async def queue(request: Request) -> HTTPResponse:

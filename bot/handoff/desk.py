@@ -58,21 +58,29 @@ class HandoffDesk:
         """The conversation's open handoff, made now if there is none (an urgent request makes an
         open one urgent)."""
         with self.sessions() as session:
-            handoff = self._open(session, wanted.conversation_id)
-            if handoff is None:
-                handoff = Handoff(
-                    conversation_id=wanted.conversation_id, customer_id=wanted.customer_id, tier=wanted.tier,
-                    language=wanted.language, channel=wanted.channel, reason=wanted.reason, queue=queue_for(wanted.tier),
-                    urgent=wanted.urgent, summary=wanted.summary, complaint_reference=wanted.complaint_reference,
-                    state="waiting", requested_at=now,
-                )
-                session.add(handoff)
-                session.get(Conversation, wanted.conversation_id).owner = "queued"
-            elif wanted.urgent and not handoff.urgent:
-                handoff.urgent, handoff.reason = True, wanted.reason
-                handoff.complaint_reference = handoff.complaint_reference or wanted.complaint_reference
+            handoff = self.request_in(session, wanted, now)
             session.commit()
             return handoff
+
+    @classmethod
+    def request_in(cls, session: Session, wanted: HandoffRequest, now: datetime) -> Handoff:
+        """``request`` in the caller's transaction (flushed, not committed): a channel that
+        queues a conversation together with what caused it (the email channel)."""
+        handoff = cls._open(session, wanted.conversation_id)
+        if handoff is None:
+            handoff = Handoff(
+                conversation_id=wanted.conversation_id, customer_id=wanted.customer_id, tier=wanted.tier,
+                language=wanted.language, channel=wanted.channel, reason=wanted.reason, queue=queue_for(wanted.tier),
+                urgent=wanted.urgent, summary=wanted.summary, complaint_reference=wanted.complaint_reference,
+                state="waiting", requested_at=now,
+            )
+            session.add(handoff)
+            session.get(Conversation, wanted.conversation_id).owner = "queued"
+        elif wanted.urgent and not handoff.urgent:
+            handoff.urgent, handoff.reason = True, wanted.reason
+            handoff.complaint_reference = handoff.complaint_reference or wanted.complaint_reference
+        session.flush()
+        return handoff
 
     def waiting(self, queue: Optional[str] = None) -> List[Handoff]:
         """Waiting handoffs in serving order; of one queue (with every urgent case) if given."""

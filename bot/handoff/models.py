@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Text
 from bot.complaints.models import ShanghaiTime
 from bot.contact.models import Base
 
-REASONS = ("customer_request", "misunderstood", "urgent", "fraud", "private_advisor")
+REASONS = ("customer_request", "misunderstood", "urgent", "fraud", "private_advisor", "email")
 QUEUES = ("private", "general")
 TIER_RANK = {"private": 0, "premier": 1, "standard": 2}  # served in this order after urgent cases
 

@@ -104,8 +104,11 @@ class HandoffRouter:
     async def hand_back(self, handoff: Handoff) -> None:
         """An agent resolved the conversation: the customer is told, and the assistant, now
         answering again, asks for a rating of the agent's service (bot/surveys.py). The survey
-        is recorded with the agent and channel even if the assistant cannot ask it now."""
+        is recorded with the agent and channel even if the assistant cannot ask it now. An email
+        conversation is left as it is: the customer has the agent's mail and may answer it."""
         service = self.service
+        if handoff.channel == "email":  # the mail thread goes on; no chat survey to send
+            return
         await service.say(handoff.conversation_id, knowledge.message("agent_left", handoff.language), "system")
         conversation = await service.db(service.store.conversation, handoff.conversation_id)
         await service.db(SurveyDesk(service.store.sessions).ask, conversation.id, conversation.channel,

@@ -9,6 +9,8 @@ Every accepted message is written to ``<dir>/messages/<n>.eml`` (and its envelop
 ``{"tempfail_first": 2}`` answers ``451 4.3.0 try later`` to DATA for the first 2 messages;
 ``{"reject": ["nobody@example.com"]}`` answers ``550 5.1.1 no such user`` to that RCPT;
 ``{"data_delay": 5}`` waits before answering DATA. ``<dir>/ready`` appears once it listens.
+
+Tests start and stop it through :class:`SmtpServer`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ import asyncio
 import json
 import signal
 import ssl
+import socket
+import subprocess
+import sys
 import threading
+import time
+from email import message_from_bytes, policy
 from pathlib import Path
+from typing import List
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -73,6 +81,58 @@ class Recorder:
             }))
         self.log(event="accepted", rcpt=envelope.rcpt_tos, number=number)
         return "250 2.0.0 queued as %04d" % number
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpServer:
+    """The test SMTP server as a separate process; stopped and started at will."""
+
+    def __init__(self, directory: Path, *extra: str) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.extra = extra
+        self.process = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> "SmtpServer":
+        (self.directory / "ready").unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.email.smtp_server", "--port", str(self.port), "--dir", str(self.directory),
+             *self.extra], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        deadline = time.monotonic() + 15
+        while not (self.directory / "ready").exists():
+            assert self.process.poll() is None, "the SMTP server exited"
+            assert time.monotonic() < deadline, "the SMTP server did not start"
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def control(self, **settings) -> None:
+        (self.directory / "control.json").write_text(json.dumps(settings))
+
+    def messages(self):
+        return [message_from_bytes(p.read_bytes(), policy=policy.default)
+                for p in sorted((self.directory / "messages").glob("*.eml"))]
+
+    def envelopes(self) -> List[dict]:
+        return [json.loads(p.read_text()) for p in sorted((self.directory / "messages").glob("*.json"))]
+
+    def log(self) -> List[dict]:
+        path = self.directory / "log.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def main() -> None:

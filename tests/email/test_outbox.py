@@ -5,16 +5,10 @@ down and back, a crash between claiming and sending, workers racing, STARTTLS/TL
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import subprocess
-import sys
 import threading
-import time
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
-from pathlib import Path
-from typing import List
 
 import pytest
 
@@ -33,61 +27,12 @@ from channels.email.outbox import (
     needs_attention,
     requeue,
 )
+from tests.email.smtp_server import SmtpServer
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 FROM = "长青财富客服 <service@evergreen.example>"
 CUSTOMER = "王小明 <xiaoming@customer.example>"
 SUBJECT = "[C20261128-0007] 我们已收到您的来信 / We have received your email"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SmtpServer:
-    """The test SMTP server as a separate process; stopped and started at will."""
-
-    def __init__(self, directory: Path, *extra: str) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.extra = extra
-        self.process = None
-        directory.mkdir(parents=True, exist_ok=True)
-
-    def start(self) -> "SmtpServer":
-        (self.directory / "ready").unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.email.smtp_server", "--port", str(self.port), "--dir", str(self.directory),
-             *self.extra], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-        deadline = time.monotonic() + 15
-        while not (self.directory / "ready").exists():
-            assert self.process.poll() is None, "the SMTP server exited"
-            assert time.monotonic() < deadline, "the SMTP server did not start"
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def control(self, **settings) -> None:
-        (self.directory / "control.json").write_text(json.dumps(settings))
-
-    def messages(self):
-        return [message_from_bytes(p.read_bytes(), policy=policy.default)
-                for p in sorted((self.directory / "messages").glob("*.eml"))]
-
-    def envelopes(self) -> List[dict]:
-        return [json.loads(p.read_text()) for p in sorted((self.directory / "messages").glob("*.json"))]
-
-    def log(self) -> List[dict]:
-        path = self.directory / "log.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @pytest.fixture

@@ -47,7 +47,8 @@
     misunderstood: 'Assistant did not understand',
     urgent: 'Urgent matter',
     fraud: 'Fraud report',
-    private_advisor: 'Private advisor requested'
+    private_advisor: 'Private advisor requested',
+    email: 'Email to the service mailbox'
   };
   var TIERS = { private: 'Private', premier: 'Premier', standard: 'Standard' };
   var LANGUAGES = { zh: '中文', en: 'English' };
@@ -107,7 +108,7 @@
     handoffReason: $('handoff-reason'), handoffSummary: $('handoff-summary'),
     messages: $('messages'), readonlyNote: $('readonly-note'), composer: $('composer'),
     cannedButtons: $('canned-buttons'), replyForm: $('reply-form'), replyInput: $('reply-input'), replySend: $('reply-send'),
-    profile: $('profile'), complaints: $('complaints'), callbacks: $('callbacks'),
+    replyHint: $('reply-hint'), profile: $('profile'), complaints: $('complaints'), callbacks: $('callbacks'),
     notes: $('notes'), noteForm: $('note-form'), noteInput: $('note-input'), noteAdd: $('note-add'),
     flash: $('flash'),
     resolveDialog: $('resolve-dialog'), resolveForm: $('resolve-form'), resolveCancel: $('resolve-cancel'),
@@ -710,7 +711,8 @@
     if (button) button.disabled = true;
     state.selfClaimed[hf.id] = true;
     api('POST', '/handoffs/' + encodeURIComponent(hf.id) + '/claim').then(function () {
-      flash('You have the conversation now; the customer was told you joined.', 'ok');
+      flash(hf.channel === 'email' ? 'You have the conversation now; your replies go out by email.'
+        : 'You have the conversation now; the customer was told you joined.', 'ok');
       refreshQueue();
       openConversation(hf.conversation_id, true);
     }, function (err) {
@@ -791,7 +793,8 @@
     var hf = data.handoff;
     var customer = data.customer || {};
     var mine = canReply();
-    var who = customer.verified ? (customer.name || customer.id) : 'Visitor';
+    var mail = data.channel_details;
+    var who = customer.verified ? (customer.name || customer.id) : mail ? (mail.name || mail.address || 'Email sender') : 'Visitor';
     el.convTitle.textContent = who + ' · ' + (hf.language === 'en' ? 'English' : '中文') + ' · #' + hf.id;
 
     clear(el.convBadges);
@@ -827,6 +830,10 @@
     renderCanned(hf.language);
 
     renderProfile(customer);
+    if (mail) renderEmail(mail);
+    el.replyHint.textContent = mail
+      ? 'Your reply is emailed to the customer from the service address, in the ticket\'s thread'
+      : 'Enter sends · Shift+Enter starts a new line · the customer sees your reply at once';
     renderCases(data.complaints || [], data.callbacks || []);
     renderNotes(data.notes || []);
   }
@@ -865,6 +872,22 @@
     } else {
       row('Risk level', null, badge('Unknown: not signed in', 'warn'));
     }
+  }
+
+  // An email conversation's ticket: where replies go, the subject, and the attachments, which
+  // are only ever downloaded (the server sends them as octet-stream, never to be opened here).
+  function renderEmail(mail) {
+    function row(term, children) {
+      el.profile.appendChild(h('div', { class: 'c-dl-row' }, [h('dt', { text: term }), h('dd', {}, children)]));
+    }
+    row('Email', [mail.address || '—']);
+    row('Ticket', [mail.reference + (mail.reference !== mail.inquiry_reference ? ' (' + mail.inquiry_reference + ')' : '')]);
+    row('Subject', [mail.subject || '—']);
+    row('Acknowledged', mail.acknowledged ? ['Yes'] : [badge('Not sent', 'warn'), ' ', mail.no_acknowledgement || '']);
+    row('Attachments', mail.attachments.length ? [h('ul', { class: 'c-plain' }, mail.attachments.map(function (a) {
+      return h('li', {}, [h('a', { href: a.url, download: a.filename, rel: 'noopener', text: a.filename }),
+        h('span', { class: 'c-muted', text: ' · ' + Math.max(1, Math.round(a.size / 1024)) + ' KB' })]);
+    }))] : ['—']);
   }
 
   function renderCases(complaints, callbacks) {

@@ -1,0 +1,356 @@
+"""Tickets from the service mailbox, in the database (synchronous; the channel runs it in threads).
+
+**Received mail** is first kept raw (``store_received``, the IMAP reader's store: unique on
+Message-ID, so a mail fetched twice is kept once) and only then flagged seen on the server.
+Processing it afterwards (``channel.py``) either threads it into an existing ticket or opens a
+new one; either way one transaction writes everything the mail causes and marks it processed:
+
+- a reply (``add_to_ticket``): the customer message agents read, its attachments, and the
+  ticket back in the queue if it had been resolved;
+- a new issue (``open_ticket``): the ticket (inquiry reference ``Q…``, the complaint's ``C…``
+  beside it when it is one), the customer message, attachments, the conversation queued for
+  agents (urgent first), and, when the auto-reply rules allow, the acknowledgement both in the
+  outbox and in the conversation. A process stopped at any point either did all of it (the mail
+  is processed) or none (it is processed again).
+
+**Threading.** A mail belongs to a ticket when its In-Reply-To/References name a mail of the
+ticket (ours or the customer's), or its subject carries the ticket's reference *and* it comes
+from the ticket's address: a reference alone, which anyone can copy, does not let a stranger
+write into someone else's ticket.
+
+**Agents' replies** are mailed by ``mail_agent_replies``: every agent message after the ticket's
+``mailed_up_to`` goes into the outbox and the cursor moves in the same transaction, so each is
+mailed once, threaded (In-Reply-To the customer's last mail, References the whole thread).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from email.utils import formataddr
+from typing import List, Optional, Sequence, Tuple
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.contact.models import Message
+from bot.contact.vault import Vault
+from bot.handoff.desk import HandoffDesk, HandoffRequest
+from bot.privacy import mask_personal_numbers
+from bot.references import insert_once
+from bot.service_hours import SHANGHAI
+from channels.email.models import EmailAttachment, EmailMail, EmailTicket
+from channels.email.outbox import SmtpConfig, build_message, enqueue
+from channels.email.reading import InboundEmail, read_email
+
+CONVERSATION_PREFIX = "em-"
+MAX_TEXT = 20000  # characters of a mail's text kept for agents
+MAX_REFERENCES = 20  # ids in our References header: the first mail and the latest ones
+RECEIVED, PROCESSED, FAILED = "received", "processed", "failed"
+_REPLY_PREFIX = re.compile(r"^\s*(re|aw|fw|fwd|回复|答复|转发)\s*[:：]\s*", re.IGNORECASE)
+
+
+class AlreadyProcessed(Exception):
+    """Another process (or an earlier attempt) processed this mail first."""
+
+
+def digest(message_id: str) -> str:
+    return hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def conversation_id_for(message_id: str) -> str:
+    """The conversation of the ticket a mail opens: derived from its Message-ID, so a mail
+    processed again after a crash finds the same one."""
+    return CONVERSATION_PREFIX + digest(message_id)[:32]
+
+
+def agent_text(mail: InboundEmail) -> str:
+    """What agents read: the subject, the new part of the body (the quoted history trimmed),
+    and what came with it; personal numbers masked."""
+    body = mail.new_text or mail.text
+    if len(body) > MAX_TEXT:
+        body = body[:MAX_TEXT] + "\n[…]"
+    parts = [f"✉ {mail.subject}" if mail.subject else "✉", body.strip()]
+    parts += [f"📎 {a.filename} ({a.size:,} bytes)" for a in mail.attachments]
+    parts += [f"⚠ {note}" for note in mail.notes]
+    return mask_personal_numbers("\n\n".join(part for part in parts if part))
+
+
+def topic_subject(subject: str, references: Sequence[str]) -> str:
+    """The subject without our references and reply prefixes, to reuse in our own subjects."""
+    text = subject
+    for reference in references:
+        text = re.sub(rf"[\[【［]\s*{reference}\s*[\]】］]", " ", text, flags=re.IGNORECASE)
+    text = " ".join(text.split())
+    while _REPLY_PREFIX.match(text):
+        text = _REPLY_PREFIX.sub("", text, count=1)
+    return text[:200]
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The acknowledgement ``channel.py`` composed for a new ticket (``None``: not sent)."""
+
+    subject: str
+    text: str  # the mail's body, with the disclosure where it applies
+    conversation_text: str  # the same as agents see it in the conversation (without the signature)
+    disclosure: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """What the channel decided about a mail that opens a ticket."""
+
+    language: str
+    category: str
+    intent: Optional[str]
+    confidence: Optional[float]
+    urgent: bool
+    complaint_reference: Optional[str]
+    no_acknowledgement: Optional[str]  # why no acknowledgement may go (None: it may)
+
+
+class TicketStore:
+    def __init__(self, sessions: sessionmaker, vault: Vault, smtp: Optional[SmtpConfig]):
+        self.sessions = sessions
+        self.vault = vault
+        self.smtp = smtp
+
+    # --- received mail -------------------------------------------------------------------------
+
+    def store_received(self, raw: bytes, uid: int, now: datetime) -> bool:
+        """Keep a mail from the mailbox once per Message-ID; whether it was new."""
+        message_id = read_email(raw).message_id
+        with self.sessions() as session:
+            if session.execute(select(EmailMail.id).where(EmailMail.message_id == message_id)).first():
+                return False
+            session.add(EmailMail(message_id=message_id, direction="in", state=RECEIVED, raw=raw, size=len(raw),
+                                  imap_uid=uid, received_at=now))
+            try:
+                session.commit()
+            except IntegrityError:  # the same mail stored by another reader at this moment
+                return False
+            return True
+
+    def received(self, limit: int = 20) -> List[int]:
+        """Mails kept but not yet processed, oldest first."""
+        with self.sessions() as session:
+            query = (select(EmailMail.id).where(EmailMail.direction == "in", EmailMail.state == RECEIVED)
+                     .order_by(EmailMail.id).limit(limit))
+            return list(session.execute(query).scalars())
+
+    def raw(self, mail_id: int) -> Tuple[bytes, datetime]:
+        with self.sessions() as session:
+            mail = session.get(EmailMail, mail_id)
+            return mail.raw, mail.received_at
+
+    def processing_failed(self, mail_id: int, error: str, give_up_after: int) -> None:
+        """A processing attempt failed: counted; after ``give_up_after`` the mail is ``failed``
+        (kept raw for an operator) instead of being tried for ever."""
+        with self.sessions() as session:
+            mail = session.get(EmailMail, mail_id)
+            mail.attempts += 1
+            mail.error = error[:2000]
+            if mail.attempts >= give_up_after:
+                mail.state = FAILED
+            session.commit()
+
+    # --- threading -----------------------------------------------------------------------------
+
+    def ticket_for(self, mail: InboundEmail) -> Optional[EmailTicket]:
+        """The ticket ``mail`` continues, if any (module docstring, "Threading")."""
+        with self.sessions() as session:
+            if mail.thread_ids:
+                query = (select(EmailTicket).join(EmailMail, EmailMail.ticket_id == EmailTicket.id)
+                         .where(EmailMail.message_id.in_(mail.thread_ids)).order_by(EmailMail.id.desc()).limit(1))
+                ticket = session.execute(query).scalar_one_or_none()
+                if ticket:
+                    return ticket
+            sender = mail.reply_address
+            if mail.subject_references and sender is not None:
+                references = mail.subject_references
+                query = (select(EmailTicket)
+                         .where(EmailTicket.address_key == sender.key,
+                                or_(EmailTicket.reference.in_(references), EmailTicket.complaint_reference.in_(references)))
+                         .order_by(EmailTicket.id.desc()).limit(1))
+                return session.execute(query).scalar_one_or_none()
+            return None
+
+    def acknowledgements_today(self, address_key: str, now: datetime) -> int:
+        """Acknowledgements sent to this address on ``now``'s day (Beijing time)."""
+        midnight = datetime.combine(now.astimezone(SHANGHAI).date(), time(0), tzinfo=SHANGHAI)
+        with self.sessions() as session:
+            query = select(func.count(EmailTicket.id)).where(
+                EmailTicket.address_key == address_key, EmailTicket.acknowledgement_id.isnot(None),
+                EmailTicket.created_at >= midnight, EmailTicket.created_at < midnight + timedelta(days=1))
+            return session.execute(query).scalar_one()
+
+    # --- writing what a mail causes ------------------------------------------------------------
+
+    def _customer_message(self, session: Session, mail_id: int, mail: InboundEmail, conversation_id: str,
+                          text: str) -> Message:
+        message = Message(conversation_id=conversation_id, client_message_id="mail:" + digest(mail.message_id)[:40],
+                          direction="in", sender="customer", text=text, status="for_agent")
+        session.add(message)
+        session.flush()
+        session.get(EmailMail, mail_id).conversation_message_id = message.id
+        for number in self.vault.seal(conversation_id, (mail.new_text or mail.text)[:MAX_TEXT]):
+            number.message_id = message.id
+            session.add(number)
+        for attachment in mail.attachments:
+            session.add(EmailAttachment(
+                mail_id=mail_id, conversation_id=conversation_id, filename=attachment.filename,
+                content_type=attachment.content_type[:255], size=attachment.size,
+                sha256=hashlib.sha256(attachment.data).hexdigest(), data=attachment.data))
+        return message
+
+    @staticmethod
+    def _mark_processed(session: Session, mail_id: int, ticket_id: int, now: datetime) -> None:
+        """First in the transaction: a mail processed by someone else stops it here."""
+        done = session.execute(
+            update(EmailMail).where(EmailMail.id == mail_id, EmailMail.state == RECEIVED)
+            .values(state=PROCESSED, ticket_id=ticket_id, raw=None, processed_at=now, error=None)
+        ).rowcount
+        if done != 1:
+            raise AlreadyProcessed(mail_id)
+
+    def add_to_ticket(self, mail_id: int, mail: InboundEmail, ticket: EmailTicket, now: datetime) -> Message:
+        """A customer's mail in an existing ticket; the conversation goes back to the queue if no
+        agent has it open. Raises AlreadyProcessed when it was done already."""
+        with self.sessions() as session:
+            self._mark_processed(session, mail_id, ticket.id, now)
+            message = self._customer_message(session, mail_id, mail, ticket.conversation_id, agent_text(mail))
+            self._queue(session, ticket, now)
+            session.commit()
+            return message
+
+    @staticmethod
+    def _queue(session: Session, ticket: EmailTicket, now: datetime) -> None:
+        HandoffDesk.request_in(session, HandoffRequest(
+            conversation_id=ticket.conversation_id, reason="fraud" if ticket.urgent else "email", tier="standard",
+            language=ticket.language, urgent=ticket.urgent, summary=mask_personal_numbers(ticket.subject) or None,
+            complaint_reference=ticket.complaint_reference, channel="email"), now)
+
+    def open_ticket(self, mail_id: int, mail: InboundEmail, decided: NewTicket, now: datetime,
+                    acknowledge) -> Tuple[EmailTicket, Message, Optional[Message]]:
+        """The ticket for a mail that continues none (the conversation must exist). ``acknowledge``
+        is called with the new ticket and returns the Acknowledgement to send, or ``None``.
+        Returns the ticket, the customer's message and the acknowledgement's message."""
+        conversation_id = conversation_id_for(mail.message_id)
+        sender = mail.reply_address
+        stored = {}
+
+        def make(reference: str) -> EmailTicket:
+            return EmailTicket(
+                reference=reference, source_key=mail.message_id, conversation_id=conversation_id,
+                address=sender.address if sender else None, address_key=sender.key if sender else None,
+                name=sender.name if sender else None,
+                subject=topic_subject(mail.subject, mail.subject_references), language=decided.language,
+                category=decided.category, intent=decided.intent,
+                confidence=None if decided.confidence is None else f"{decided.confidence:.3f}",
+                urgent=decided.urgent, complaint_reference=decided.complaint_reference,
+                no_acknowledgement=decided.no_acknowledgement, created_at=now,
+            )
+
+        def with_ticket(session: Session, ticket: EmailTicket) -> None:
+            self._mark_processed(session, mail_id, ticket.id, now)
+            stored["message"] = self._customer_message(session, mail_id, mail, conversation_id, agent_text(mail))
+            self._queue(session, ticket, now)
+            ack = acknowledge(ticket) if decided.no_acknowledgement is None else None
+            if ack is not None:
+                stored["ack"] = self._send(session, ticket, ack.subject, ack.text, now, auto_reply=True,
+                                           reply_to_ids=[mail.message_id], conversation_text=ack.conversation_text,
+                                           disclosure=ack.disclosure, sender="bot")
+                ticket.acknowledgement_id, ticket.acknowledged_at = stored["ack"][1], now
+
+        ticket = insert_once(self.sessions, EmailTicket, "Q", now, mail.message_id, make, with_ticket)
+        if "message" not in stored:  # the ticket existed: this mail was processed before
+            raise AlreadyProcessed(mail_id)
+        ack = stored.get("ack")
+        return ticket, stored["message"], ack[0] if ack else None
+
+    def _send(self, session: Session, ticket: EmailTicket, subject: str, text: str, now: datetime, *,
+              auto_reply: bool, reply_to_ids: Sequence[str], conversation_text: Optional[str] = None,
+              disclosure: Optional[str] = None, sender: str = "bot", message_id: Optional[int] = None) -> Tuple[Optional[Message], int]:
+        """Put a mail to the ticket's address in the outbox and index it; with
+        ``conversation_text``, also the conversation message agents see. (message, outbox id)"""
+        mail = build_message(self.smtp.from_address, formataddr((ticket.name or "", ticket.address)), subject, text,
+                             now=now, in_reply_to=reply_to_ids[-1] if reply_to_ids else None,
+                             references=reply_to_ids[:-1], auto_reply=auto_reply)
+        row = enqueue(session, mail, now=now, conversation_id=ticket.conversation_id, ticket_ref=ticket.shown_reference)
+        message = None
+        if conversation_text is not None:
+            message = Message(conversation_id=ticket.conversation_id, direction="out", sender=sender,
+                              text=conversation_text, disclosure=disclosure, status="sent")
+            session.add(message)
+            session.flush()
+        session.add(EmailMail(message_id=row.message_id, direction="out", state="sent", size=len(row.message),
+                              ticket_id=ticket.id, conversation_message_id=message.id if message else message_id,
+                              outbox_id=row.id, received_at=now, processed_at=now))
+        return message, row.id
+
+    # --- agents' replies -----------------------------------------------------------------------
+
+    def thread_ids(self, session: Session, ticket_id: int) -> List[str]:
+        """The ticket's mails, oldest first (for References), the customer's latest last."""
+        ids = list(session.execute(select(EmailMail.message_id).where(EmailMail.ticket_id == ticket_id)
+                                   .order_by(EmailMail.id)).scalars())
+        latest_in = session.execute(select(EmailMail.message_id).where(EmailMail.ticket_id == ticket_id,
+                                                                       EmailMail.direction == "in")
+                                    .order_by(EmailMail.id.desc()).limit(1)).scalar_one_or_none()
+        if latest_in:  # In-Reply-To: the mail the customer sent last
+            ids.remove(latest_in)
+            ids.append(latest_in)
+        return ids if len(ids) <= MAX_REFERENCES else ids[:1] + ids[-(MAX_REFERENCES - 1):]
+
+    def tickets_with_unmailed_replies(self) -> List[int]:
+        with self.sessions() as session:
+            query = (select(EmailTicket.id).distinct()
+                     .join(Message, and_(Message.conversation_id == EmailTicket.conversation_id,
+                                         Message.sender == "agent", Message.id > EmailTicket.mailed_up_to)))
+            return list(session.execute(query).scalars())
+
+    def ticket_of_conversation(self, conversation_id: str) -> Optional[EmailTicket]:
+        with self.sessions() as session:
+            return session.execute(select(EmailTicket).where(EmailTicket.conversation_id == conversation_id)).scalar_one_or_none()
+
+    def mail_agent_replies(self, ticket_id: int, now: datetime, compose) -> int:
+        """Put every agent message not yet mailed into the outbox (``compose(ticket, text)`` →
+        (subject, body)); how many. Nothing when another process did it at the same moment."""
+        if self.smtp is None:
+            return 0
+        with self.sessions() as session:
+            ticket = session.get(EmailTicket, ticket_id)
+            start = ticket.mailed_up_to
+            replies = list(session.execute(
+                select(Message).where(Message.conversation_id == ticket.conversation_id, Message.sender == "agent",
+                                      Message.id > start).order_by(Message.id)).scalars())
+            if not replies or not ticket.address:
+                return 0
+            for reply in replies:
+                subject, body = compose(ticket, reply.text)
+                self._send(session, ticket, subject, body, now, auto_reply=False,
+                           reply_to_ids=self.thread_ids(session, ticket.id), message_id=reply.id)
+            moved = session.execute(update(EmailTicket).where(EmailTicket.id == ticket_id, EmailTicket.mailed_up_to == start)
+                                    .values(mailed_up_to=replies[-1].id)).rowcount
+            if moved != 1:
+                session.rollback()
+                return 0
+            session.commit()
+            return len(replies)
+
+    # --- for agents ------------------------------------------------------------------------------
+
+    def attachments(self, conversation_id: str) -> List[EmailAttachment]:
+        with self.sessions() as session:
+            query = (select(EmailAttachment.id, EmailAttachment.filename, EmailAttachment.size, EmailAttachment.mail_id)
+                     .where(EmailAttachment.conversation_id == conversation_id).order_by(EmailAttachment.id))
+            return list(session.execute(query).all())
+
+    def attachment(self, attachment_id: int) -> Optional[EmailAttachment]:
+        with self.sessions() as session:
+            return session.get(EmailAttachment, attachment_id)
+
