@@ -50,6 +50,23 @@ def reply_language_of(tracker: Tracker) -> str:
     return language.reply_language(tracker.latest_message.get("text"), current_language)
 
 
+def understanding_marker(dispatcher: CollectingDispatcher, tracker: Tracker, action: Text) -> None:
+    """Tell the contact service, ahead of an action's messages, what the assistant understood in
+    the latest message and which action answers (a ``custom`` item it stores with the messages:
+    the supervisors' accuracy and compliance indicators are computed from it). A FAQ question
+    counts as ``faq/<topic>``."""
+    intent = tracker.latest_message.get("intent") or {}
+    name = intent.get("name")
+    if name == "faq":
+        selectors = tracker.latest_message.get("response_selector") or {}
+        selected = (selectors.get("faq") or selectors.get("default") or {}).get("response") or {}
+        name = selected.get("intent_response_key") or name
+    confidence = intent.get("confidence")
+    dispatcher.utter_message(json_message={"understanding": {
+        "action": action, "intent": name, "confidence": None if confidence is None else round(float(confidence), 4),
+    }})
+
+
 def is_verified(tracker: Tracker) -> bool:
     """Whether the website/app vouched for the customer (signed identity)."""
     return bool((latest_metadata(tracker).get("customer") or {}).get("verified"))
@@ -71,6 +88,7 @@ class AssistantAction(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        understanding_marker(dispatcher, tracker, self.action_name)
         profile_events = profile_slot_events(tracker)
         for event in profile_events:
             tracker.slots[event["name"]] = event["value"]

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.base import AssistantAction, latest_metadata
+from actions.base import AssistantAction, latest_metadata, understanding_marker
 from bot import knowledge
 from bot.service_hours import now
 
@@ -91,6 +91,7 @@ class StoppableFormValidation(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if wants_to_stop(tracker):  # ends the form; action_form_done says so
             return [SlotSet("form_cancelled", True), SlotSet("requested_slot", None)]
+        understanding_marker(dispatcher, tracker, self.name())
         return await super().run(dispatcher, tracker, domain)
 
     def summary_answer(self, slot: Text, change_words: Dict[str, Iterable[str]], value: Any,

@@ -133,7 +133,8 @@ class Assistant:
         return {**os.environ, "SANIC_HOST": HOST, "PYTHONPATH": str(ROOT), **self.service_env}
 
     def _spawn_action_server(self, env: dict) -> subprocess.Popen:
-        self.action_server = self._spawn("actions", ["rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)], env)
+        # rasa_sdk's server with /metrics added (bot/action_server.py)
+        self.action_server = self._spawn("actions", ["bot.action_server", "--actions", "actions", "--port", str(self.actions_port)], env)
         return self.action_server
 
     def restart_action_server(self, while_down: Callable[[], None], timeout: float = 120) -> None:
@@ -179,6 +180,7 @@ def banner(assistant: Assistant) -> str:
         f"    as a verified demo customer        {url}/?as=demo-standard  (C2; also demo-private, demo-premier, demo-english)",
         f"  app API (OpenAPI)                    {url}/api/v1/openapi.yaml",
         f"  staff API (complaints, bookings)     {url}/api/v1/staff/complaints  (docs/staff-api.md)",
+        f"  operations metrics (Prometheus)      {url}/metrics  (loopback only, or with METRICS_TOKEN)",
     ]
     if os.environ.get("CONTACT_DEMO", "1") == "1":
         lines += [

@@ -4,8 +4,10 @@ from datetime import datetime
 
 import pytest
 from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import ActionBotChallenge, ActionHandleMisunderstanding, ActionSmallTalk
+from actions.faq import ActionAnswerFaq
 from actions.handoff import ActionHandoff
 from bot import service_hours
 from tests.conftest import make_tracker, run_action, texts, user_event
@@ -95,3 +97,14 @@ async def test_yes_to_the_offer_of_a_person_hands_over_and_clears_the_offer(monk
     messages, events = await run_action(ActionHandoff(), tracker)
     assert messages[-1]["custom"]["handoff"]["reason"] == "misunderstood"
     assert SlotSet("human_offered", False) in events
+
+
+async def test_every_action_first_says_what_was_understood_for_the_contact_service():
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, make_tracker("手续费怎么收", "faq", faq="faq/fees"), {})
+    marker, answer = dispatcher.messages
+    assert marker["custom"] == {"understanding": {"action": "action_answer_faq", "intent": "faq/fees", "confidence": 0.9}}
+    assert "认购" in answer["text"]
+    dispatcher = CollectingDispatcher()
+    await ActionHandleMisunderstanding().run(dispatcher, make_tracker("asdf qwer", "nlu_fallback"), {})
+    assert dispatcher.messages[0]["custom"]["understanding"]["intent"] == "nlu_fallback"

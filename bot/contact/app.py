@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
 
-from bot import knowledge, service_hours
+from bot import knowledge, metrics, service_hours
 from bot.complaints import overdue
 from bot.contact import customers, identity
 from bot.contact.customers import profile_of
@@ -144,6 +145,11 @@ class ContactService:
         if inbound.id in self._in_flight:  # the retry loop and a channel's task may both get to it
             return []
         self._in_flight.add(inbound.id)
+        # The retry loop may have read the message as pending just before another task answered
+        # it (replies are stored before a message leaves _in_flight): answer once only.
+        if not await self.db(self.store.still_pending, inbound.id):
+            self._in_flight.discard(inbound.id)
+            return []
         await self.hub.publish(conversation_id, {"type": "typing", "on": True})
         stored: List[Message] = []
         handoff = None
@@ -156,8 +162,10 @@ class ContactService:
                 "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"]},
             }
             try:
+                started = time.monotonic()
                 answer = await self.rasa.send(conversation_id, inbound.text, metadata)
-                stored = await self.db(self.store.store_replies, inbound, answer.replies)
+                stored = await self.db(self.store.store_replies, inbound, answer.replies, understanding=answer.understanding)
+                metrics.ASSISTANT_REPLY_SECONDS.labels(conversation.channel).observe(time.monotonic() - started)
                 handoff = answer.handoff
             except AssistantUnavailable as error:
                 logger.warning("assistant unavailable for message %s: %s", inbound.id, error)
@@ -187,7 +195,7 @@ class ContactService:
             return
         for reply in answer.replies:
             message = await self.db(self.store.store_outbound, conversation.id, reply["text"], "bot",
-                                    reply.get("buttons"), reply.get("disclosure"))
+                                    reply.get("buttons"), reply.get("disclosure"), reply.get("action"))
             await self.deliver(message)
 
     async def say(self, conversation_id: str, text: str, sender: str) -> None:
@@ -427,8 +435,13 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     app.blueprint(auth.blueprint(service))  # docs/console.md
     app.blueprint(agents.blueprint(service))
     app.blueprint(pages.blueprint(service))  # the console's web pages
+    from bot.console import review
+    app.blueprint(review.blueprint(service))  # supervisors' review of misunderstood messages, early warnings
+    from bot.console import quality
+    app.blueprint(quality.blueprint(service))  # the supervisors' quality dashboard
     from channels.telegram.webhook import install as install_telegram
     install_telegram(app, service)  # the Telegram channel, when TELEGRAM_BOT_TOKEN is set
     from channels.email.channel import install as install_email
     install_email(app, service)  # the service mailbox, when EMAIL_IMAP_HOST or EMAIL_SMTP_HOST is set
+    metrics.install(app, service)  # GET /metrics (loopback, or METRICS_TOKEN), HTTP latency per route
     return app

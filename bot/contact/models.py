@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 Base = declarative_base()
@@ -57,3 +57,9 @@ class Message(Base):
     status = Column(String(16), nullable=False)
     reply_to = Column(Integer, ForeignKey("messages.id"))
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # What the assistant understood (a customer message it answered: intent as "faq/<topic>" for
+    # FAQ questions, "nlu_fallback" when it did not understand) and which of its actions answered
+    # it first, or said a reply; the supervisors' indicators are computed from them (bot/quality/).
+    intent = Column(String(64))
+    confidence = Column(Float)
+    action = Column(String(64))

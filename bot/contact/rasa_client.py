@@ -26,8 +26,25 @@ def split_disclosure(text: str) -> Dict[str, Any]:
 
 @dataclass
 class AssistantAnswer:
-    replies: List[Dict[str, Any]]
+    replies: List[Dict[str, Any]]  # {"text", "disclosure", "buttons", "action"}
     handoff: Optional[Dict[str, Any]] = None  # {"reason", "urgent", "summary", "complaint_reference"}
+    understanding: Optional[Dict[str, Any]] = None  # {"intent", "confidence", "action"}: the first action's
+
+
+def read_replies(items: List[Dict[str, Any]]) -> AssistantAnswer:
+    """Rasa's REST output: the texts, each with the action that said it (the ``understanding``
+    marker an action sends ahead of its messages, actions/base.py), and the handoff request."""
+    replies, handoff, understanding, action = [], None, None, None
+    for item in items:
+        custom = item.get("custom") if isinstance(item.get("custom"), dict) else {}
+        if isinstance(custom.get("understanding"), dict):
+            action = custom["understanding"].get("action")
+            understanding = understanding or custom["understanding"]
+        if "handoff" in custom:
+            handoff = custom["handoff"]
+        if item.get("text"):
+            replies.append({**split_disclosure(item["text"]), "buttons": item.get("buttons") or [], "action": action})
+    return AssistantAnswer(replies, handoff, understanding)
 
 
 class RasaClient:
@@ -67,8 +84,8 @@ class RasaClient:
             raise AssistantUnavailable(str(error) or type(error).__name__) from error
 
     async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> "AssistantAnswer":
-        """The assistant's replies, each ``{"text", "buttons", "disclosure"}``, and its request to
-        hand the conversation to a person, if it made one."""
+        """The assistant's replies, each ``{"text", "buttons", "disclosure", "action"}``, its
+        request to hand the conversation to a person, if it made one, and what it understood."""
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
         try:
             async with self._http.post(self.url, json=body) as response:
@@ -77,13 +94,9 @@ class RasaClient:
                 replies = await response.json()
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise AssistantUnavailable(str(error) or type(error).__name__) from error
-        answers = [r for r in replies if r.get("text")]
-        if not answers:
+        answer = read_replies(replies)
+        if not answer.replies:
             # Every customer message gets an answer from this assistant; none means the
             # action server failed (Rasa swallows that and replies with nothing).
             raise AssistantUnavailable("the assistant produced no reply")
-        handoffs = [r["custom"]["handoff"] for r in replies if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]]
-        return AssistantAnswer(
-            [{**split_disclosure(r["text"]), "buttons": r.get("buttons") or []} for r in answers],
-            handoffs[-1] if handoffs else None,
-        )
+        return answer

@@ -97,33 +97,46 @@ class ConversationStore:
             )
         ).scalar_one_or_none()
 
-    def store_replies(self, inbound: Message, replies: List[Dict[str, Any]], sender: str = "bot", answered: bool = True) -> List[Message]:
-        """Store replies to ``inbound``; when ``answered`` the inbound message is done."""
+    def store_replies(self, inbound: Message, replies: List[Dict[str, Any]], sender: str = "bot", answered: bool = True,
+                      understanding: Optional[Dict[str, Any]] = None) -> List[Message]:
+        """Store replies to ``inbound``; when ``answered`` the inbound message is done, with what
+        the assistant ``understood`` in it."""
         with self.sessions() as session:
             stored = [
                 Message(
                     conversation_id=inbound.conversation_id, direction="out", sender=sender, text=reply["text"],
                     buttons=reply.get("buttons") or None, disclosure=reply.get("disclosure"),
-                    status="sent", reply_to=inbound.id,
+                    status="sent", reply_to=inbound.id, action=reply.get("action"),
                 )
                 for reply in replies
             ]
             session.add_all(stored)
             if answered:
-                session.get(Message, inbound.id).status = "answered"
+                customer_message = session.get(Message, inbound.id)
+                customer_message.status = "answered"
+                if understanding:
+                    customer_message.intent = (understanding.get("intent") or "")[:64] or None
+                    customer_message.confidence = understanding.get("confidence")
+                    customer_message.action = (understanding.get("action") or "")[:64] or None  # the first to answer
             session.commit()
             return stored
 
     def store_outbound(self, conversation_id: str, text: str, sender: str,
-                       buttons: Optional[List[Dict[str, str]]] = None, disclosure: Optional[str] = None) -> Message:
+                       buttons: Optional[List[Dict[str, str]]] = None, disclosure: Optional[str] = None,
+                       action: Optional[str] = None) -> Message:
         """A message to the customer that answers no particular message (queue place, agent
         joined, the survey after an agent's service)."""
         with self.sessions() as session:
             message = Message(conversation_id=conversation_id, direction="out", sender=sender, text=text,
-                              buttons=buttons or None, disclosure=disclosure, status="sent")
+                              buttons=buttons or None, disclosure=disclosure, status="sent", action=action)
             session.add(message)
             session.commit()
             return message
+
+    def still_pending(self, message_id: int) -> bool:
+        """Whether a customer message still waits for the assistant's answer."""
+        with self.sessions() as session:
+            return session.execute(select(Message.status).where(Message.id == message_id)).scalar() == "pending"
 
     def replies_to(self, inbound_id: int) -> List[Message]:
         with self.sessions() as session:

@@ -257,7 +257,8 @@ class TicketStore:
 
         def with_ticket(session: Session, ticket: EmailTicket) -> None:
             self._mark_processed(session, mail_id, ticket.id, now)
-            stored["message"] = self._customer_message(session, mail_id, mail, conversation_id, agent_text(mail))
+            stored["message"] = message = self._customer_message(session, mail_id, mail, conversation_id, agent_text(mail))
+            message.intent, message.confidence = decided.intent, decided.confidence  # for the accuracy indicators
             self._queue(session, ticket, now)
             ack = acknowledge(ticket) if decided.no_acknowledgement is None else None
             if ack is not None:

@@ -10,7 +10,8 @@ from actions.products import ActionRecommendProducts
 from bot.contact import customers, identity
 from bot.contact.db import make_engine, migrate, session_factory
 from bot.contact.ratelimit import RateLimiter
-from bot.contact.rasa_client import split_disclosure
+from bot import knowledge
+from bot.contact.rasa_client import read_replies, split_disclosure
 from bot.privacy import mask_personal_numbers
 from tests.conftest import make_tracker, run_action, texts
 
@@ -119,3 +120,18 @@ async def test_the_latest_verified_profile_reaches_the_recommendation():
     answer = texts(messages)
     assert "EG-MM01" in answer and "EG-BD02" in answer and "EG-BL03" not in answer
     assert SlotSet("customer_risk_level", "C2") in events and SlotSet("customer_tier", "premier") in events
+
+
+def test_rasa_output_is_read_with_who_said_what_and_what_was_understood():
+    zh = knowledge.risk_disclosure("zh")
+    answer = read_replies([
+        {"recipient_id": "c", "custom": {"understanding": {"action": "action_answer_product", "intent": "product_info", "confidence": 0.97}}},
+        {"recipient_id": "c", "text": f"起购金额 100 元\n{zh}"},
+        {"recipient_id": "c", "custom": {"understanding": {"action": "action_handoff", "intent": "product_info", "confidence": 0.97}}},
+        {"recipient_id": "c", "text": "正在为您转接", "buttons": [{"title": "好", "payload": "/affirm"}]},
+        {"recipient_id": "c", "custom": {"handoff": {"reason": "customer_request"}}},
+    ])
+    assert [(r["text"], r["disclosure"], r["action"]) for r in answer.replies] == [
+        ("起购金额 100 元", zh, "action_answer_product"), ("正在为您转接", None, "action_handoff")]
+    assert answer.understanding == {"action": "action_answer_product", "intent": "product_info", "confidence": 0.97}
+    assert answer.handoff == {"reason": "customer_request"}

@@ -347,6 +347,7 @@
     el.appView.hidden = false;
     el.userName.textContent = me.name || me.id;
     el.userRole.textContent = me.role === 'supervisor' ? 'Supervisor' : 'Agent';
+    document.getElementById('quality-link').hidden = me.role !== 'supervisor'; // quality.html
     el.liveTitle.textContent = isSupervisor() ? 'With agents' : 'Mine';
     el.liveHint.textContent = isSupervisor()
       ? 'Every live conversation, with its agent.'

@@ -1,0 +1,1 @@
+"""Service-quality indicators, the review of misunderstood messages, early warnings (issue #8)."""
