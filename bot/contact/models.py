@@ -7,11 +7,20 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
+from bot import service_hours
+
 Base = declarative_base()
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def business_now() -> datetime:
+    """The time conversations and messages are stamped with: the service's clock
+    (``EVERGREEN_CLOCK`` freezes it in tests and demos, like every deadline and agent hour),
+    in UTC as the columns keep it."""
+    return service_hours.now().astimezone(timezone.utc)
 
 
 class Customer(Base):
@@ -36,7 +45,7 @@ class Conversation(Base):
     channel = Column(String(16), nullable=False)
     owner = Column(String(32), nullable=False, default="bot")
     language = Column(String(2))
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=business_now)
 
 
 class Message(Base):
@@ -56,7 +65,7 @@ class Message(Base):
     # outbound: sent
     status = Column(String(16), nullable=False)
     reply_to = Column(Integer, ForeignKey("messages.id"))
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=business_now)
     # What the assistant understood (a customer message it answered: intent as "faq/<topic>" for
     # FAQ questions, "nlu_fallback" when it did not understand) and which of its actions answered
     # it first, or said a reply; the supervisors' indicators are computed from them (bot/quality/).
