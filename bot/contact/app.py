@@ -137,17 +137,17 @@ class ContactService:
             return []
         return await self.answer(inbound, profile)
 
-    async def answer(self, inbound: Message, profile: Dict[str, Any], apologize: bool = True) -> List[Message]:
+    async def answer(self, inbound: Message, profile: Dict[str, Any], retry: bool = False) -> List[Message]:
         """Get the assistant's replies to a stored message and deliver them. If the assistant
         is down the message stays pending for the retry loop, and the customer gets one apology
-        (the first time only, when ``apologize``). Returns the stored replies (none on failure)."""
+        (the first time only: not on a ``retry``). Returns the stored replies (none on failure)."""
         conversation_id = inbound.conversation_id
         if inbound.id in self._in_flight:  # the retry loop and a channel's task may both get to it
             return []
         self._in_flight.add(inbound.id)
-        # The retry loop may have read the message as pending just before another task answered
-        # it (replies are stored before a message leaves _in_flight): answer once only.
-        if not await self.db(self.store.still_pending, inbound.id):
+        # The retry loop read the message as pending a moment ago; another task may have answered
+        # it since (its replies are stored before it leaves _in_flight): answer once only.
+        if retry and not await self.db(self.store.still_pending, inbound.id):
             self._in_flight.discard(inbound.id)
             return []
         await self.hub.publish(conversation_id, {"type": "typing", "on": True})
@@ -169,7 +169,7 @@ class ContactService:
                 handoff = answer.handoff
             except AssistantUnavailable as error:
                 logger.warning("assistant unavailable for message %s: %s", inbound.id, error)
-                if apologize:
+                if not retry:
                     language = reply_language(inbound.text, conversation.language)
                     apology = [{"text": knowledge.message("assistant_unavailable", language)}]
                     stored = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
@@ -218,7 +218,7 @@ class ContactService:
                 continue
             conversation = await self.db(self.store.conversation, inbound.conversation_id)
             customer = await self.db(self.store.customer, conversation.customer_id) if conversation.customer_id else None
-            if not await self.answer(inbound, profile_of(customer), apologize=False):
+            if not await self.answer(inbound, profile_of(customer), retry=True):
                 return  # still down; try again later
 
     async def retry_forever(self) -> None:
