@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from bot.console import audit
 from bot.contact.app import ApiError, ContactService, _json_body
 from bot.contact.models import Base, utcnow
 from bot.contact.staff import MAX_PASSWORD, PASSWORDS, ROLES, Staff
+from bot.contact.store import as_aware
 
 COOKIE = "egw_console"
 FAILED_LOGINS, FAILED_LOGIN_WINDOW = 5, 15 * 60.0  # per (staff id, client address)
@@ -82,11 +83,6 @@ class FailedLogins:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def staff_dict(staff: Staff) -> Dict[str, Any]:
@@ -142,7 +138,7 @@ def resume(sessions: sessionmaker, session_id: str, idle: timedelta, ip: str) ->
         if session is None or session.ended_at is not None:
             return None
         staff = db.get(Staff, session.staff_id)
-        idle_for = now - _aware(session.last_seen_at)
+        idle_for = now - as_aware(session.last_seen_at)
         if idle_for > idle or not staff.active:
             if _end(db, session_id, now):
                 audit.record(db, "system", "session_expired", target=f"staff:{staff.id}", ip=ip,

@@ -14,8 +14,9 @@ from bot.contact.vault import PersonalNumber
 from bot.service_hours import SHANGHAI
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; they were stored in UTC.
+def as_aware(moment: datetime) -> datetime:
+    """A time read from a DateTime(timezone=True) column: SQLite gives back naive datetimes,
+    stored in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -29,7 +30,7 @@ def message_dict(message: Message) -> Dict[str, Any]:
         "text": message.text,
         "buttons": message.buttons or [],
         "disclosure": message.disclosure,
-        "created_at": _aware(message.created_at).astimezone(SHANGHAI).isoformat(timespec="seconds"),
+        "created_at": as_aware(message.created_at).astimezone(SHANGHAI).isoformat(timespec="seconds"),
     }
 
 

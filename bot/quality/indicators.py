@@ -28,6 +28,7 @@ from bot.complaints import report as complaint_report
 from bot.complaints.desk import OPEN_STATES
 from bot.complaints.models import Complaint
 from bot.contact.models import Conversation, Message
+from bot.contact.store import as_aware
 from bot.handoff.models import Handoff
 from bot.privacy import mask_personal_numbers
 from bot.service_hours import SHANGHAI
@@ -97,11 +98,6 @@ def ratio(part: int, whole: int) -> Optional[float]:
 
 def _round(value: Optional[float], digits: int = 1) -> Optional[float]:
     return None if value is None else round(value, digits)
-
-
-def as_aware(moment: datetime) -> datetime:
-    # The messages table gives back naive datetimes on SQLite; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def utc_bound(moment: datetime) -> datetime:

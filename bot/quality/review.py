@@ -30,7 +30,8 @@ from bot.contact.models import Base, Conversation, Message
 from bot.contact.settings import ROOT
 from bot.handoff.models import Handoff
 from bot.privacy import mask_personal_numbers
-from bot.quality.indicators import LOW_CONFIDENCE, NOT_UNDERSTOOD, Filters, as_aware, in_a_form, utc_bound
+from bot.contact.store import as_aware
+from bot.quality.indicators import LOW_CONFIDENCE, NOT_UNDERSTOOD, Filters, in_a_form, utc_bound
 from bot.service_hours import SHANGHAI
 
 IGNORE = "ignore"

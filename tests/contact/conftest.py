@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from bot.contact.identity import sign_identity_token
 from bot.launcher import Assistant, _wait_until_up
@@ -42,6 +44,15 @@ def database_url(request, tmp_path_factory):
     postgres_admin(f"CREATE DATABASE {name}")
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(database_url):
+    """A session on the module's database, for looking at what the services stored."""
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
 
 
 def service_env(database_url: str) -> Dict[str, str]:

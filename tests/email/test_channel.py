@@ -28,7 +28,7 @@ from bot.language import format_moment
 from bot.launcher import Assistant
 from channels.email.models import EmailMail, EmailOutbox, EmailTicket
 from tests.contact.conftest import (  # noqa: F401 (database_url: a fixture)
-    MODEL, contact_service_alone, database_url, free_port, service_env,
+    MODEL, contact_service_alone, database_url, db, free_port, service_env,
 )
 from tests.contact.test_handoff import Console
 from tests.email.imap_server import PASSWORD, USER, DovecotServer
@@ -71,14 +71,6 @@ def email_env(dovecot: DovecotServer, smtp: SmtpServer) -> Dict[str, str]:
         "EMAIL_SMTP_HOST": "127.0.0.1", "EMAIL_SMTP_PORT": str(smtp.port), "EMAIL_SMTP_TLS": "none",
         "EMAIL_FROM": f"长青财富客服 <{SERVICE}>", "EMAIL_SMTP_RETRY_SECONDS": "1",
     }
-
-
-@pytest.fixture
-def db(database_url):
-    engine = create_engine(database_url)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def fixture(name: str) -> bytes:

@@ -12,11 +12,9 @@ import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
 from bot.launcher import Assistant
-from tests.contact.conftest import MODEL, ROOT, database_url, free_port, service_env  # noqa: F401 (database_url: a fixture)
+from tests.contact.conftest import MODEL, ROOT, database_url, db, free_port, service_env  # noqa: F401 (fixtures)
 from tests.telegram.capture import BotApi, Call
 
 TOKEN = "123456789:AAHevergreen-test-token_0123456789"
@@ -56,14 +54,6 @@ def system(database_url, bot_api, tmp_path_factory):
     with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"), contact_port=free_port(),
                    service_env=telegram_env(database_url, bot_api)) as assistant:
         yield assistant
-
-
-@pytest.fixture
-def db(database_url):
-    engine = create_engine(database_url)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def post_update(base_url: str, update: Any = None, secret: Optional[str] = SECRET, raw: Optional[bytes] = None) -> Tuple[int, Dict[str, Any]]:
