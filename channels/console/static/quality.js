@@ -479,9 +479,16 @@
     }, failed);
   }
 
+  // Switching "Show" quickly sends several requests; only the latest one's answer is shown, so a slow
+  // earlier answer cannot bring back rows the supervisor has just filtered away.
+  var reviewRequest = 0;
+
   function loadReview() {
     var params = query(applied) + '&status=' + encodeURIComponent(reviewStatus.value);
-    getJSON('/quality/review?' + params).then(renderReview, failed);
+    var request = ++reviewRequest;
+    getJSON('/quality/review?' + params).then(function (data) {
+      if (request === reviewRequest) renderReview(data);
+    }, failed);
   }
 
   function renderReview(data) {
