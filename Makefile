@@ -25,11 +25,11 @@ run: train
 
 shell: train
 	@if curl -sf http://127.0.0.1:5055/health >/dev/null; then \
-	  $(BIN)/rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
+	  $(BIN)/python -m rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	else \
 	  SANIC_HOST=127.0.0.1 $(BIN)/python -m bot.action_server --actions actions --port 5055 >/tmp/evergreen-actions.log 2>&1 & pid=$$!; \
 	  trap "kill $$pid" EXIT; \
-	  $(BIN)/rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
+	  $(BIN)/python -m rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
 	fi
 
 # The Telegram channel without a public URL: forwards updates to the running contact service

@@ -37,10 +37,19 @@ def rating_buttons() -> List[Dict[str, str]]:
     return [button(str(n), f'/rate{{"rating": "{n}"}}') for n in range(1, 6)]
 
 
+# bot.tracker_store.EARLIER_INTENTS, not imported from there: that would load Rasa into the action server.
+EARLIER_INTENTS = "earlier_intents"
+
+
 def had_a_real_conversation(tracker: Tracker) -> bool:
-    """Whether the customer asked for something in this session (not just hello and goodbye)."""
-    intents = [((e.get("parse_data") or {}).get("intent") or {}).get("name")
-               for e in tracker.events_after_latest_restart() if e.get("event") == "user"]
+    """Whether the customer asked for something in this session (not just hello and goodbye),
+    counting the messages a long conversation's compaction left out (bot/tracker_store.py)."""
+    intents = []
+    for event in tracker.events_after_latest_restart():
+        if event.get("event") == "user":
+            intents.append(((event.get("parse_data") or {}).get("intent") or {}).get("name"))
+        elif event.get("event") == "session_started":
+            intents += (event.get("metadata") or {}).get(EARLIER_INTENTS) or []
     return any(intent not in SOCIAL_INTENTS for intent in intents)
 
 

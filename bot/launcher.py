@@ -25,6 +25,7 @@ from bot.contact.settings import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+TRACKER_STORE = "bot.tracker_store.CompactingTrackerStore"  # keeps long conversations fast (bot/tracker_store.py)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
@@ -52,6 +53,7 @@ class Assistant:
         log_dir: Optional[Path] = None,
         contact_port: Optional[int] = None,
         service_env: Optional[dict] = None,
+        tracker_store: Optional[str] = TRACKER_STORE,
     ):
         self.model = model
         self.rasa_port = rasa_port
@@ -59,6 +61,7 @@ class Assistant:
         self.log_dir = log_dir
         self.contact_port = contact_port
         self.service_env = service_env or {}  # database and secrets, for the actions and the contact service
+        self.tracker_store = tracker_store  # None: Rasa's default (the benchmark's stock assistant)
         # Rasa's HTTP API (the contact service asks /model/parse to classify mail) answers only
         # with this token; one per Assistant, kept across restarts.
         self.rasa_token = self.service_env.get("RASA_API_TOKEN") or os.environ.get("RASA_API_TOKEN") or secrets.token_hex(32)
@@ -123,9 +126,12 @@ class Assistant:
         return self
 
     def _write_endpoints(self) -> Path:
-        """A new endpoints file telling Rasa where the action server is (stop() removes it)."""
+        """A new endpoints file telling Rasa where the action server is and which tracker store to
+        use (stop() removes it)."""
         with tempfile.NamedTemporaryFile("w", prefix="endpoints-", suffix=".yml", delete=False) as file:
             file.write(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n')
+            if self.tracker_store:
+                file.write(f"tracker_store:\n  type: {self.tracker_store}\n")
         return Path(file.name)
 
     def _environment(self) -> dict:

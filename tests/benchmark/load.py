@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from itertools import cycle, islice, zip_longest
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 import numpy as np
 
-from bot.launcher import Assistant
+from bot.launcher import TRACKER_STORE, Assistant
 from tests.benchmark import heldout
 from tests.benchmark.report import Row, Section
 
@@ -98,16 +98,18 @@ async def _measure(url: str, texts: List[str], plan: Plan, parts: str) -> Dict[s
     return results
 
 
-def _run(model: Path, log_dir: Path, texts: List[str], plan: Plan, parts: str) -> Dict[str, Any]:
+def _run(model: Path, log_dir: Path, texts: List[str], plan: Plan, parts: str, tracker_store: Optional[str]) -> Dict[str, Any]:
     print(f"Starting assistant with {model.name} (logs: {log_dir})...", flush=True)
-    with Assistant(model, free_port(), free_port(), log_dir) as assistant:
+    with Assistant(model, free_port(), free_port(), log_dir, tracker_store=tracker_store) as assistant:
         return asyncio.run(_measure(f"{assistant.rasa_url}/webhooks/rest/webhook", texts, plan, parts))
 
 
 def sections(ours: Path, stock: Path, plan: Plan, parts: str, log_dir: Path) -> List[Section]:
     """Measure ours, then stock; ``parts`` holds "c" and/or "d"."""
     texts = conversation_texts()
-    results = {name: _run(model, log_dir / name, texts, plan, parts) for name, model in (("ours", ours), ("stock", stock))}
+    # Stock Rasa keeps its default tracker store; ours compacts long conversations (bot/tracker_store.py).
+    results = {name: _run(model, log_dir / name, texts, plan, parts, store)
+               for name, model, store in (("ours", ours, TRACKER_STORE), ("stock", stock, None))}
 
     def row(name: str, part: str, metric: str, unit: str, better: str, headline: bool = False) -> Row:
         return Row(name, results["ours"][part][metric], results["stock"][part][metric], unit, better, headline)
