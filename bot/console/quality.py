@@ -14,12 +14,12 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from sanic import Blueprint
 from sanic.request import Request
-from sanic.response import HTTPResponse, file, json as json_response, text
+from sanic.response import HTTPResponse, file, json as json_response
 
 from bot import service_hours
 from bot.console.auth import console_staff, require_role
 from bot.console.pages import CONSOLE_STATIC, headers
-from bot.contact.app import ApiError, ContactService
+from bot.contact.app import ApiError, ContactService, csv_attachment
 from bot.quality.indicators import Filters, Indicators, InvalidPeriod
 
 CHANNELS = ("web", "app", "telegram", "email")
@@ -110,8 +110,6 @@ def blueprint(service: ContactService) -> Blueprint:
             raise ApiError(404, "not_found", f"No such table; use one of {', '.join(board['tables'])}.")
         period = board["filters"]
         filename = f"quality-{table_name}-{period['from']}-to-{period['to']}.csv"  # a known table: safe in the header
-        return text(to_csv(table["columns"], table["rows"]), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
-                             "X-Content-Type-Options": "nosniff"})
+        return csv_attachment(to_csv(table["columns"], table["rows"]), filename)
 
     return bp

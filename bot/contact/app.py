@@ -21,7 +21,7 @@ from sanic_cors import CORS
 from sqlalchemy.exc import OperationalError
 from sanic.exceptions import SanicException
 from sanic.request import Request
-from sanic.response import HTTPResponse, file, json as json_response
+from sanic.response import HTTPResponse, file, json as json_response, text
 
 from bot import knowledge, metrics, service_hours
 from bot.complaints import overdue
@@ -228,6 +228,15 @@ class ContactService:
                 await self.retry_pending()
             except Exception:
                 logger.exception("retrying pending messages failed")
+
+
+def csv_attachment(body: str, filename: str) -> HTTPResponse:
+    """A CSV download that spreadsheets open correctly: UTF-8 with a byte-order mark (without it
+    Excel reads the file in the system's code page and garbles Chinese), as an attachment, never
+    cached or sniffed. ``filename`` must be safe in a header (callers build it from known parts)."""
+    return text("\ufeff" + body, content_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+                         "X-Content-Type-Options": "nosniff"})
 
 
 def _json_body(request: Request) -> Dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from sanic import Blueprint
 from sanic.request import Request
-from sanic.response import HTTPResponse, html, json as json_response, text
+from sanic.response import HTTPResponse, html, json as json_response
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
@@ -21,7 +21,7 @@ from bot.complaints import report
 from bot.complaints.desk import OPEN_STATES
 from bot.complaints.lifecycle import ComplaintLifecycle, LifecycleError, iso
 from bot.complaints.models import CATEGORIES, STATES, Complaint, ComplaintEvent
-from bot.contact.app import ApiError, ContactService, _json_body
+from bot.contact.app import ApiError, ContactService, _json_body, csv_attachment
 from bot.contact.models import Message
 from bot.contact.staff import Staff, authenticate, seed_demo
 from bot.contact.store import message_dict
@@ -244,8 +244,7 @@ def blueprint(service: ContactService) -> Blueprint:
     async def report_csv(request: Request) -> HTTPResponse:
         result = await period_report(request)
         filename = f"complaints-{result.start}-{result.end}.csv"
-        return text(report.to_csv(result), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return csv_attachment(report.to_csv(result), filename)
 
     bookings = BookingStore(sessions)
 

@@ -7,6 +7,7 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import time
 from datetime import date, datetime, timedelta
@@ -175,7 +176,9 @@ def test_a_supervisor_reads_the_days_quality_figures_and_downloads_a_table(chrom
     with page.expect_download() as download:
         link.click()
     assert download.value.suggested_filename == f"quality-satisfaction_comments-{start}-to-{today}.csv"
-    with open(download.value.path(), encoding="utf-8", newline="") as saved:
+    with open(download.value.path(), "rb") as saved:
+        assert saved.read(3) == codecs.BOM_UTF8  # Excel reads the Chinese comment as UTF-8
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as saved:
         rows = list(csv.reader(saved))
     assert rows[0] == ["rated_at", "rating", "channel", "language", "trigger", "comment"]
     assert [row[1:] for row in rows[1:]] == [["4", "web", "zh", "bot", COMMENT]]

@@ -269,7 +269,8 @@ def test_reports_as_csv_and_html(service):
     status, body, headers = call(service, "GET", "/api/v1/staff/reports/complaints.csv?from=2025-06-01&to=2025-06-07", "amy")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert 'filename="complaints-2025-06-01-2025-06-07.csv"' in headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(body)))
+    assert body.startswith("\ufeff")  # the byte-order mark: Excel then reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(body[1:])))
     assert len(rows) == 3 and rows[0]["reference"] == fees.reference
     assert [r["category"] for r in rows] == ["fees", "fees", "contract_legal"]
     assert [r["channel"] for r in rows] == ["web", "app", "web"]

@@ -5,6 +5,7 @@ that traffic. Only supervisors get them; every table comes as CSV, safe to open 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -134,18 +135,19 @@ def test_every_table_comes_as_csv_with_formulas_neutralised(traffic, supervisor)
         assert headers["Content-Type"] == "text/csv; charset=utf-8"
         assert headers["Content-Disposition"] == f'attachment; filename="quality-{name}-{today}-to-{today}.csv"'
         assert headers["Cache-Control"] == "no-store"
-        rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+        assert body.startswith(codecs.BOM_UTF8)  # so that Excel reads the Chinese as UTF-8
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
         assert rows[0] == table["columns"] and len(rows) == len(table["rows"]) + 1, name
 
     _, _, body = get(supervisor, f"/console/api/quality/satisfaction_comments.csv{query}")
-    [header, comment] = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+    [header, comment] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     row = dict(zip(header, comment))
     assert (row["rating"], row["channel"], row["trigger"], row["comment"]) == ("5", "web", "bot", "'" + FORMULA_COMMENT)
     _, _, body = get(supervisor, f"/console/api/quality/top_misunderstood.csv{query}")
-    texts = [row[0] for row in csv.reader(io.StringIO(body.decode("utf-8")))][1:]
+    texts = [row[0] for row in csv.reader(io.StringIO(body.decode("utf-8-sig")))][1:]
     assert "'" + FORMULA_MESSAGE.lower() in texts
     _, _, body = get(supervisor, f"/console/api/quality/satisfaction_distribution.csv{query}")
-    assert body.decode("utf-8") == "rating,count\r\n1,0\r\n2,0\r\n3,0\r\n4,0\r\n5,1\r\n"
+    assert body.decode("utf-8") == "\ufeffrating,count\r\n1,0\r\n2,0\r\n3,0\r\n4,0\r\n5,1\r\n"
 
     assert error_of(supervisor, f"/console/api/quality/passwords.csv{query}") == (404, "not_found")
 
