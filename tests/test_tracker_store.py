@@ -4,7 +4,6 @@ is compacted is finished after it, and the survey still knows the customer asked
 
 import json
 import re
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.launcher import Assistant
 from bot.tracker_store import EARLIER_INTENTS, MAX_EVENTS, compact, state_of
+from tests.test_rest_channel import assistant  # noqa: F401  the real servers, a separate pair for this module
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = re.compile(r"C\d{8}-\d{4}")
@@ -24,20 +23,6 @@ QUESTIONS = [
     "how do I reset my login password", "Where is your Shanghai branch?", "What is the fee of Evergreen Steady Bond?",
     "长青稳盈债券A的费率是多少", "what's the market outlook this week", "我想redeem货币宝",
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    work = tmp_path_factory.mktemp("tracker-store")
-    env = {"DATABASE_URL": f"sqlite:///{work / 'contact.db'}", "EVERGREEN_CLOCK": "2026-11-30T10:00:00+08:00"}
-    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), work, service_env=env) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
