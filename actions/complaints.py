@@ -2,7 +2,8 @@
 
 The complaint is filed inside the form's validation when the customer confirms (or at once
 for an urgent case) and its reference is told in the same turn, after the commit. Filing is
-keyed on the contact service's message id (see ``actions/forms.py``).
+keyed on the contact service's message id (see ``actions/forms.py``). Urgent cases beyond the
+limit (``bot/complaints/desk.py``) are handed to a person with the safety steps, but not filed.
 """
 
 from __future__ import annotations
@@ -14,25 +15,30 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import AssistantAction, is_verified, latest_entities, reply_language_of
+from actions.base import AssistantAction, is_verified, latest_entities, latest_metadata, reply_language_of
 from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, origin, receipt
 from actions.handoff import handoff_payload
 from bot import knowledge, products, service_hours
 from bot.bookings.schedule import parse_mobile
 from bot.complaints import triage
-from bot.complaints.desk import ComplaintDesk, ComplaintDraft
+from bot.complaints.desk import ComplaintDesk, ComplaintDraft, UrgentLimitReached
 from bot.complaints.models import CATEGORIES, Complaint
 from bot.contact.db import sessions_for
 from bot.contact.settings import database_url
 from bot.language import format_moment
 from bot.privacy import mask_personal_numbers
+from bot.references import well_formed
 from bot.service_hours import SHANGHAI
 from bot.working_calendar import RESOLUTION_WORKING_DAYS
 
 NO_PRODUCT = "none"
 CONTACT_CHAT = "chat"
 CONTACT_REGISTERED = "registered"
-REFERENCE = re.compile(r"\b[Cc]\s*(\d{8})\s*[-－—]?\s*(\d{4})\b")
+# A complaint reference as customers type it (bot/references.py): spaces and dashes of any width
+# allowed, Chinese right next to it too; 4–7 digits, so that a mistyped one can be told so.
+REFERENCE = re.compile(r"(?<![A-Za-z0-9])[Cc]\s*(\d{8})\s*[-－—]?\s*(\d{4,7})(?!\d)")
+# The complaint_reference slot of an urgent case over the limit: the form is over, nothing was filed.
+NOT_FILED = "not-filed"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # Answers at the summary step that reopen a field (button texts in both languages, or words).
 CHANGE_WORDS = {
@@ -48,12 +54,21 @@ def desk() -> ComplaintDesk:
     return ComplaintDesk(sessions_for(database_url()))
 
 
+def message_origin(tracker: Tracker) -> Optional[str]:
+    """Where the latest message came from, as the contact service's keyed hash (of the client
+    address, Telegram user or mail sender), if it sent one."""
+    value = (latest_metadata(tracker).get("message") or {}).get("origin")
+    return value if isinstance(value, str) and value else None
+
+
 def file_complaint(tracker: Tracker, lang: str, description: str, category: str, urgent: bool,
                    product: Optional[str] = None, outcome: Optional[str] = None, contact: Optional[str] = None) -> Complaint:
+    """File the complaint (once per message); UrgentLimitReached for an urgent one over the limit."""
     source_key, received_at = receipt(tracker)
     draft = ComplaintDraft(
         source_key=source_key,
         **origin(tracker),
+        origin=message_origin(tracker),
         language=lang,
         category=category,
         description=description,
@@ -73,14 +88,17 @@ def contact_label(contact: Optional[str], lang: str) -> str:
     return contact
 
 
+def urgent_reason(tracker: Tracker) -> str:
+    return "fraud" if intent_of(tracker) == "report_fraud" else "urgent"
+
+
 def tell_filed(dispatcher: CollectingDispatcher, tracker: Tracker, complaint: Complaint, lang: str) -> None:
     """The reference, the deadlines and what happens next; an urgent case also gets the safety
     steps and goes to the top of the agents' queue when they are in."""
     if complaint.urgent:
         dispatcher.utter_message(text=knowledge.message("complaint_urgent", lang, reference=complaint.reference))
         if service_hours.agents_available():
-            reason = "fraud" if intent_of(tracker) == "report_fraud" else "urgent"
-            dispatcher.utter_message(json_message=handoff_payload(tracker, reason, True, complaint.reference))
+            dispatcher.utter_message(json_message=handoff_payload(tracker, urgent_reason(tracker), True, complaint.reference))
     dispatcher.utter_message(text=knowledge.message(
         "complaint_filed", lang,
         reference=complaint.reference,
@@ -89,6 +107,26 @@ def tell_filed(dispatcher: CollectingDispatcher, tracker: Tracker, complaint: Co
         days=RESOLUTION_WORKING_DAYS[complaint.severity],
         contact=contact_label(complaint.contact, lang),
     ))
+
+
+def handle_urgent(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, text: str,
+                  product: Optional[str]) -> str:
+    """An urgent case: filed at once and told with the safety steps; over the limit, handed to a
+    person with the safety steps but not filed again. The reference, or NOT_FILED."""
+    contact = CONTACT_REGISTERED if is_verified(tracker) else CONTACT_CHAT
+    try:
+        complaint = file_complaint(tracker, lang, text, triage.suggest_category(text), urgent=True,
+                                   product=product, contact=contact)
+    except UrgentLimitReached:
+        agents_in = service_hours.agents_available()
+        next_step = knowledge.message("complaint_urgent_limited_agent", lang) if agents_in else knowledge.message(
+            "complaint_urgent_limited_hotline", lang, reopen=format_moment(service_hours.agents_back_at(), lang))
+        dispatcher.utter_message(text=knowledge.message("complaint_urgent_limited", lang, next=next_step))
+        if agents_in:  # still urgent for the agents: the customer may really be in trouble
+            dispatcher.utter_message(json_message=handoff_payload(tracker, urgent_reason(tracker), True))
+        return NOT_FILED
+    tell_filed(dispatcher, tracker, complaint, lang)
+    return complaint.reference
 
 
 def looks_detailed(text: str) -> bool:
@@ -130,12 +168,8 @@ class ValidateComplaintForm(StoppableFormValidation):
             slots["complaint_product"] = named[0]
         if triage.is_urgent(text):
             # Emergency process: no more questions, file now and give the safety steps.
-            lang = reply_language_of(tracker)
-            contact = CONTACT_REGISTERED if is_verified(tracker) else CONTACT_CHAT
-            complaint = file_complaint(tracker, lang, text, triage.suggest_category(text), urgent=True,
-                                       product=slots.get("complaint_product"), contact=contact)
-            tell_filed(dispatcher, tracker, complaint, lang)
-            slots["complaint_reference"] = complaint.reference
+            slots["complaint_reference"] = handle_urgent(dispatcher, tracker, reply_language_of(tracker), text,
+                                                         slots.get("complaint_product"))
         return slots
 
     def validate_complaint_category(self, value: Any, dispatcher: CollectingDispatcher,
@@ -257,10 +291,7 @@ class ActionReportFraud(AssistantAction):
     def respond(self, dispatcher, tracker, lang):
         text = tracker.latest_message.get("text") or ""
         named = latest_entities(tracker, "product")
-        contact = CONTACT_REGISTERED if is_verified(tracker) else CONTACT_CHAT
-        complaint = file_complaint(tracker, lang, text, triage.suggest_category(text), urgent=True,
-                                   product=named[0] if named else None, contact=contact)
-        tell_filed(dispatcher, tracker, complaint, lang)
+        handle_urgent(dispatcher, tracker, lang, text, named[0] if named else None)
         return []
 
 
@@ -290,6 +321,9 @@ class ActionComplaintStatus(AssistantAction):
         found = REFERENCE.search(tracker.latest_message.get("text") or "")
         if found:
             reference = f"C{found.group(1)}-{found.group(2)}"
+            if not well_formed(reference):  # the check digit is public: this tells nothing about what exists
+                self.say(dispatcher, knowledge.message("complaint_status_mistyped", lang, reference=reference), lang)
+                return []
             complaint = desk().for_owner(reference, *owner)
             text = describe_status(complaint, lang) if complaint else knowledge.message(
                 "complaint_status_not_found", lang, reference=reference)

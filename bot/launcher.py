@@ -21,6 +21,7 @@ from typing import Callable, List, Optional
 
 from bot.contact import staff
 from bot.contact.db import make_engine, migrate
+from bot.contact.production import refuse_unsafe_start
 from bot.contact.settings import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,7 @@ class Assistant:
         self.rasa_token = self.service_env.get("RASA_API_TOKEN") or os.environ.get("RASA_API_TOKEN") or secrets.token_hex(32)
         self.processes: List[subprocess.Popen] = []
         self.action_server: Optional[subprocess.Popen] = None
+        self.rasa: Optional[subprocess.Popen] = None
         self._endpoints: Optional[Path] = None  # Rasa's endpoints file, while the processes run
 
     @property
@@ -105,19 +107,14 @@ class Assistant:
         try:
             self._endpoints = self._write_endpoints()
             actions = self._spawn_action_server(env)
-            rasa = self._spawn(
-                "rasa",
-                ["rasa", "run", "--model", str(self.model), "--endpoints", str(self._endpoints),
-                 "--credentials", "credentials.yml", "--interface", HOST, "--port", str(self.rasa_port),
-                 "--enable-api", f"--auth-token={self.rasa_token}"],  # "=": a token may start with "-"
-                env,
-            )
+            rasa = self._spawn_rasa(env)
             _wait_until_up(f"{self.actions_url}/health", actions, timeout)
             _wait_until_up(f"{self.rasa_url}/", rasa, timeout)
             if self.contact_port:  # last, so customers never find the assistant still loading
                 # Loopback unless the operator publishes it (CONTACT_HOST=0.0.0.0 behind a proxy).
                 contact_env = {**env, "CONTACT_HOST": env.get("CONTACT_HOST", HOST), "CONTACT_PORT": str(self.contact_port),
-                               "RASA_URL": self.rasa_url, "RASA_API_TOKEN": self.rasa_token}
+                               "RASA_URL": self.rasa_url, "RASA_API_TOKEN": self.rasa_token,
+                               "ACTIONS_URL": self.actions_url}
                 contact = self._spawn("contact", ["bot.contact"], contact_env)
                 _wait_until_up(f"{self.contact_url}/health", contact, timeout)
         except Exception:
@@ -143,16 +140,33 @@ class Assistant:
         self.action_server = self._spawn("actions", ["bot.action_server", "--actions", "actions", "--port", str(self.actions_port)], env)
         return self.action_server
 
+    def _spawn_rasa(self, env: dict) -> subprocess.Popen:
+        self.rasa = self._spawn(
+            "rasa",
+            ["rasa", "run", "--model", str(self.model), "--endpoints", str(self._endpoints),
+             "--credentials", "credentials.yml", "--interface", HOST, "--port", str(self.rasa_port),
+             "--enable-api", f"--auth-token={self.rasa_token}"],  # "=": a token may start with "-"
+            env,
+        )
+        return self.rasa
+
     def restart_action_server(self, while_down: Callable[[], None], timeout: float = 120) -> None:
         """Stop the action server, call ``while_down``, start it again (for fault tests)."""
-        old = self.action_server
-        old.terminate()
+        self._restart(self.action_server, while_down, self._spawn_action_server, f"{self.actions_url}/health", timeout)
+
+    def restart_rasa(self, while_down: Callable[[], None], timeout: float = 180) -> None:
+        """Kill the Rasa server (no clean shutdown), call ``while_down``, start it again (for fault tests)."""
+        self._restart(self.rasa, while_down, self._spawn_rasa, f"{self.rasa_url}/", timeout, kill=True)
+
+    def _restart(self, old: subprocess.Popen, while_down: Callable[[], None], spawn: Callable[[dict], subprocess.Popen],
+                 url: str, timeout: float, kill: bool = False) -> None:
+        old.kill() if kill else old.terminate()
         old.wait(timeout=15)
         self.processes.remove(old)
         try:
             while_down()
         finally:
-            _wait_until_up(f"{self.actions_url}/health", self._spawn_action_server(self._environment()), timeout)
+            _wait_until_up(url, spawn(self._environment()), timeout)
 
     def stop(self) -> None:
         for process in self.processes:
@@ -165,7 +179,7 @@ class Assistant:
                 process.kill()
                 process.wait()  # gone, so its port is free for a start() again
         self.processes.clear()
-        self.action_server = None
+        self.action_server = self.rasa = None
         if self._endpoints is not None:
             self._endpoints.unlink(missing_ok=True)
             self._endpoints = None
@@ -212,6 +226,7 @@ def main() -> None:
     parser.add_argument("--actions-port", type=int, default=5055)
     parser.add_argument("--contact-port", type=int, default=int(os.environ.get("CONTACT_PORT", 8080)))
     args = parser.parse_args()
+    refuse_unsafe_start()  # production: every unsafe setting named before anything starts
     assistant = Assistant(args.model, args.rasa_port, args.actions_port, contact_port=args.contact_port).start()
     print(banner(assistant), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

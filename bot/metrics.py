@@ -93,10 +93,11 @@ class DatabaseCounts(Collector):
             .join(Conversation, Conversation.id == Message.conversation_id)
             .group_by(Conversation.channel, Message.direction, Message.sender, Message.status)
         ).all()
-        totals, pending = Counter(), Counter()
+        totals, pending, parked = Counter(), Counter(), Counter()
         for channel, direction, sender, status, count in rows:
             totals[channel, direction, sender] += count
             pending[channel] += count if (direction, status) == ("in", "pending") else 0
+            parked[channel] += count if (direction, status) == ("in", "parked") else 0
         messages = CounterMetricFamily("evergreen_messages", "Messages stored, by channel, direction (in|out) and sender "
                                        "(customer|bot|agent|system)", labels=["channel", "direction", "sender"])
         for labels, count in sorted(totals.items()):
@@ -105,7 +106,11 @@ class DatabaseCounts(Collector):
                                     "(being answered, or waiting for the retry loop while it is unreachable)", labels=["channel"])
         for channel, count in sorted(pending.items()):
             waiting.add_metric([channel], count)
-        return messages, waiting
+        given_up = GaugeMetricFamily("evergreen_messages_parked", "Customer messages the assistant failed on too often, "
+                                     "waiting for a supervisor (GET /api/v1/staff/messages/parked)", labels=["channel"])
+        for channel, count in sorted(parked.items()):
+            given_up.add_metric([channel], count)
+        return messages, waiting, given_up
 
     def _handoffs(self, session) -> Iterable[Metric]:
         rows = session.execute(
@@ -189,6 +194,8 @@ def allowed(request: Request, token: Optional[str]) -> bool:
         return hmac.compare_digest(given.encode(), token.encode())
     if any(name in request.headers for name in PROXY_HEADERS):
         return False
+    # The peer itself, even behind TRUSTED_PROXIES: a request that came through a proxy was refused
+    # above, so the client address (bot/contact/client_address.py) could only be the peer anyway.
     try:
         return ipaddress.ip_address(request.ip).is_loopback
     except ValueError:  # a Unix socket, or no peer address

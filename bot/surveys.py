@@ -48,12 +48,18 @@ class SurveyDesk:
             handoff: Optional[Handoff] = None) -> Optional[Survey]:
         """The survey to ask now: the one still waiting for a rating if there is one, else a new
         one; ``None`` when the customer already answered one in the last 24 hours and nothing
-        new happened (a second goodbye is not asked again; an agent's service always is)."""
+        new happened (a second goodbye is not asked again; an agent's service always is).
+
+        Only the contact service, which knows the ``handoff``, opens a survey of an agent's
+        service; asked for one without it (the assistant, prompted by the service) this returns
+        the one the service opened, or ``None``: nobody can rate an agent who served nobody."""
         if trigger not in TRIGGERS:
             raise ValueError(f"a survey follows one of {TRIGGERS}, not {trigger!r}")
         with self.sessions() as session:
             recent = self._recent(session, conversation_id, now)
             unrated = next((s for s in recent if s.rating is None), None)
+            if trigger == "agent" and handoff is None:
+                return unrated if unrated is not None and unrated.handoff_id is not None else None
             if unrated is not None:
                 if handoff is not None and unrated.handoff_id is None:  # the agent's service supersedes
                     unrated.trigger, unrated.handoff_id, unrated.agent_id = trigger, handoff.id, handoff.agent_id

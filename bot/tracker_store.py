@@ -13,22 +13,34 @@ a single answer. :func:`compact` does that, :class:`CompactingTrackerStore` appl
 tracker is saved with more than ``max_events`` events. Configured in Rasa's endpoints file
 (``tracker_store: type: bot.tracker_store.CompactingTrackerStore``; bot/launcher.py writes it).
 
-The assistant's records — messages, complaints, bookings, surveys — live in the contact
-service's database, so nothing is lost that anybody reads: Rasa's tracker was, and stays, the
-assistant's working memory, in memory, as with Rasa's default store.
+Each conversation's (compacted) tracker is one row of ``assistant_trackers`` in the contact
+service's database (``DATABASE_URL``; migration 0016), written on every save: a restart of Rasa
+loses no form under way (a complaint confirmed while Rasa restarted is filed when the contact
+service's retry reaches it), and several Rasa processes could share the conversations. Compaction
+keeps the row small, so writing it whole costs about what Rasa's in-memory store spent serialising.
+The assistant's records — messages, complaints, bookings, surveys — are the contact service's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+import asyncio
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
-from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted, ActionExecutionRejected, ActiveLoop, ConversationPaused, Event, LoopInterrupted, SessionStarted, SlotSet, UserUttered,
 )
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
+from sqlalchemy import Column, DateTime, String, Text, select
+from sqlalchemy.orm import sessionmaker
+
+from bot.contact.db import sessions_for
+from bot.contact.models import Base
+from bot.contact.settings import database_url
+
 
 # A customer message adds about eight events (the message, the action, the understanding
 # marker, the answers, slots, listening). 100 events are some 12 messages: compacting then keeps
@@ -129,13 +141,47 @@ def _prefix(state: State, timestamp: float, intents: List[str]) -> List[Event]:
     return events
 
 
-class CompactingTrackerStore(InMemoryTrackerStore):
-    """Rasa's in-memory tracker store, saving long trackers compacted (see the module's docstring)."""
+class AssistantTracker(Base):
+    """A conversation's tracker as Rasa serialises it (compacted)."""
+
+    __tablename__ = "assistant_trackers"
+    sender_id = Column(String(255), primary_key=True)
+    tracker = Column(Text, nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class TrackerTable:
+    """Serialised trackers by conversation, in the contact service's database. Synchronous: the
+    store calls it off Rasa's event loop."""
+
+    def __init__(self, sessions: sessionmaker):
+        self.sessions = sessions
+
+    def get(self, sender_id: str) -> Optional[str]:
+        with self.sessions() as session:
+            return session.execute(select(AssistantTracker.tracker).where(AssistantTracker.sender_id == sender_id)).scalar()
+
+    def put(self, sender_id: str, serialised: str) -> None:
+        # A conversation's messages reach Rasa one at a time (its lock store), so the row is
+        # written by one request at a time; merge() reads it and inserts or updates.
+        with self.sessions() as session:
+            session.merge(AssistantTracker(sender_id=sender_id, tracker=serialised, updated_at=datetime.now(timezone.utc)))
+            session.commit()
+
+    def keys(self) -> List[str]:
+        with self.sessions() as session:
+            return list(session.execute(select(AssistantTracker.sender_id)).scalars())
+
+
+class CompactingTrackerStore(TrackerStore, SerializedTrackerAsText):
+    """Rasa's tracker store for this assistant: long trackers saved compacted, each conversation's
+    tracker kept in the database (see the module's docstring). Rasa passes the endpoint's ``url``
+    as ``host``: a database URL there overrides ``DATABASE_URL``."""
 
     def __init__(self, domain: Domain, event_broker: Any = None, max_events: int = MAX_EVENTS,
-                 keep_turns: int = KEEP_TURNS, **kwargs: Any) -> None:
-        kwargs.pop("host", None)  # Rasa passes the endpoint's url, which an in-memory store has no use for
+                 keep_turns: int = KEEP_TURNS, host: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(domain, event_broker, **kwargs)
+        self.table = TrackerTable(sessions_for(host or database_url()))
         self.max_events = int(max_events)
         self.keep_turns = int(keep_turns)
 
@@ -143,4 +189,19 @@ class CompactingTrackerStore(InMemoryTrackerStore):
         await self.stream_events(tracker)  # an event broker still gets every event, as it happened
         if len(tracker.events) > self.max_events:
             tracker = compact(tracker, self.keep_turns) or tracker
-        self.store[tracker.sender_id] = self.serialise_tracker(tracker)
+        await asyncio.to_thread(self.table.put, tracker.sender_id, self.serialise_tracker(tracker))
+
+    async def keys(self) -> Iterable[str]:
+        return await asyncio.to_thread(self.table.keys)
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The tracker's latest session (what Rasa predicts from)."""
+        tracker = await self.retrieve_full_tracker(sender_id)
+        if tracker is None:
+            return None
+        sessions = get_trackers_for_conversation_sessions(tracker)
+        return sessions[-1] if len(sessions) > 1 else tracker
+
+    async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        serialised = await asyncio.to_thread(self.table.get, sender_id)
+        return self.deserialise_tracker(sender_id, serialised) if serialised else None

@@ -14,8 +14,9 @@ from actions import survey as survey_actions
 from actions.survey import ActionAskSurvey, ActionRecordRating, AskSurveyComment
 from bot.contact.db import make_engine, migrate, sessions_for
 from bot.service_hours import SHANGHAI
-from bot.surveys import Survey
+from bot.surveys import Survey, SurveyDesk
 from tests.conftest import make_tracker, run_action, texts, user_event
+from tests.surveys.test_survey_desk import resolved_handoff
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 WEB = {"channel": "web"}
@@ -56,11 +57,24 @@ async def test_a_goodbye_after_a_question_asks_for_a_rating_with_five_buttons(da
     ("非常满意", [], 5),
 ])
 async def test_a_rating_is_recorded_and_the_comment_form_follows(database, text, entities, rating):
-    await run_action(ActionAskSurvey(), make_tracker("/EXTERNAL_survey", "EXTERNAL_survey", metadata=WEB, slots={"language": "zh"}))
+    # What the contact service does when an agent resolves: open the survey, then prompt the assistant.
+    SurveyDesk(database).ask("customer-1", "web", "zh", "agent", NOW, resolved_handoff(database, "customer-1"))
+    asked, _ = await run_action(ActionAskSurvey(), make_tracker("/EXTERNAL_survey", "EXTERNAL_survey", metadata=WEB,
+                                                                slots={"language": "zh"}))
+    assert "人工客服的服务" in texts(asked)
     messages, events = await run_action(ActionRecordRating(), make_tracker(text, "rate", entities=entities, slots={"language": "zh"}))
     assert f"感谢您的评分（{rating} 分）" in texts(messages)
     assert SlotSet("survey_rated", True) in events
     assert surveys(database)[0].rating == rating
+
+
+async def test_a_survey_of_an_agent_nobody_opened_is_not_asked_and_cannot_be_rated(database):
+    """A forged prompt (the service never opened a survey: no agent served this conversation)
+    asks nothing, and a rating after it is thanked and not stored."""
+    asked, _ = await run_action(ActionAskSurvey(), make_tracker("/EXTERNAL_survey", "EXTERNAL_survey", metadata=WEB))
+    rated, _ = await run_action(ActionRecordRating(), make_tracker('/rate{"rating": "5"}', "rate",
+                                                                  entities=[{"entity": "rating", "value": "5"}]))
+    assert asked == [] and "You're welcome" in texts(rated) and surveys(database) == []
 
 
 async def test_a_low_rating_asks_what_went_wrong(database):

@@ -12,11 +12,12 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.references import pattern
 from bot.tracker_store import EARLIER_INTENTS, MAX_EVENTS, compact, state_of
 from tests.test_rest_channel import assistant  # noqa: F401  the real servers, a separate pair for this module
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = re.compile(r"C\d{8}-\d{4}")
+REFERENCE = re.compile(pattern("C"))
 QUESTIONS = [
     "What is the minimum for Evergreen Cash Plus?", "What is the latest NAV of Evergreen USD Income?",
     "长青货币宝起购金额是多少", "稳盈债券的风险等级是多少", "What are your opening hours?", "Which products do you have?",

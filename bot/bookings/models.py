@@ -38,7 +38,7 @@ class Callback(_Booking, Base):
     """
 
     __tablename__ = "callbacks"
-    reference = Column(String(16), nullable=False, unique=True)  # CB20261129-0001
+    reference = Column(String(20), nullable=False, unique=True)  # CB20261129-483928 (bot/references.py)
     window_start = Column(ShanghaiTime, nullable=False)
     window_end = Column(ShanghaiTime, nullable=False)
 
@@ -50,7 +50,7 @@ class Appointment(_Booking, Base):
     """
 
     __tablename__ = "appointments"
-    reference = Column(String(16), nullable=False, unique=True)  # AP20261129-0001
+    reference = Column(String(20), nullable=False, unique=True)  # AP20261129-483928
     city = Column(String(32), nullable=False)  # English city name, as in the branches knowledge
     starts_at = Column(ShanghaiTime, nullable=False)
     ends_at = Column(ShanghaiTime, nullable=False)

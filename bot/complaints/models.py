@@ -42,12 +42,14 @@ class ShanghaiTime(TypeDecorator):
 class Complaint(Base):
     __tablename__ = "complaints"
     id = Column(Integer, primary_key=True, autoincrement=True)
-    reference = Column(String(16), nullable=False, unique=True)  # C20261128-0007
+    reference = Column(String(16), nullable=False, unique=True)  # C20261128-483924 (bot/references.py)
     # Makes intake idempotent: the conversation and the customer message that confirmed it.
     source_key = Column(String(160), nullable=False, unique=True)
     conversation_id = Column(String(80), index=True)
     customer_id = Column(String(64), index=True)
     channel = Column(String(16), nullable=False)
+    # Keyed hash of where it came from (client address, Telegram user, mail sender): urgent ones are limited by it.
+    origin = Column(String(64), index=True)
     language = Column(String(2), nullable=False)
     category = Column(String(24), nullable=False)
     severity = Column(String(8), nullable=False, default="general")

@@ -20,9 +20,11 @@ from bot.bookings.store import BookingStore
 from bot.complaints.desk import ComplaintDesk
 from bot.complaints.lifecycle import LifecycleError, iso
 from bot.console import audit
-from bot.console.auth import console_staff
+from bot.console.auth import console_staff, request_address
+from bot.contact import inputs
 from bot.contact.app import ApiError, ContactService, _json_body
 from bot.contact.customers import profile_of
+from bot.contact.ratelimit import ConnectionCap
 from bot.contact.staff import Staff
 from bot.contact.store import message_dict
 from bot.handoff.models import Handoff
@@ -30,6 +32,7 @@ from bot.handoff.router import may_see
 from bot.privacy import mask_personal_numbers
 
 MAX_TEXT = 2000
+SOCKETS_PER_STAFF = 10  # console WebSockets one staff member may have open (tabs, windows)
 
 
 def handoff_dict(handoff: Handoff, now: datetime, position: Optional[int] = None) -> Dict[str, Any]:
@@ -57,9 +60,13 @@ def blueprint(service: ContactService) -> Blueprint:
     desk = service.handoffs.desk
     complaints, bookings = ComplaintDesk(sessions), BookingStore(sessions)
 
+    # Only a logged-in staff member keeps a console socket open, so they are capped per account
+    # (tabs), not per address: a whole office of agents may share one address.
+    sockets_per_staff = ConnectionCap(SOCKETS_PER_STAFF)
+
     def recorder(staff: Staff, action: str, request: Request, **detail):
         def record(session, handoff: Handoff) -> None:
-            audit.record(session, f"staff:{staff.id}", action, handoff.conversation_id, request.ip,
+            audit.record(session, f"staff:{staff.id}", action, handoff.conversation_id, request_address(request, service),
                          handoff=handoff.id, **detail)
         return record
 
@@ -70,7 +77,7 @@ def blueprint(service: ContactService) -> Blueprint:
             raise ApiError(error.status, error.code, str(error)) from None
 
     async def handoff_of(handoff_id: str) -> Handoff:
-        handoff = await service.db(desk.get, int(handoff_id)) if handoff_id.isdigit() else None
+        handoff = await service.db(desk.get, inputs.record_id(handoff_id, "handoff_id"))
         if handoff is None:
             raise ApiError(404, "not_found", "No such handoff.")
         return handoff
@@ -157,7 +164,8 @@ def blueprint(service: ContactService) -> Blueprint:
         def store_and_audit():
             message = service.store.store_outbound(conversation_id, mask_personal_numbers(text), "agent")
             with sessions() as session:
-                audit.record(session, f"staff:{staff.id}", "reply", conversation_id, request.ip, message=message.id)
+                audit.record(session, f"staff:{staff.id}", "reply", conversation_id, request_address(request, service),
+                             message=message.id)
                 session.commit()
             return message
 
@@ -170,9 +178,10 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.post("/console/api/conversations/<conversation_id>/typing")
     async def typing(request: Request, conversation_id: str) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=True)
+        typing_on = bool(_json_body(request).get("on"))
         handoff = await service.db(desk.open_for, conversation_id)
         if handoff is not None and handoff.agent_id == staff.id:
-            await service.hub.publish(conversation_id, {"type": "typing", "on": bool(_json_body(request).get("on"))})
+            await service.hub.publish(conversation_id, {"type": "typing", "on": typing_on})
         return json_response({"ok": True})
 
     @bp.post("/console/api/conversations/<conversation_id>/notes")
@@ -184,7 +193,7 @@ def blueprint(service: ContactService) -> Blueprint:
 
         def write():
             with sessions() as session:
-                audit.record(session, f"staff:{staff.id}", "note", conversation_id, request.ip, text=text)
+                audit.record(session, f"staff:{staff.id}", "note", conversation_id, request_address(request, service), text=text)
                 session.commit()
 
         await service.db(write)
@@ -201,12 +210,18 @@ def blueprint(service: ContactService) -> Blueprint:
             await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
             await ws.close()
             return
+        if not sockets_per_staff.open(staff.id):
+            await ws.send(json.dumps({"type": "error", "error": {
+                "code": "too_many_connections", "message": f"At most {SOCKETS_PER_STAFF} console windows at once; close another."}}))
+            await ws.close(1013, "too many connections")  # 1013: try again later
+            return
         service.handoffs.consoles[ws] = staff
         try:
             while True:
                 await ws.recv()  # the console only listens; this notices when it goes away
         finally:
             service.handoffs.consoles.pop(ws, None)
+            sockets_per_staff.closed(staff.id)
 
     async def after_queue_change(handoff: Handoff) -> None:
         if handoff.state != "waiting":

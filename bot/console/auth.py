@@ -8,6 +8,10 @@ CSRF token in ``X-CSRF-Token``.
 
 Console routes call :func:`console_staff`. The ``/api/*`` routes never read this cookie: they
 take bearer tokens and allow any origin (CORS), which is only safe because no cookie counts there.
+
+The cookie is ``Secure`` when the browser came over HTTPS (here, or through a trusted proxy
+saying so), or always with ``CONSOLE_SECURE_COOKIES=1``. Failed logins are limited three ways
+(:class:`LoginLimits`) by the client's address, its real one behind a trusted proxy.
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,12 +32,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console import audit
 from bot.contact.app import ApiError, ContactService, _json_body
+from bot.contact.client_address import client_address, over_https
 from bot.contact.models import Base, utcnow
+from bot.contact.ratelimit import RateLimiter
 from bot.contact.staff import MAX_PASSWORD, PASSWORDS, ROLES, Staff
 from bot.contact.store import as_aware
 
 COOKIE = "egw_console"
-FAILED_LOGINS, FAILED_LOGIN_WINDOW = 5, 15 * 60.0  # per (staff id, client address)
+FAILED_LOGIN_WINDOW = 15 * 60.0
+# Failed logins allowed per FAILED_LOGIN_WINDOW (LoginLimits): for one account from one address (a
+# person mistyping); from one address across accounts (an office behind one address has many
+# agents: each may mistype a few times); for one account across addresses (guessing from many
+# places; beyond it the account waits, whoever tries it).
+FAILED_PER_ACCOUNT_AND_ADDRESS, FAILED_PER_ADDRESS, FAILED_PER_ACCOUNT = 5, 30, 20
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 NO_STORE = {"Cache-Control": "no-store"}  # answers carrying the CSRF token
 LOGIN_FAILED = "Wrong staff id or password."  # the one answer for every reason: no user enumeration
@@ -52,33 +62,44 @@ class ConsoleSession(Base):
     ended_at = Column(DateTime(timezone=True))
 
 
-class FailedLogins:
-    """Failed logins per key in a sliding window, in memory (one contact-service process).
+class LoginLimits:
+    """Failed console logins in a sliding window, in memory (one contact-service process), per
+    account and address, per address, and per account: one address cannot lock everyone out, and
+    one account cannot be guessed from many addresses without limit.
 
-    An attempt counts from its start, so parallel guesses cannot outrun the limit while their
-    hashes are being checked; a successful login clears its key.
+    An attempt counts from its start, so parallel guesses cannot outrun a limit while their hashes
+    are being checked. A successful login takes its attempt back (and clears the account's count
+    from that address), so logging in to one's own account never makes room for guesses.
     """
 
-    MAX_KEYS = 10_000  # beyond this, quiet keys are forgotten, so made-up ids cannot fill memory
+    def __init__(self, window: float = FAILED_LOGIN_WINDOW):
+        self.limits = {
+            "account_and_address": RateLimiter(FAILED_PER_ACCOUNT_AND_ADDRESS, window),
+            "address": RateLimiter(FAILED_PER_ADDRESS, window),
+            "account": RateLimiter(FAILED_PER_ACCOUNT, window),
+        }
 
-    def __init__(self, limit: int, window: float):
-        self.limit, self.window = limit, window
-        self._attempts: Dict[str, List[float]] = {}
+    @staticmethod
+    def _keys(staff_id: str, address: str) -> Dict[str, str]:
+        return {"account_and_address": f"{staff_id}\n{address}", "address": address, "account": staff_id}
 
-    def attempt(self, key: str) -> float:
-        """0 if ``key`` may try now (and counts the try), else the seconds until it may."""
-        now = time.monotonic()
-        if len(self._attempts) > self.MAX_KEYS:
-            self._attempts = {k: times for k, times in self._attempts.items() if now - times[-1] < self.window}
-        recent = [t for t in self._attempts.get(key, ()) if now - t < self.window]
-        if len(recent) >= self.limit:
-            self._attempts[key] = recent
-            return self.window - (now - recent[0])
-        self._attempts[key] = recent + [now]
-        return 0.0
+    def attempt(self, staff_id: str, address: str) -> Tuple[float, Optional[str]]:
+        """(0, None) if this login may be tried now (it is counted), else the seconds until it may
+        and the limit reached."""
+        keys = self._keys(staff_id, address)
+        waits = {name: limiter.wait(keys[name]) for name, limiter in self.limits.items()}
+        reached = max(waits, key=waits.get)
+        if waits[reached]:
+            return waits[reached], reached
+        for name, limiter in self.limits.items():
+            limiter.count(keys[name])
+        return 0.0, None
 
-    def succeeded(self, key: str) -> None:
-        self._attempts.pop(key, None)
+    def succeeded(self, staff_id: str, address: str) -> None:
+        keys = self._keys(staff_id, address)
+        self.limits["account_and_address"].forget(keys["account_and_address"])
+        self.limits["address"].uncount(keys["address"])
+        self.limits["account"].uncount(keys["account"])
 
 
 def _digest(token: str) -> str:
@@ -175,7 +196,8 @@ async def _current(request: Request, service: ContactService) -> Tuple[ConsoleSe
         raise RuntimeError("console sessions are for /console/ routes only")
     _check_origin(request)
     token = request.cookies.get(COOKIE)
-    found = await service.db(resume, service.store.sessions, _digest(token), _idle(service), request.ip) if token else None
+    address = request_address(request, service)
+    found = await service.db(resume, service.store.sessions, _digest(token), _idle(service), address) if token else None
     if found is None:
         raise ApiError(401, "unauthorized", "Please log in to the console (again).")
     return found
@@ -202,6 +224,17 @@ def require_role(staff: Staff, role: str) -> None:
         raise ApiError(403, "forbidden", f"Only a {role} may do this.")
 
 
+def request_address(request: Request, service: ContactService) -> str:
+    """The client's address (its real one behind a trusted proxy), for limits and the audit log."""
+    return client_address(request, service.settings.trusted_proxies)
+
+
+def _secure(request: Request, service: ContactService) -> bool:
+    """Whether the session cookie is marked Secure (module docstring)."""
+    forced = service.settings.console_secure_cookies
+    return forced if forced is not None else over_https(request, service.settings.trusted_proxies)
+
+
 def _set_cookie(response: HTTPResponse, token: str, secure: bool) -> None:
     """The session cookie, without Max-Age: the browser drops it when it closes. An empty token
     with Max-Age=0 deletes it."""
@@ -215,8 +248,7 @@ def _set_cookie(response: HTTPResponse, token: str, secure: bool) -> None:
 def blueprint(service: ContactService) -> Blueprint:
     bp = Blueprint("console_auth")
     sessions = service.store.sessions
-    secure = service.settings.console_secure_cookies
-    failures = FailedLogins(FAILED_LOGINS, FAILED_LOGIN_WINDOW)
+    limits = LoginLimits()
 
     @bp.post("/console/api/login")
     async def login(request: Request) -> HTTPResponse:
@@ -226,29 +258,29 @@ def blueprint(service: ContactService) -> Blueprint:
         if not isinstance(staff_id, str) or not isinstance(password, str) or not 1 <= len(staff_id) <= 64 \
                 or not 1 <= len(password) <= MAX_PASSWORD:
             raise ApiError(400, "invalid_request", 'Send {"id": string, "password": string}.')
-        key = f"{staff_id}\n{request.ip}"
-        wait = failures.attempt(key)
+        address = request_address(request, service)
+        wait, reached = limits.attempt(staff_id, address)
         if wait:
             await service.db(_record, sessions, "anonymous", "login_failed", target=f"staff:{staff_id}",
-                             ip=request.ip, reason="rate_limited")
+                             ip=address, reason="rate_limited", limit=reached)
             raise ApiError(429, "rate_limited", "Too many failed logins; please try again later.",
                            {"Retry-After": str(int(wait) + 1)})
-        found = await service.db(log_in, sessions, staff_id, password, request.ip)
+        found = await service.db(log_in, sessions, staff_id, password, address)
         if found is None:
             raise ApiError(401, "login_failed", LOGIN_FAILED)
-        failures.succeeded(key)
+        limits.succeeded(staff_id, address)
         staff, token, csrf_token = found
         response = json_response({"staff": staff_dict(staff), "csrf_token": csrf_token}, headers=NO_STORE)
-        _set_cookie(response, token, secure)
+        _set_cookie(response, token, _secure(request, service))
         return response
 
     @bp.post("/console/api/logout")
     async def logout(request: Request) -> HTTPResponse:
         session, staff = await _current(request, service)
         _check_csrf(request, session)
-        await service.db(log_out, sessions, session.id, staff.id, request.ip)
+        await service.db(log_out, sessions, session.id, staff.id, request_address(request, service))
         response = json_response({"logged_out": True})
-        _set_cookie(response, "", secure)
+        _set_cookie(response, "", _secure(request, service))
         return response
 
     @bp.get("/console/api/me")

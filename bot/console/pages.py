@@ -2,41 +2,27 @@
 page, ``/console/static/<file>`` its script and styles. The API it talks to is in
 ``bot/console/auth.py`` and ``bot/console/agents.py`` (docs/console.md).
 
-Every answer carries a strict Content-Security-Policy: only our own scripts, styles and
-connections (no inline script or style, nothing from other hosts), and no framing. Even if
-customer text ever reached the page as markup, no script in it could run, and the page cannot be
-framed by another site (clickjacking).
+Every answer carries the strict Content-Security-Policy and the other headers of our own pages
+(``bot/contact/security_headers.py``): only our own scripts, styles and connections, no framing.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Dict
 
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, redirect
 
 from bot.contact.app import ApiError, ContactService
+from bot.contact.security_headers import PAGE_CSP as CSP, PAGES as SECURITY_HEADERS, pages as headers
 from bot.contact.settings import ROOT
 
 CONSOLE_STATIC = ROOT / "channels" / "console" / "static"
-CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
-       "script-src 'self'; frame-ancestors 'none'")
-SECURITY_HEADERS: Dict[str, str] = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 # Plain file names only: no directories, no dot files, only the types the console uses.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\.(?:html|js|css|png|svg)$")
 _TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
           "css": "text/css; charset=utf-8", "png": "image/png", "svg": "image/svg+xml"}
-
-
-def headers(cache: str = "no-cache") -> Dict[str, str]:
-    """``no-cache``: browsers revalidate, so a new console version is picked up at once."""
-    return {**SECURITY_HEADERS, "Cache-Control": cache}
 
 
 def blueprint(service: ContactService) -> Blueprint:

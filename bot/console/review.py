@@ -6,15 +6,14 @@ Supervisors only (403 for agents). Labels are audited; the export is Rasa YAML N
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response, text
 
 from bot import service_hours
 from bot.console import audit
-from bot.console.auth import console_staff, require_role
+from bot.console.auth import console_staff, request_address, require_role
+from bot.contact import inputs
 from bot.contact.app import ApiError, ContactService, _json_body
 from bot.contact.staff import Staff
 from bot.console.quality import choice, filters_of
@@ -22,16 +21,6 @@ from bot.quality import early_warning
 from bot.quality.review import InvalidLabel, Review, intents
 
 STATUSES = ("unlabelled", "labelled", "all")
-
-
-def _number(args: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
-    try:
-        value = int(args.get(name) or default)
-    except ValueError:
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number.") from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_request", f"{name} must be {low}–{high}.")
-    return value
 
 
 def blueprint(service: ContactService) -> Blueprint:
@@ -55,12 +44,14 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.post("/console/api/quality/review/<message_id:int>/label")
     async def label(request: Request, message_id: int) -> HTTPResponse:
         staff = await supervisor(request, csrf=True)
+        message_id = inputs.record_id(message_id, "message_id")
         intent = _json_body(request).get("intent")
 
         def write() -> None:
             review.label(message_id, intent, staff.id, service_hours.now(), labels)
             with service.store.sessions() as session:
-                audit.record(session, f"staff:{staff.id}", "nlu_label", str(message_id), request.ip, intent=intent)
+                audit.record(session, f"staff:{staff.id}", "nlu_label", str(message_id), request_address(request, service),
+                             intent=intent)
                 session.commit()
 
         try:
@@ -84,8 +75,8 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.get("/console/api/quality/warnings")
     async def warnings(request: Request) -> HTTPResponse:
         await supervisor(request)
-        days = _number(request.args, "days", early_warning.DAYS, 1, 14)
-        baseline = _number(request.args, "baseline", early_warning.BASELINE, 7, 90)
+        days = inputs.whole_number(request.args.get("days"), "days", early_warning.DAYS, 1, 14)
+        baseline = inputs.whole_number(request.args.get("baseline"), "baseline", early_warning.BASELINE, 7, 90)
         found = await service.db(early_warning.warnings, service.store.sessions, service_hours.now().date(), days, baseline)
         return json_response({"days": days, "baseline": baseline, "warnings": [w.as_dict() for w in found]},
                              ensure_ascii=False)

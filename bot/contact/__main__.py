@@ -1,8 +1,11 @@
-"""``python -m bot.contact``: run the contact service (settings from the environment)."""
+"""``python -m bot.contact``: run the contact service (settings from the environment). In
+production mode it exits with status 2, naming every unsafe setting, before it listens."""
 
 from bot.contact.app import create_app
+from bot.contact.production import refuse_unsafe_start
 from bot.contact.settings import Settings
 
 if __name__ == "__main__":
     settings = Settings()
+    refuse_unsafe_start(settings)
     create_app(settings).run(host=settings.host, port=settings.port, access_log=False, workers=1)

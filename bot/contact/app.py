@@ -7,14 +7,16 @@ Run it with ``python -m bot.contact`` (``make run`` does, beside Rasa and the ac
 from __future__ import annotations
 
 import asyncio
+import hmac
 import itertools
 import json
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
 from sanic import Sanic
 from sanic_cors import CORS
@@ -25,13 +27,14 @@ from sanic.response import HTTPResponse, file, json as json_response, text
 
 from bot import knowledge, metrics, service_hours
 from bot.complaints import overdue
-from bot.contact import customers, identity
+from bot.contact import customers, identity, inputs, security_headers
+from bot.contact.client_address import client_address
 from bot.contact.customers import profile_of
 from bot.contact.db import make_engine, migrate, session_factory
 from bot.contact.link_codes import LinkCodes
 from bot.contact.models import Conversation, Message
-from bot.contact.rasa_client import AssistantUnavailable, RasaClient
-from bot.contact.ratelimit import RateLimiter
+from bot.contact.rasa_client import AnswerFailed, AssistantUnavailable, RasaClient
+from bot.contact.ratelimit import ConnectionCap, RateLimiter
 from bot.contact.settings import ROOT, Settings
 from bot.contact.store import ConversationStore, message_dict
 from bot.contact.vault import Vault
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 WEB_STATIC = ROOT / "channels" / "web" / "static"
 OPENAPI = Path(__file__).parent / "openapi.yaml"
 _app_numbers = itertools.count(1)
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 503: "unavailable"}
 TYPING_FRAMES, TYPING_WINDOW = 5, 1.0  # at most 5 typing frames a second per customer socket are passed on
 
 
@@ -77,6 +81,14 @@ class ConversationHub:
             except Exception:  # a closed socket; its handler removes it
                 self.sockets[conversation_id].discard(socket)
 
+    def leave(self, conversation_id: str, socket: Any) -> None:
+        """A socket closed; a conversation without open sockets is forgotten."""
+        sockets = self.sockets.get(conversation_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self.sockets[conversation_id]
+
 
 class ContactService:
     """Receives customer messages, stores them, gets the assistant's replies, delivers them."""
@@ -87,7 +99,7 @@ class ContactService:
         self.store = ConversationStore(session_factory(self.engine))
         self.vault = Vault(settings.personal_data_key)
         self.link_codes = LinkCodes(self.store.sessions)
-        self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_token)
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_token, settings.actions_url)
         self.hub = ConversationHub()
         self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
         self._in_flight: Set[int] = set()
@@ -99,13 +111,27 @@ class ContactService:
     async def db(self, function, *args, **kwargs):
         return await asyncio.to_thread(function, *args, **kwargs)
 
-    async def receive(self, caller: Caller, body: Dict[str, Any], client_key: str) -> Dict[str, Any]:
-        """A customer message: validate, store, answer. Returns the API answer."""
-        text, client_message_id = body.get("text"), body.get("client_message_id")
-        if not isinstance(text, str) or not isinstance(client_message_id, str):
-            raise ApiError(400, "invalid_request", "Send {\"text\": string, \"client_message_id\": string}.")
+    def origin(self, where: str) -> str:
+        """A keyed hash of where a message came from (``ip:<address>``, ``telegram:<user id>``):
+        abuse limits count by it without the address itself being stored."""
+        return hmac.new(self.settings.session_secret.encode(), where.encode(), "sha256").hexdigest()[:32]
+
+    async def receive(self, caller: Caller, body: Dict[str, Any], client_key: str, origin: Optional[str] = None) -> Dict[str, Any]:
+        """A customer message, typed (``text``) or a tapped button (``button``: the message id and
+        index of a button this service sent in the conversation): validate, store, answer.
+        Returns the API answer."""
+        text, client_message_id, button = body.get("text"), body.get("client_message_id"), body.get("button")
+        if not isinstance(client_message_id, str) or (button is None) == (text is None):
+            raise ApiError(400, "invalid_request", "Send {\"text\": string, \"client_message_id\": string} or "
+                                                   "{\"button\": {\"message_id\", \"index\"}, \"client_message_id\"}.")
         if not 1 <= len(client_message_id) <= 64:
             raise ApiError(400, "invalid_request", "client_message_id must be 1–64 characters.")
+        conversation_id = caller.session.conversation_id
+        payload = None
+        if button is not None:
+            text, payload = await self._tapped(conversation_id, button)
+        if not isinstance(text, str):
+            raise ApiError(400, "invalid_request", "text must be a string.")
         text = text.strip()
         if not text:
             raise ApiError(422, "empty_message", "The message is empty.")
@@ -114,16 +140,26 @@ class ContactService:
         wait = self.limiter.retry_after(client_key)
         if wait:
             raise ApiError(429, "rate_limited", "Too many messages; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
-        conversation_id = caller.session.conversation_id
         inbound, duplicate = await self.db(
             self.store.store_inbound, conversation_id, client_message_id, mask_personal_numbers(text),
-            self.vault.seal(conversation_id, text),
+            self.vault.seal(conversation_id, text), payload=payload, origin=origin,
         )
         if duplicate:
             replies = await self.db(self.store.replies_to, inbound.id)
             return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": True}
         replies = await self.handle_inbound(inbound, caller.profile)
         return {"message": message_dict(inbound), "replies": [message_dict(r) for r in replies], "duplicate": False}
+
+    async def _tapped(self, conversation_id: str, button: Any) -> Tuple[str, str]:
+        """The title and payload of a button this service sent in the conversation; 400 for any
+        other (a customer cannot make up a payload: only what the assistant offered reaches it)."""
+        message_id, index = (button.get("message_id"), button.get("index")) if isinstance(button, dict) else (None, None)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2 ** 31 for n in (message_id, index)):
+            raise ApiError(400, "invalid_request", "button must be {\"message_id\": integer, \"index\": integer}.")
+        found = await self.db(self.store.button, conversation_id, message_id, index)
+        if found is None:
+            raise ApiError(400, "unknown_button", "That button was not offered in this conversation.")
+        return found.title, found.payload
 
     async def handle_inbound(self, inbound: Message, profile: Dict[str, Any]) -> List[Message]:
         """A customer message just stored (by the widget's API or a channel such as Telegram):
@@ -138,9 +174,15 @@ class ContactService:
         return await self.answer(inbound, profile)
 
     async def answer(self, inbound: Message, profile: Dict[str, Any], retry: bool = False) -> List[Message]:
-        """Get the assistant's replies to a stored message and deliver them. If the assistant
-        is down the message stays pending for the retry loop, and the customer gets one apology
-        (the first time only: not on a ``retry``). Returns the stored replies (none on failure)."""
+        """Get the assistant's replies to a stored message and deliver them. Returns the stored
+        replies (none on failure).
+
+        If the assistant fails, the message stays pending for the retry loop and the customer gets
+        one apology (the first time only: not on a ``retry``). A failure of this very message (the
+        assistant is up: AnswerFailed) is counted; the retry loop waits longer after each, and the
+        last allowed one parks the message with a notice to the customer, so one message the
+        assistant cannot answer never holds up the others. On a ``retry`` an outage is raised
+        (AssistantUnavailable): the loop stops until the assistant is back."""
         conversation_id = inbound.conversation_id
         if inbound.id in self._in_flight:  # the retry loop and a channel's task may both get to it
             return []
@@ -152,36 +194,56 @@ class ContactService:
             return []
         await self.hub.publish(conversation_id, {"type": "typing", "on": True})
         stored: List[Message] = []
-        handoff = None
+        handoff = outage = None
         try:
             conversation = await self.db(self.store.conversation, conversation_id)
             # The stored message's id and time: actions key side effects on them (a retried
-            # message files one complaint) and count deadlines from the real receipt.
+            # message files one complaint) and count deadlines from the real receipt; its origin
+            # (a keyed hash of the client address) for the urgent-complaint limit.
             metadata = {
                 "customer": profile, "channel": conversation.channel, "language": conversation.language,
-                "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"]},
+                "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"], "origin": inbound.origin},
             }
             try:
                 started = time.monotonic()
-                answer = await self.rasa.send(conversation_id, inbound.text, metadata)
+                answer = await self.rasa.send(conversation_id, inbound.text, metadata, payload=inbound.payload)
                 stored = await self.db(self.store.store_replies, inbound, answer.replies, understanding=answer.understanding)
                 metrics.ASSISTANT_REPLY_SECONDS.labels(conversation.channel).observe(time.monotonic() - started)
                 handoff = answer.handoff
             except AssistantUnavailable as error:
-                logger.warning("assistant unavailable for message %s: %s", inbound.id, error)
-                if not retry:
-                    language = reply_language(inbound.text, conversation.language)
-                    apology = [{"text": knowledge.message("assistant_unavailable", language)}]
-                    stored = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
+                logger.warning("assistant %s for message %s: %s", "failed" if isinstance(error, AnswerFailed) else "unavailable",
+                               inbound.id, error)
+                outage = None if isinstance(error, AnswerFailed) else error
+                stored = await self._answer_failed(inbound, conversation, retry, outage is None)
         finally:
             self._in_flight.discard(inbound.id)
             await self.hub.publish(conversation_id, {"type": "typing", "on": False})
         for message in stored:
             await self.deliver(message)
+        if retry and outage is not None:
+            raise outage
         if handoff:
             language = reply_language(inbound.text, conversation.language)
             await self.handoffs.hand_over(conversation, profile, handoff, language)
         return stored
+
+    async def _answer_failed(self, inbound: Message, conversation: Conversation, retry: bool, counted: bool) -> List[Message]:
+        """What the customer is told when the assistant did not answer ``inbound``: an apology the
+        first time; when the failure is ``counted`` against the message (module AnswerFailed) and it
+        was the last allowed, the notice that it was parked."""
+        language = reply_language(inbound.text, conversation.language)
+        told: List[Message] = []
+        if not retry:
+            apology = [{"text": knowledge.message("assistant_unavailable", language)}]
+            told = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
+        if counted:
+            notice = {"text": knowledge.message("assistant_gave_up", language)}
+            parked = await self.db(self.store.record_failure, inbound, datetime.now(timezone.utc),
+                                   timedelta(seconds=self.settings.retry_interval), self.settings.max_answer_attempts, notice)
+            if parked is not None:
+                logger.error("message %s parked after %d failed answers", inbound.id, self.settings.max_answer_attempts)
+                told.append(parked)
+        return told
 
     async def prompt_assistant(self, conversation: Conversation, payload: str, profile: Dict[str, Any], language: str) -> None:
         """Have the assistant speak without a customer message (``payload`` is an intent such
@@ -189,7 +251,7 @@ class ContactService:
         assistant is down, nothing is said."""
         metadata = {"customer": profile, "channel": conversation.channel, "language": language}
         try:
-            answer = await self.rasa.send(conversation.id, payload, metadata)
+            answer = await self.rasa.send(conversation.id, "", metadata, payload=payload)
         except AssistantUnavailable as error:
             logger.warning("assistant unavailable for %s in %s: %s", payload, conversation.id, error)
             return
@@ -212,13 +274,17 @@ class ContactService:
             outbound_waiting(message)
 
     async def retry_pending(self) -> None:
-        """Answer messages stored while the assistant was down, oldest first."""
-        for inbound in await self.db(self.store.pending_inbound):
+        """Answer the messages still pending, oldest first: those stored while the assistant was
+        down, and those it failed on whose wait is over. An outage ends the pass (tried again
+        later); a message that fails again waits longer and the others go on."""
+        for inbound in await self.db(self.store.pending_inbound, datetime.now(timezone.utc)):
             if inbound.id in self._in_flight:
                 continue
             conversation = await self.db(self.store.conversation, inbound.conversation_id)
             customer = await self.db(self.store.customer, conversation.customer_id) if conversation.customer_id else None
-            if not await self.answer(inbound, profile_of(customer), retry=True):
+            try:
+                await self.answer(inbound, profile_of(customer), retry=True)
+            except AssistantUnavailable:
                 return  # still down; try again later
 
     async def retry_forever(self) -> None:
@@ -240,22 +306,28 @@ def csv_attachment(body: str, filename: str) -> HTTPResponse:
 
 
 def _json_body(request: Request) -> Dict[str, Any]:
-    try:
-        body = json.loads(request.body.decode("utf-8")) if request.body else {}
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_request", "The body is not valid UTF-8.") from None
-    except json.JSONDecodeError:
-        raise ApiError(400, "invalid_request", "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+    """The request's JSON object, read by the rules of bot/contact/inputs.py ({} for no body)."""
+    return inputs.json_object(request.body) if request.body else {}
+
+
+def _session_body(request: Request) -> Dict[str, Any]:
+    """The body of ``POST /api/v1/sessions``, refused (400) where it breaks the OpenAPI document;
+    a field that is null counts as absent."""
+    body = _json_body(request)
+    for name, allowed in (("language", ("zh", "en")), ("channel", ("web", "app"))):
+        if body.get(name) is not None and body[name] not in allowed:
+            raise ApiError(400, "invalid_request", f"{name} must be one of {', '.join(allowed)}.")
+    for name in ("identity_token", "visitor_token"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise ApiError(400, "invalid_request", f"{name} must be a string.")
     return body
 
 
 def create_app(settings: Optional[Settings] = None) -> Sanic:
     settings = settings or Settings()
     app = Sanic(f"evergreen_contact_{next(_app_numbers)}")
-    app.config.REQUEST_MAX_SIZE = 64 * 1024
-    app.config.WEBSOCKET_MAX_SIZE = 64 * 1024
+    app.config.REQUEST_MAX_SIZE = inputs.MAX_BODY_BYTES
+    app.config.WEBSOCKET_MAX_SIZE = inputs.MAX_BODY_BYTES
     service = ContactService(settings)
     app.ctx.service = service
     origins = "*" if settings.allowed_origins.strip() == "*" else [o.strip() for o in settings.allowed_origins.split(",")]
@@ -282,6 +354,34 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     async def api_error(request, error: ApiError):
         return json_response({"error": {"code": error.code, "message": str(error)}}, status=error.status_code, headers=error.headers)
 
+    @app.exception(inputs.InvalidInput)
+    async def invalid_input(request, error: inputs.InvalidInput):
+        return json_response({"error": {"code": "invalid_request", "message": str(error)}}, status=400)
+
+    @app.exception(SanicException)
+    async def http_error(request, error: SanicException):
+        """Sanic's own refusals (no such route, wrong method, body over 64 KB...) in the API's error body."""
+        if error.status_code >= 500:
+            logger.error("%s %s: %s", request.method, request.path, error, exc_info=error)
+        code = HTTP_ERROR_CODES.get(error.status_code, "invalid_request" if error.status_code < 500 else "unavailable")
+        return json_response({"error": {"code": code, "message": str(error)}}, status=error.status_code,
+                             headers=getattr(error, "headers", None))
+
+    @app.middleware("request")
+    async def refuse_odd_requests(request: Request) -> None:
+        """Requests no route can use: control characters in the query string (stored or looked up,
+        they would fail in PostgreSQL), a WebSocket route without a valid WebSocket handshake."""
+        for name, values in request.args.items():
+            for value in values:
+                inputs.check_query_value(value, name)
+        if request.route and getattr(request.route.ctx, "websocket", False):
+            refusal = inputs.websocket_refusal(request.path, request.headers.items())
+            if refusal:
+                status, reason = refusal
+                if status == 426:
+                    raise ApiError(426, "upgrade_required", reason, {"Upgrade": "websocket"})
+                raise ApiError(status, "invalid_request", reason)
+
     @app.exception(OperationalError)
     async def database_down(request, error: OperationalError):
         # Nothing was stored, so the client keeps the message and sends it again (same id).
@@ -305,19 +405,26 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
         header = request.headers.get("authorization", "")
         return header[7:].strip() if header.lower().startswith("bearer ") else None
 
+    def address(request: Request) -> str:
+        """The client's address, also behind a trusted reverse proxy (TRUSTED_PROXIES)."""
+        return client_address(request, settings.trusted_proxies)
+
     sessions_per_address = RateLimiter(settings.rate_limit_sessions, settings.rate_limit_window)
+    sockets_per_address = ConnectionCap(settings.sockets_per_address)
+
+    identity_tokens = identity.IdentityVerifier.from_settings(settings)  # IdentityKeyError: an unusable key file
 
     @app.post("/api/v1/sessions")
     async def start_session(request: Request) -> HTTPResponse:
-        wait = sessions_per_address.retry_after(request.ip)
+        wait = sessions_per_address.retry_after(address(request))
         if wait:
             raise ApiError(429, "rate_limited", "Too many new sessions; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
-        body = _json_body(request)
+        body = _session_body(request)
         language = body.get("language") if body.get("language") in ("zh", "en") else None
         customer, visitor_id, visitor_token = None, None, None
         if body.get("identity_token"):
             try:
-                customer_id = identity.verify_identity_token(str(body["identity_token"]), settings.customer_token_secret)
+                customer_id = identity_tokens.verify(str(body["identity_token"]))
             except identity.InvalidToken:
                 raise ApiError(401, "invalid_identity", "The identity token is invalid or has expired.") from None
             customer = await service.db(service.store.customer, customer_id)
@@ -353,15 +460,13 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
     @app.post("/api/v1/messages")
     async def post_message(request: Request) -> HTTPResponse:
         caller = await authenticate(bearer(request))
-        return json_response(await service.receive(caller, _json_body(request), caller.session.conversation_id))
+        return json_response(await service.receive(caller, _json_body(request), caller.session.conversation_id,
+                                                   service.origin(f"ip:{address(request)}")))
 
     @app.get("/api/v1/messages")
     async def get_messages(request: Request) -> HTTPResponse:
         caller = await authenticate(bearer(request))
-        try:
-            after = int(request.args.get("after", 0))
-        except ValueError:
-            raise ApiError(400, "invalid_request", "after must be a message id.") from None
+        after = inputs.whole_number(request.args.get("after"), "after", 0, 0, inputs.MAX_ID)
         messages = await service.db(service.store.history, caller.session.conversation_id, after)
         return json_response({"messages": [message_dict(m) for m in messages]})
 
@@ -373,6 +478,13 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
             await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
             await ws.close()
             return
+        client = address(request)
+        if not sockets_per_address.open(client):
+            await ws.send(json.dumps({"type": "error", "error": {
+                "code": "too_many_connections",
+                "message": f"At most {settings.sockets_per_address} chat connections per network; close another chat window."}}))
+            await ws.close(1013, "too many connections")  # 1013: try again later
+            return
         conversation_id = caller.session.conversation_id
         service.hub.sockets[conversation_id].add(ws)
         # Typing frames are a courtesy: a few a second per socket at most (a widget sends one
@@ -382,21 +494,22 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
             while True:  # recv() raises ConnectionClosed when the client goes away
                 raw = await ws.recv()
                 try:
-                    frame = json.loads(raw)
-                    if isinstance(frame, dict) and frame.get("type") == "typing" and isinstance(frame.get("on"), bool):
+                    frame = inputs.json_object(raw, what="The frame")
+                    if frame.get("type") == "typing" and isinstance(frame.get("on"), bool):
                         if not typing_frames.retry_after("typing"):
                             await service.handoffs.customer_typing(conversation_id, frame["on"])
                         continue
-                    if not isinstance(frame, dict) or frame.get("type") != "message":
+                    if frame.get("type") != "message":
                         raise ApiError(400, "invalid_request", "Send {\"type\": \"message\", \"text\", \"client_message_id\"} "
                                                                "or {\"type\": \"typing\", \"on\": true|false}.")
-                    await service.receive(caller, frame, conversation_id)
-                except json.JSONDecodeError:
-                    await ws.send(json.dumps({"type": "error", "error": {"code": "invalid_request", "message": "Frames must be JSON."}}))
+                    await service.receive(caller, frame, conversation_id, service.origin(f"ip:{client}"))
+                except inputs.InvalidInput as error:
+                    await ws.send(json.dumps({"type": "error", "error": {"code": "invalid_request", "message": str(error)}}))
                 except ApiError as error:
                     await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
         finally:
-            service.hub.sockets[conversation_id].discard(ws)
+            service.hub.leave(conversation_id, ws)
+            sockets_per_address.closed(client)
 
     @app.post("/api/v1/link-codes")
     async def link_code(request: Request) -> HTTPResponse:
@@ -420,21 +533,26 @@ def create_app(settings: Optional[Settings] = None) -> Sanic:
 
     app.static("/static", str(WEB_STATIC))
 
+    @app.middleware("response")
+    async def static_file_headers(request: Request, response: HTTPResponse) -> None:
+        if request.path.startswith("/static/"):  # the widget's files, loaded by the firm's sites
+            response.headers.update(security_headers.EMBEDDED_FILES)
+
     @app.get("/")
     async def demo_page(request: Request) -> HTTPResponse:
         if not settings.demo:
             raise ApiError(404, "not_found", "No demo page in production mode.")
-        return await file(WEB_STATIC / "demo.html")
+        return await file(WEB_STATIC / "demo.html", headers=security_headers.pages())
 
-    @app.get("/demo/identity-token")
-    async def demo_identity_token(request: Request) -> HTTPResponse:
-        """Stands in for the firm's website backend, which signs identity tokens (demo only)."""
-        if not settings.demo:
-            raise ApiError(404, "not_found", "Identity tokens are signed by the firm's backend in production.")
-        customer_id = request.args.get("customer_id", "")
-        if not await service.db(service.store.customer, customer_id):
-            raise ApiError(404, "not_found", "No such demo customer.")
-        return json_response({"identity_token": identity.sign_identity_token(customer_id, settings.customer_token_secret)})
+    if settings.demo:  # in production the route does not exist
+        @app.get("/demo/identity-token")
+        async def demo_identity_token(request: Request) -> HTTPResponse:
+            """Stands in for the firm's website backend for the demo customers only: any other id,
+            imported or unknown, gets the same 404 (bot/contact/identity.py)."""
+            token = identity_tokens.sign_for_demo(request.args.get("customer_id", ""))
+            if token is None:
+                raise ApiError(404, "not_found", "No such demo customer.")
+            return json_response({"identity_token": token})
 
     # Imported here, not at the top: they import this module.
     from bot.console import agents, auth, pages

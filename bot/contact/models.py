@@ -61,8 +61,8 @@ class Message(Base):
     text = Column(Text, nullable=False)
     buttons = Column(JSON)
     disclosure = Column(Text)
-    # inbound: pending (not yet answered) | answered | for_agent (agents had the conversation);
-    # outbound: sent
+    # inbound: pending (not yet answered) | answered | for_agent (agents had the conversation) |
+    # parked (the assistant failed on it MAX_ATTEMPTS times; supervisors see it); outbound: sent
     status = Column(String(16), nullable=False)
     reply_to = Column(Integer, ForeignKey("messages.id"))
     created_at = Column(DateTime(timezone=True), nullable=False, default=business_now)
@@ -72,3 +72,13 @@ class Message(Base):
     intent = Column(String(64))
     confidence = Column(Float)
     action = Column(String(64))
+    # A button the customer tapped: the payload the service issued with it, sent to the assistant
+    # instead of the text (customer text never reaches Rasa as intent syntax: rasa_client.as_customer_words).
+    payload = Column(Text)
+    # Failed answers of this message (not counting outages) and when the retry loop may try again;
+    # after MAX_ATTEMPTS the message is parked for supervisors.
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    next_attempt_at = Column(DateTime(timezone=True))
+    # Keyed hash of where the message came from (client address, Telegram user, mail sender), for
+    # abuse limits that must not store the address itself.
+    origin = Column(String(64))

@@ -6,14 +6,22 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from cryptography.fernet import Fernet
 
+from bot.contact.client_address import TrustedProxies, trusted_proxies
+
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
-# Shared with the demo website backend only; a real deployment sets CUSTOMER_TOKEN_SECRET.
+# Published in the source: signs the demo customers' identity tokens in demo mode, and is
+# accepted for them only (bot/contact/identity.py); production refuses it (bot/contact/production.py).
 DEMO_CUSTOMER_TOKEN_SECRET = "evergreen-demo-customer-token-secret-change-me"
+
+
+def demo_mode() -> bool:
+    """CONTACT_DEMO=1 (the default): the embedded demo; any other value is production."""
+    return os.environ.get("CONTACT_DEMO", "1") == "1"
 
 
 def kept_file_secret(filename: str, make: Callable[[], str]) -> str:
@@ -38,9 +46,10 @@ def kept_file_secret(filename: str, make: Callable[[], str]) -> str:
 
 
 def _kept_secret(variable: str, filename: str, make: Callable[[], str]) -> str:
-    """The environment variable, or else a secret kept in ``var/`` (sessions stay valid and sealed
-    numbers stay readable across restarts)."""
-    return os.environ.get(variable) or kept_file_secret(filename, make)
+    """The environment variable, or else, in demo mode only, a secret kept in ``var/`` (sessions
+    stay valid and sealed numbers stay readable across restarts). Production requires the
+    variable (bot/contact/production.py), so nothing is generated there: ``""``."""
+    return os.environ.get(variable) or (kept_file_secret(filename, make) if demo_mode() else "")
 
 
 def database_url() -> str:
@@ -53,15 +62,22 @@ class Settings:
     database_url: str = field(default_factory=lambda: database_url())
     rasa_url: str = field(default_factory=lambda: os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
     rasa_token: str = field(default_factory=lambda: os.environ.get("RASA_API_TOKEN", ""))  # for Rasa's HTTP API (bot/launcher.py)
+    # The action server, asked whether it is up when Rasa gives no answer (an outage, or a failure of that message).
+    actions_url: str = field(default_factory=lambda: os.environ.get("ACTIONS_URL", ""))
     host: str = field(default_factory=lambda: os.environ.get("CONTACT_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("CONTACT_PORT", "8080")))
-    customer_token_secret: str = field(
-        default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_SECRET", DEMO_CUSTOMER_TOKEN_SECRET)
-    )
+    # Identity tokens (bot/contact/identity.py): the HS256 secret shared with the firm's backend
+    # and/or its public key for RS256/ES256 (a PEM file, or a JWKS file), the iss and aud they
+    # must carry when set. In demo mode the published demo secret signs in the demo customers too (only them).
+    customer_token_secret: str = field(default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_SECRET", ""))
+    customer_token_public_key_file: str = field(default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_PUBLIC_KEY_FILE", ""))
+    customer_token_jwks_file: str = field(default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_JWKS_FILE", ""))
+    customer_token_issuer: str = field(default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_ISSUER", ""))
+    customer_token_audience: str = field(default_factory=lambda: os.environ.get("CUSTOMER_TOKEN_AUDIENCE", ""))
     session_secret: str = field(default_factory=lambda: _kept_secret("SESSION_SECRET", "session-secret", lambda: secrets.token_urlsafe(48)))
     # Fernet key sealing customers' mobile numbers (bot/contact/vault.py).
     personal_data_key: str = field(default_factory=lambda: _kept_secret("PERSONAL_DATA_KEY", "personal-data-key", lambda: Fernet.generate_key().decode()))
-    demo: bool = field(default_factory=lambda: os.environ.get("CONTACT_DEMO", "1") == "1")
+    demo: bool = field(default_factory=demo_mode)
     # Websites allowed to embed the widget (comma-separated origins, or * for any: the API uses
     # bearer tokens, not cookies, so another site cannot act for a customer).
     allowed_origins: str = field(default_factory=lambda: os.environ.get("CONTACT_ALLOWED_ORIGINS", "*"))
@@ -72,12 +88,22 @@ class Settings:
     rasa_timeout: float = 30.0
     agent_capacity: int = field(default_factory=lambda: int(os.environ.get("CONSOLE_AGENT_CAPACITY", "3")))  # conversations per agent
     retry_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_RETRY_INTERVAL", "10")))
+    # A message the assistant fails on (not an outage) is tried again after retry_interval, doubling
+    # up to 5 minutes, and parked for supervisors after this many failures (docs/architecture.md).
+    max_answer_attempts: int = field(default_factory=lambda: int(os.environ.get("CONTACT_MAX_ANSWER_ATTEMPTS", "5")))
     # How often (seconds) complaints past a deadline are looked for and escalated.
     overdue_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_OVERDUE_INTERVAL", "60")))
     # The agent console (docs/console.md): minutes without a request that end a session (fractions
-    # allowed), and whether its cookie is marked Secure (set CONSOLE_SECURE_COOKIES=1 behind HTTPS).
+    # allowed), and whether its cookie is marked Secure: unset (or "auto") when the request came over
+    # HTTPS (TLS here, or X-Forwarded-Proto from a trusted proxy); CONSOLE_SECURE_COOKIES=1 always, 0 never.
     console_idle_minutes: float = field(default_factory=lambda: float(os.environ.get("CONSOLE_IDLE_MINUTES", "30")))
-    console_secure_cookies: bool = field(default_factory=lambda: os.environ.get("CONSOLE_SECURE_COOKIES", "0") == "1")
+    console_secure_cookies: Optional[bool] = field(
+        default_factory=lambda: {"1": True, "0": False}.get(os.environ.get("CONSOLE_SECURE_COOKIES", "auto")))
+    # Reverse proxies whose X-Forwarded-For names the client (bot/contact/client_address.py): comma-
+    # separated addresses or networks; none by default, so the peer is the client.
+    trusted_proxies: TrustedProxies = field(default_factory=lambda: trusted_proxies(os.environ.get("TRUSTED_PROXIES", "")))
+    # Open customer WebSockets per client address (a household or office behind one address has several).
+    sockets_per_address: int = field(default_factory=lambda: int(os.environ.get("CONTACT_SOCKETS_PER_ADDRESS", "20")))
     # The Telegram channel (channels/telegram/): off without a token. The webhook secret is
     # required with it (1–256 of A–Z a–z 0–9 _ -); the API URL is python-telegram-bot's base_url
     # (tests point it at a local capture server); the username makes deep links t.me/<name>?start=.

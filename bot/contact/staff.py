@@ -140,6 +140,15 @@ def seed_demo(session: Session) -> None:
     save(session, DEMO_AGENT, "Demo Agent", "agent", password=demo_password(DEMO_AGENT))
 
 
+def retire_demo(session: Session) -> None:
+    """Production mode: the demo accounts of a database that once ran the demo are deactivated
+    at every start, so the token and passwords ``make run`` printed open nothing (the ids
+    ``demo-supervisor`` and ``demo-agent`` are the demo's own)."""
+    for staff_id in (DEMO_SUPERVISOR, DEMO_AGENT):
+        if find_active(session, staff_id):
+            deactivate(session, staff_id)
+
+
 def _ask_password() -> str:
     """STAFF_PASSWORD, or typed twice at a prompt that does not echo it."""
     if os.environ.get("STAFF_PASSWORD"):

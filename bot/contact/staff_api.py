@@ -21,9 +21,12 @@ from bot.complaints import report
 from bot.complaints.desk import OPEN_STATES
 from bot.complaints.lifecycle import ComplaintLifecycle, LifecycleError, iso
 from bot.complaints.models import CATEGORIES, STATES, Complaint, ComplaintEvent
+from bot.console import audit
+from bot.console.auth import request_address, require_role
+from bot.contact import inputs
 from bot.contact.app import ApiError, ContactService, _json_body, csv_attachment
 from bot.contact.models import Message
-from bot.contact.staff import Staff, authenticate, seed_demo
+from bot.contact.staff import Staff, authenticate, retire_demo, seed_demo
 from bot.contact.store import message_dict
 from bot.contact.vault import Vault
 
@@ -123,13 +126,8 @@ def _filters(args) -> List[Any]:
 
 
 def _page(args) -> Tuple[int, int]:
-    try:
-        limit, offset = int(args.get("limit", 50)), int(args.get("offset", 0))
-    except ValueError:
-        raise ApiError(400, "invalid_request", "limit and offset must be whole numbers.") from None
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise ApiError(400, "invalid_request", f"limit must be 1–{MAX_PAGE} and offset at least 0.")
-    return limit, offset
+    return (inputs.whole_number(args.get("limit"), "limit", 50, 1, MAX_PAGE),
+            inputs.whole_number(args.get("offset"), "offset", 0, 0, inputs.MAX_ID))
 
 
 def list_complaints(sessions: sessionmaker, conditions: List[Any], limit: int, offset: int) -> Tuple[List[Complaint], int]:
@@ -196,11 +194,14 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.before_server_start
     async def start(app, _loop):
         push.loop = asyncio.get_running_loop()
-        if service.settings.demo:
-            def seed():
-                with sessions() as session:
+
+        def demo_accounts():  # they exist in demo mode only
+            with sessions() as session:
+                if service.settings.demo:
                     seed_demo(session)
-            await service.db(seed)
+                else:
+                    retire_demo(session)
+        await service.db(demo_accounts)
 
     async def signed_in(request: Request) -> Staff:
         return await bearer_staff(service, request)
@@ -263,6 +264,31 @@ def blueprint(service: ContactService) -> Blueprint:
         numbers = await service.db(service.vault.reveal, sessions, [a.mobile_ref for a in found])
         return json_response({"appointments": [booking_dict(a, numbers, city=a.city, starts_at=a.starts_at, ends_at=a.ends_at)
                                                for a in found]}, ensure_ascii=False)
+
+    async def supervisor(request: Request) -> Staff:
+        staff = await signed_in(request)
+        require_role(staff, "supervisor")
+        return staff
+
+    @bp.get("/api/v1/staff/messages/parked")
+    async def parked(request: Request) -> HTTPResponse:
+        """Customer messages the assistant failed on too often (``ContactService.answer``)."""
+        await supervisor(request)
+        found = await service.db(service.store.parked)
+        return json_response({"messages": [{**message_dict(m), "conversation_id": m.conversation_id, "attempts": m.attempts}
+                                           for m in found]}, ensure_ascii=False)
+
+    @bp.post("/api/v1/staff/messages/<message_id:int>/retry")
+    async def retry_parked(request: Request, message_id: int) -> HTTPResponse:
+        """Give a parked message back to the retry loop once its cause is fixed (audited)."""
+        staff = await supervisor(request)
+        message_id = inputs.record_id(message_id, "message_id")
+        address = request_address(request, service)
+        message = await service.db(service.store.unpark, message_id, lambda session: audit.record(
+            session, f"staff:{staff.id}", "message_retry", f"message:{message_id}", address))
+        if message is None:
+            raise ApiError(409, "conflict", "That message is not parked (or no such message).")
+        return json_response({"message": {**message_dict(message), "status": message.status}}, ensure_ascii=False)
 
     @bp.get("/api/v1/staff/reports/complaints.html")
     async def report_html(request: Request) -> HTTPResponse:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.contact.models import Conversation, Customer, Message
 from bot.contact.vault import PersonalNumber
@@ -18,6 +19,18 @@ def as_aware(moment: datetime) -> datetime:
     """A time read from a DateTime(timezone=True) column: SQLite gives back naive datetimes,
     stored in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button the assistant sent: what it says, and the payload it sends the assistant."""
+
+    title: str
+    payload: str
+
+
+# A message the assistant failed on waits RETRY_BACKOFF_CAP at most between attempts.
+RETRY_BACKOFF_CAP = timedelta(minutes=5)
 
 
 def message_dict(message: Message) -> Dict[str, Any]:
@@ -63,10 +76,13 @@ class ConversationStore:
             return session.get(Conversation, conversation_id)
 
     def store_inbound(self, conversation_id: str, client_message_id: str, text: str,
-                      sealed: Sequence[PersonalNumber] = (), also: Sequence[Any] = ()) -> Tuple[Message, bool]:
+                      sealed: Sequence[PersonalNumber] = (), also: Sequence[Any] = (),
+                      payload: Optional[str] = None, origin: Optional[str] = None) -> Tuple[Message, bool]:
         """Store a customer message (masked) once per client message id, with the mobile numbers
         it held, sealed, and ``also`` any rows a channel commits with it (Telegram's update id,
-        so a crash cannot keep one without the other); (message, was it a resend)."""
+        so a crash cannot keep one without the other); (message, was it a resend). A tapped
+        button is stored as its title (``text``) with the ``payload`` the service issued for it
+        (:meth:`button`); ``origin`` is the keyed hash of where it came from."""
         with self.sessions() as session:
             existing = self._by_client_id(session, conversation_id, client_message_id)
             if existing:
@@ -76,6 +92,7 @@ class ConversationStore:
             message = Message(
                 conversation_id=conversation_id, client_message_id=client_message_id,
                 direction="in", sender="customer", text=text, status="pending" if owner == "bot" else "for_agent",
+                payload=payload, origin=origin,
             )
             session.add(message)
             try:
@@ -134,6 +151,60 @@ class ConversationStore:
             session.commit()
             return message
 
+    def button(self, conversation_id: str, message_id: int, index: int) -> Optional[Button]:
+        """The ``index``-th button of a message the service sent in this conversation, or ``None``:
+        the only way a customer's tap becomes a payload for the assistant."""
+        with self.sessions() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.conversation_id != conversation_id or message.direction != "out":
+                return None
+            buttons = message.buttons or []
+            found = buttons[index] if 0 <= index < len(buttons) and isinstance(buttons[index], dict) else {}
+            title, payload = found.get("title"), found.get("payload")
+            if not (isinstance(title, str) and title and isinstance(payload, str) and payload):
+                return None
+            return Button(title, payload)
+
+    def record_failure(self, inbound: Message, now: datetime, first_wait: timedelta, max_attempts: int,
+                       notice: Dict[str, Any]) -> Optional[Message]:
+        """The assistant failed on ``inbound`` (not an outage): count the attempt and set when the
+        retry loop may try again (``first_wait``, doubling, at most RETRY_BACKOFF_CAP); at
+        ``max_attempts`` the message is parked and ``notice`` is stored as its reply, in the same
+        transaction, and returned (the customer is told once)."""
+        with self.sessions() as session:
+            message = session.get(Message, inbound.id)
+            if message is None or message.status != "pending":
+                return None
+            message.attempts += 1
+            if message.attempts < max_attempts:
+                message.next_attempt_at = now + min(first_wait * 2 ** (message.attempts - 1), RETRY_BACKOFF_CAP)
+                session.commit()
+                return None
+            message.status, message.next_attempt_at = "parked", None
+            told = Message(conversation_id=message.conversation_id, direction="out", sender="system", text=notice["text"],
+                           status="sent", reply_to=message.id)
+            session.add(told)
+            session.commit()
+            return told
+
+    def parked(self, limit: int = 200) -> List[Message]:
+        """Customer messages the assistant failed on too often, newest first (for supervisors)."""
+        with self.sessions() as session:
+            query = select(Message).where(Message.direction == "in", Message.status == "parked").order_by(Message.id.desc())
+            return list(session.execute(query.limit(limit)).scalars())
+
+    def unpark(self, message_id: int, audited: Callable[[Session], Any]) -> Optional[Message]:
+        """Put a parked message back for the retry loop (after the cause was fixed), attempts
+        reset; ``audited`` adds the audit entry in the same transaction."""
+        with self.sessions() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.direction != "in" or message.status != "parked":
+                return None
+            message.status, message.attempts, message.next_attempt_at = "pending", 0, None
+            audited(session)
+            session.commit()
+            return message
+
     def still_pending(self, message_id: int) -> bool:
         """Whether a customer message still waits for the assistant's answer."""
         with self.sessions() as session:
@@ -153,8 +224,11 @@ class ConversationStore:
             )
             return list(session.execute(query).scalars())
 
-    def pending_inbound(self, limit: int = 50) -> List[Message]:
-        """Customer messages the assistant has not answered yet, oldest first."""
+    def pending_inbound(self, now: datetime, limit: int = 50) -> List[Message]:
+        """Customer messages the assistant has not answered yet and may try now, oldest first."""
         with self.sessions() as session:
-            query = select(Message).where(Message.direction == "in", Message.status == "pending").order_by(Message.id).limit(limit)
+            query = (select(Message)
+                     .where(Message.direction == "in", Message.status == "pending",
+                            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+                     .order_by(Message.id).limit(limit))
             return list(session.execute(query).scalars())

@@ -43,8 +43,9 @@ from sqlalchemy.exc import OperationalError
 
 from bot import knowledge, service_hours
 from bot.complaints import triage
-from bot.complaints.desk import ComplaintDesk, ComplaintDraft
+from bot.complaints.desk import ComplaintDesk, ComplaintDraft, UrgentLimitReached
 from bot.complaints.models import Complaint
+from bot.contact import inputs
 from bot.contact.customers import profile_of
 from bot.contact.models import Message
 from bot.contact.rasa_client import AssistantUnavailable
@@ -202,7 +203,10 @@ class EmailChannel:
                                               mask_personal_numbers((mail.new_text or mail.text)[:NLU_CHARS]), language)
         complaint = None
         if understanding.category in ("complaint", "fraud"):
-            complaint = await service.db(self._file_complaint, mail, conversation_id, language, text, understanding, received_at)
+            try:
+                complaint = await service.db(self._file_complaint, mail, conversation_id, language, text, understanding, received_at)
+            except UrgentLimitReached:  # too many urgent ones from this sender: still queued urgent, not filed
+                logger.warning("email %s: urgent complaint not filed, over the limit per sender", mail_id)
         decided = NewTicket(
             language=language, category=understanding.category, intent=understanding.intent,
             confidence=understanding.confidence, urgent=understanding.urgent,
@@ -273,6 +277,7 @@ class EmailChannel:
             source_key="email:" + digest(mail.message_id)[:40], conversation_id=conversation_id, customer_id=None,
             channel="email", language=language, category=triage.suggest_category(text), description=text[:2000],
             contact=f"email {sender.address}" if sender else None, urgent=understanding.urgent,
+            origin=self.service.origin(f"mail:{sender.key}") if sender else None,  # urgent ones are limited per sender
         )
         return self.complaints.file(draft, received_at)
 
@@ -317,6 +322,8 @@ class EmailChannel:
                 days=RESOLUTION_WORKING_DAYS[complaint.severity]))
             if complaint.urgent:
                 paragraphs.append(knowledge.message("complaint_urgent", language, reference=complaint.reference))
+        elif understanding.urgent:  # over the limit of urgent complaints per sender: not filed again
+            paragraphs.append(knowledge.message("complaint_urgent_limited", language, next=""))
         if understanding.answer:
             paragraphs += [knowledge.message("email_ack_answer", language), understanding.answer]
         paragraphs.append(knowledge.message("email_ack_keep_reference", language))
@@ -363,7 +370,7 @@ def attachments_blueprint(channel: EmailChannel) -> Blueprint:
     @bp.get("/console/api/email-attachments/<attachment_id:int>")
     async def attachment(request: Request, attachment_id: int) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=False)
-        found = await service.db(channel.tickets.attachment, attachment_id)
+        found = await service.db(channel.tickets.attachment, inputs.record_id(attachment_id, "attachment_id"))
         handoff = await service.db(service.handoffs.desk.open_for, found.conversation_id) if found else None
         if found is None or not may_see(staff, handoff):
             raise ApiError(404, "not_found", "No attachment of a conversation of yours with this id.")
@@ -381,6 +388,7 @@ def outbox_blueprint(channel: EmailChannel) -> Blueprint:
     may not have left) mail; ``POST …/<id>/requeue`` sends one again, ``POST …/<id>/confirm-sent``
     records that the server's log shows it left. Both are audited."""
     from bot.console import audit
+    from bot.console.auth import request_address
     from bot.contact.app import ApiError
     from bot.contact.staff_api import bearer_staff
 
@@ -410,12 +418,14 @@ def outbox_blueprint(channel: EmailChannel) -> Blueprint:
         staff = await supervisor(request)
         if action not in actions:
             raise ApiError(404, "not_found", "No such action; use requeue or confirm-sent.")
+        outbox_id = inputs.record_id(outbox_id, "outbox_id")
 
         def apply() -> bool:
             done = actions[action](sessions, outbox_id, service_hours.now())
             if done:
                 with sessions() as session:
-                    audit.record(session, f"staff:{staff.id}", f"email_{action}", str(outbox_id), request.ip)
+                    audit.record(session, f"staff:{staff.id}", f"email_{action}", str(outbox_id),
+                                 request_address(request, service))
                     session.commit()
             return done
 

@@ -54,7 +54,7 @@ class EmailOutbox(Base):
 class EmailTicket(Base):
     """One customer issue raised by email (migration ``0013_email_tickets``).
 
-    ``reference`` is the inquiry number (``Q20261128-0007``) every ticket gets; a complaint's
+    ``reference`` is the inquiry number (``Q20261128-483924``, bot/references.py) every ticket gets; a complaint's
     ticket also has ``complaint_reference``, and the customer sees that one in the subject.
     ``mailed_up_to``: the last agent message of the conversation put in the outbox, so an
     agent's reply is mailed exactly once even if the process stops after the reply is stored.

@@ -20,6 +20,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import List, Optional, Tuple
 
+from bot.references import pattern
 from channels.email.text import (
     clean_body, clean_line, decode_bytes, decode_header_text, header_line, html_to_text, trim_quoted,
 )
@@ -31,13 +32,10 @@ MAX_FILENAME_CHARS = 200
 MAX_THREAD_IDS = 50  # the newest ids of References kept
 MAX_DEPTH = 20  # nested multiparts followed
 
-# References in a subject: complaints ``C20261128-0007`` (bot/references.py) and inquiries
-# ``Q20261128-0007`` (Q, the Asia/Shanghai day, a four-digit number of the day; the same
-# insert_once numbering with prefix "Q"), in square brackets (full-width 【】［］ too, which
-# Chinese input methods produce).
-COMPLAINT_REFERENCE = re.compile(r"C\d{8}-\d{4}")
-INQUIRY_REFERENCE = re.compile(r"Q\d{8}-\d{4}")
-_SUBJECT_REFERENCE = re.compile(r"[\[【［]\s*([CcQq]\d{8}-\d{4})\s*[\]】］]")
+# References in a subject: complaints ``C20261128-483924`` and inquiries ``Q20261128-483924``
+# (bot/references.py; Q: the same references with prefix "Q"; the old four-digit form too), in
+# square brackets (full-width 【】［］ too, which Chinese input methods produce).
+_SUBJECT_REFERENCE = re.compile(rf"[\[【［]\s*({pattern('[CQ]')})\s*[\]】］]", re.IGNORECASE)
 
 # A message id as it may be reused in our own In-Reply-To/References: printable ASCII, no <>.
 _MESSAGE_ID = re.compile(r"<\s*([!-;=?-~]+?)\s*>")
@@ -267,7 +265,7 @@ class _Reader:
         self.notes: List[str] = []
 
     def read(self, part: EmailMessage, depth: int = 0) -> None:
-        kind = part.get_content_type()
+        kind = clean_line(part.get_content_type())  # as the sender wrote it: it may hold a NUL, which PostgreSQL refuses
         self.part_types.append(kind)
         if depth > MAX_DEPTH:
             self.notes.append(f"Parts nested deeper than {MAX_DEPTH} levels were not read.")
@@ -343,7 +341,7 @@ def read_email(raw: bytes, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> 
         attachments=tuple(attachments),
         dropped_attachments=tuple(dropped),
         notes=tuple(reader.notes),
-        content_type=message.get_content_type(),
+        content_type=clean_line(message.get_content_type()),
         part_types=tuple(reader.part_types),
         headers=tuple((clean_line(name), header_line(value)) for name, value in raw_headers),
     )

@@ -120,13 +120,16 @@ class TelegramInbound:
         if await self.service.db(self.store.record, self._row(incoming, conversation.id), [reply]):
             await self.service.deliver(reply)
 
-    async def _customer_message(self, incoming: Incoming, conversation: Conversation, text: str) -> None:
-        """Store the customer's message with the update (one transaction), answer it afterwards."""
+    async def _customer_message(self, incoming: Incoming, conversation: Conversation, text: str,
+                                payload: Optional[str] = None) -> None:
+        """Store the customer's message with the update (one transaction), answer it afterwards.
+        A tapped button is its title and the payload the service issued with it."""
         service = self.service
         customer = await service.db(service.store.customer, conversation.customer_id) if conversation.customer_id else None
         inbound, duplicate = await service.db(
             service.store.store_inbound, conversation.id, f"tg-{incoming.update_id}", mask_personal_numbers(text),
             service.vault.seal(conversation.id, text), [self._row(incoming, conversation.id)],
+            payload=payload, origin=service.origin(f"telegram:{incoming.user_id}"),
         )
         if duplicate or inbound is None:
             return
@@ -160,12 +163,12 @@ class TelegramInbound:
         callback_id = incoming.callback_id
         self.later(self.sender.best_effort(lambda: self.sender.bot.answer_callback_query(callback_id), "answerCallbackQuery"))
         reference = parse_callback_data(incoming.callback_data)
-        payload = await self.service.db(self.store.button_payload, conversation.id, *reference) if reference else None
-        if payload is None:  # not one of our buttons in this conversation: recorded, ignored
+        button = await self.service.db(self.service.store.button, conversation.id, *reference) if reference else None
+        if button is None:  # not one of our buttons in this conversation: recorded, ignored
             logger.info("telegram callback %s with unknown data ignored", incoming.update_id)
             await self.service.db(self.store.record, self._row(incoming, conversation.id))
             return
-        await self._customer_message(incoming, conversation, payload)
+        await self._customer_message(incoming, conversation, button.title, button.payload)
 
     async def _command(self, incoming: Incoming) -> None:
         code = (incoming.text or "").split()[0] if incoming.text else ""

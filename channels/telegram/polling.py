@@ -5,8 +5,8 @@ are kept). Then it long-polls getUpdates and posts each update, unchanged, to th
 service's own webhook with the secret, so both modes take exactly the same path. The offset
 (which tells Telegram an update is done) moves past an update only after the webhook answered
 200, i.e. after the update was committed; if the contact service is down the same update is
-posted again. A 400 (an update the service cannot read) is logged and skipped; a 403 means the
-two sides have different secrets and stops the poller.
+posted again (an update the service will not read is answered 200 too, and logged there); a 403
+means the two sides have different secrets and stops the poller.
 """
 
 from __future__ import annotations
@@ -50,9 +50,6 @@ async def forward(http: httpx.AsyncClient, url: str, secret: str, update: Dict[s
         return True
     if response.status_code == 403:
         raise SecretMismatch("the contact service refused the secret: set the same TELEGRAM_WEBHOOK_SECRET for both")
-    if response.status_code == 400:
-        logger.error("update %s refused as malformed, skipped: %s", update.get("update_id"), response.text[:200])
-        return True
     logger.warning("contact service answered %s for update %s; retrying", response.status_code, update.get("update_id"))
     return False
 

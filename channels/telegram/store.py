@@ -98,18 +98,6 @@ class TelegramStore:
             session.get(TelegramChat, conversation_id).linked_at = now
             return _committed_once(session)
 
-    def button_payload(self, conversation_id: str, message_id: int, index: int) -> Optional[str]:
-        """The payload of a button the bot sent in this conversation, or ``None``."""
-        with self.sessions() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.conversation_id != conversation_id or message.direction != "out":
-                return None
-            buttons = message.buttons or []
-            if not 0 <= index < len(buttons) or not isinstance(buttons[index], dict):
-                return None
-            payload = buttons[index].get("payload")
-            return payload if isinstance(payload, str) and payload else None
-
     # The outbox (outbound.py)
 
     def chat(self, conversation_id: str) -> Optional[TelegramChat]:

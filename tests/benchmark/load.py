@@ -100,7 +100,10 @@ async def _measure(url: str, texts: List[str], plan: Plan, parts: str) -> Dict[s
 
 def _run(model: Path, log_dir: Path, texts: List[str], plan: Plan, parts: str, tracker_store: Optional[str]) -> Dict[str, Any]:
     print(f"Starting assistant with {model.name} (logs: {log_dir})...", flush=True)
-    with Assistant(model, free_port(), free_port(), log_dir, tracker_store=tracker_store) as assistant:
+    # A database of its own: ours keeps its trackers there (bot/tracker_store.py), new for every run.
+    log_dir.mkdir(parents=True, exist_ok=True)
+    database = {"DATABASE_URL": f"sqlite:///{log_dir / f'contact-{time.time_ns()}.db'}"}
+    with Assistant(model, free_port(), free_port(), log_dir, service_env=database, tracker_store=tracker_store) as assistant:
         return asyncio.run(_measure(f"{assistant.rasa_url}/webhooks/rest/webhook", texts, plan, parts))
 
 

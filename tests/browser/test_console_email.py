@@ -71,7 +71,7 @@ def test_an_agent_reads_an_email_with_its_attachments_and_answers_it_by_mail(chr
     expect(agent.locator("#conv-title")).to_contain_text("Olivia Brown")
     profile = agent.locator("#profile")
     expect(profile).to_contain_text(CUSTOMER)
-    reference = subject(ack)[1:15]
+    reference = subject(ack)[1:].split("]", 1)[0]  # "[Q20261130-267811] …"
     expect(profile).to_contain_text(reference)
     expect(console_messages(agent, "customer").first).to_contain_text("the attached statement shows a fee I did not expect")
     expect(console_messages(agent, "bot").first).to_contain_text(reference)  # the acknowledgement, as sent

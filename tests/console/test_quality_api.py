@@ -63,8 +63,7 @@ def traffic(system):
     web = Client(system.contact_url)
     web.start()
     answers = [web.say(text) for text in WEB_QUESTIONS]
-    [rate_five] = [b["payload"] for reply in answers[-1]["replies"] for b in reply["buttons"] if b["title"] == "5"]
-    web.say(rate_five)
+    web.tap(answers[-1], "5")
     web.say(FORMULA_COMMENT)
     app = Client(system.contact_url)
     app.start(channel="app")

@@ -67,11 +67,13 @@ def service_env(database_url: str) -> Dict[str, str]:
 
 
 @contextlib.contextmanager
-def contact_service_alone(tmp_path: Path, rasa_port: int, **extra_env: str):
-    """The contact service by itself, its Rasa expected on ``rasa_port``; yields its base URL."""
+def contact_service_alone(tmp_path: Path, rasa_port: int, **extra_env: Optional[str]):
+    """The contact service by itself, its Rasa expected on ``rasa_port``; yields its base URL.
+    ``extra_env`` changes the environment (``None`` removes a variable)."""
     port = free_port()
     env = {**os.environ, **service_env(f"sqlite:///{tmp_path / 'contact.db'}"), "CONTACT_HOST": "127.0.0.1",
            "CONTACT_PORT": str(port), "RASA_URL": f"http://127.0.0.1:{rasa_port}", "PYTHONPATH": str(ROOT), **extra_env}
+    env = {name: value for name, value in env.items() if value is not None}
     with open(tmp_path / "contact.log", "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "bot.contact"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -95,14 +97,15 @@ def system(database_url, tmp_path_factory):
 class Client:
     """A customer's browser or app, speaking the contact API over real HTTP."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, headers: Optional[Dict[str, str]] = None):
         self.base_url = base_url
+        self.headers = headers or {}  # sent with every request (X-Forwarded-For: a client behind a proxy)
         self.session_token: Optional[str] = None
         self.visitor_token: Optional[str] = None
 
     def call(self, method: str, path: str, body: Any = None, raw: Optional[bytes] = None, auth: bool = True) -> Tuple[int, Dict[str, Any], Dict[str, str]]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **self.headers}
         if auth and self.session_token:
             headers["Authorization"] = f"Bearer {self.session_token}"
         request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
@@ -125,6 +128,21 @@ class Client:
         status, answer, _ = self.call("POST", "/api/v1/messages", {"text": text, "client_message_id": client_message_id or secrets.token_hex(8)})
         assert status == 200, answer
         return answer
+
+    def tap(self, shown: Any, title: Optional[str] = None, payload: Optional[str] = None) -> Dict[str, Any]:
+        """Tap a button as the widget does (its message id and index, never its payload): the
+        latest one with this ``title`` (or ``payload``) among ``shown`` (an answer of :meth:`say`,
+        a list of messages, or one message)."""
+        messages = shown["replies"] if isinstance(shown, dict) and "replies" in shown else shown
+        messages = [messages] if isinstance(messages, dict) else messages
+        for message in reversed(messages):
+            for index, button in enumerate(message.get("buttons") or []):
+                if button["title"] == title or button["payload"] == payload:
+                    status, answer, _ = self.call("POST", "/api/v1/messages", {
+                        "button": {"message_id": message["id"], "index": index}, "client_message_id": secrets.token_hex(8)})
+                    assert status == 200, answer
+                    return answer
+        raise AssertionError(f"no button {title or payload!r} in {messages}")
 
     def history(self, after: int = 0):
         status, answer, _ = self.call("GET", f"/api/v1/messages?after={after}")

@@ -8,6 +8,7 @@ import re
 import urllib.request
 
 from bot.contact.staff import demo_token
+from bot.references import pattern
 from tests.contact.conftest import Client, identity_token
 
 
@@ -16,8 +17,8 @@ def texts(answer) -> str:
 
 
 def offered(answer):
-    """The buttons of the assistant's last reply, as (title, payload)."""
-    return [(b["title"], b["payload"]) for b in answer["replies"][-1]["buttons"]]
+    """The titles of the buttons of the assistant's last reply."""
+    return [b["title"] for b in answer["replies"][-1]["buttons"]]
 
 
 def staff_list(system, what: str):
@@ -34,14 +35,15 @@ def test_a_callback_in_chinese_with_a_corrected_time_lands_in_the_staff_list(cli
     assert "中国大陆手机号" in texts(client.say("12345"))  # not a mobile number: asked again
     answer = client.say("13912345678")
     assert "客服每天 09:00–21:00 回电" in texts(answer)
-    (first_title, first_payload), (second_title, second_payload) = offered(answer)[:2]
-    summary = client.say(first_payload)  # clicks the first window offered
+    first_title, second_title = offered(answer)[:2]
+    summary = client.tap(answer, first_title)  # clicks the first window offered
     assert f"· 时间：{first_title}" in texts(summary) and "· 手机：139****5678" in texts(summary)
     assert "13912345678" not in json.dumps(client.history(), ensure_ascii=False)
-    client.say("修改时间")
-    assert f"· 时间：{second_title}" in texts(client.say(second_payload))
-    booked = texts(client.say("/affirm"))
-    reference = re.search(r"CB\d{8}-\d{4}", booked).group(0)
+    again = client.say("修改时间")
+    summary = client.tap(again, second_title)
+    assert f"· 时间：{second_title}" in texts(summary)
+    booked = texts(client.tap(summary, payload="/affirm"))
+    reference = re.search(pattern("CB"), booked).group(0)
     assert f"客服将在 {second_title} 拨打 139****5678" in booked
 
     listed = [c for c in staff_list(system, "callbacks") if c["reference"] == reference]
@@ -55,12 +57,13 @@ def test_an_advisor_appointment_for_a_verified_customer_in_english(system):
     customer.start(identity_token=identity_token("demo-english"))
     answer = customer.say("I'd like to meet an advisor at your Shenzhen branch")
     assert "When would suit you?" in texts(answer)  # the city was in the request
-    title, payload = offered(answer)[0]
-    assert "mobile number" in texts(customer.say(payload))  # verified: no name asked
-    summary = texts(customer.say("+86 139 1234 5678"))
+    title = offered(answer)[0]
+    assert "mobile number" in texts(customer.tap(answer, title))  # verified: no name asked
+    shown = customer.say("+86 139 1234 5678")
+    summary = texts(shown)
     assert "Branch: Shenzhen (15F, 6008 Shennan Avenue, Futian, Shenzhen)" in summary and f"Time: {title}" in summary
-    booked = texts(customer.say("/affirm"))
-    reference = re.search(r"AP\d{8}-\d{4}", booked).group(0)
+    booked = texts(customer.tap(shown, payload="/affirm"))
+    reference = re.search(pattern("AP"), booked).group(0)
     assert "0755-8388-8888" in booked and "bring your ID" in booked
     listed = [a for a in staff_list(system, "appointments") if a["reference"] == reference]
     assert listed[0]["city"] == "Shenzhen" and listed[0]["customer_id"] == "demo-english"
@@ -72,5 +75,5 @@ def test_an_abandoned_booking_books_nothing(client, system):
     client.start()
     client.say("book an appointment with an advisor")
     client.say("Guangzhou")
-    assert "no appointment was booked" in texts(client.say("/cancel"))
+    assert "no appointment was booked" in texts(client.say("cancel"))
     assert len(staff_list(system, "appointments")) == before

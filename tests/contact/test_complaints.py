@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from bot.complaints.models import Complaint
 from bot.contact.staff import demo_token
-
+from bot.references import pattern
 from bot.working_calendar import complaint_deadlines
 from tests.contact.conftest import Client, identity_token
 
-REFERENCE = re.compile(r"C\d{8}-\d{4}")
+REFERENCE = re.compile(pattern("C"))
 
 
 def texts(answer) -> str:
@@ -81,7 +81,7 @@ def test_a_complaint_in_chinese_gets_a_reference_and_its_deadlines(client, datab
     assert (row.category, row.product, row.state, row.urgent) == ("fees", "EG-BD02", "received", False)
     assert row.contact == "138****5678" and row.channel == "web" and row.language == "zh"
     received = row.received_at  # aware, Asia/Shanghai
-    assert reference == received.strftime("C%Y%m%d-") + reference[-4:]
+    assert reference == received.strftime("C%Y%m%d-") + reference[-6:]
     due = complaint_deadlines(received, "general")
     assert f"{due.resolution.month}月{due.resolution.day}日" in filed and "（5 个工作日）" in filed
     assert f"{due.first_reply:%H:%M}" in filed

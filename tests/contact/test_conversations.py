@@ -159,7 +159,7 @@ def test_websocket_delivers_the_message_typing_and_the_reply(client):
     kinds = [(f["type"], f.get("on"), f.get("message", {}).get("sender")) for f in frames]
     assert kinds[:4] == [("message", None, "customer"), ("typing", True, None), ("typing", False, None), ("message", None, "bot")]
     assert "1.0832" in frames[3]["message"]["text"]
-    assert frames[-1] == {"type": "error", "error": {"code": "invalid_request", "message": "Frames must be JSON."}}
+    assert frames[-1] == {"type": "error", "error": {"code": "invalid_request", "message": "The frame is not valid JSON."}}
 
 
 def test_websocket_without_a_valid_session_is_refused(client):

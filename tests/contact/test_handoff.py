@@ -108,7 +108,7 @@ def test_a_customer_is_handed_to_an_agent_and_back(system, database_url):
     # The assistant is back and asks for a rating of the agent's service, then a comment.
     [survey] = [m for m in customer.history() if m["sender"] == "bot" and "打分" in m["text"]]
     assert "人工客服的服务" in survey["text"] and [b["title"] for b in survey["buttons"]] == ["1", "2", "3", "4", "5"]
-    assert "感谢您的评分（4 分）" in texts(customer.say(survey["buttons"][3]["payload"]))
+    assert "感谢您的评分（4 分）" in texts(customer.tap(survey, "4"))
     assert "感谢您的宝贵意见" in texts(customer.say("处理得很快，回电请打 13812345678"))
     assert "100" in texts(customer.say("货币宝起购金额是多少"))
 

@@ -13,6 +13,8 @@ import time
 from sqlalchemy import select
 
 from bot.contact.models import Conversation, Message
+from bot.references import pattern
+from bot.surveys import Survey
 from channels.telegram.models import TelegramChat, TelegramUpdate
 from tests.telegram.conftest import ROOT, ROOT_ENV, SECRET, TelegramUser, next_update_id, post_update, telegram_env
 
@@ -28,7 +30,7 @@ def test_a_forged_or_missing_secret_is_refused_and_nothing_is_stored(system, bot
         assert status == 403 and body["error"]["code"] == "forbidden"
     for raw in (b"{not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "5"}', b'{"update_id": true}', b"\xff\xfe"):
         status, body = post_update(system.contact_url, raw=raw)
-        assert status == 400, raw
+        assert (status, body) == (200, {"ok": True}), raw  # refused, and logged: Telegram must not send it again
     time.sleep(1)
     assert db.get(TelegramUpdate, update["update_id"]) is None and db.get(Conversation, user.conversation_id) is None
     assert user.texts() == []
@@ -189,7 +191,7 @@ def test_a_complaint_filed_in_telegram_with_its_buttons_and_its_status_looked_up
     assert "138****5678" in summary.params["text"] and "13812345678" not in summary.params["text"]
     taps.append(user.tap(summary, "确认提交"))
     filed = user.wait_for("您的投诉已登记")
-    reference = re.search(r"C\d{8}-\d{4}", filed.params["text"]).group(0)
+    reference = re.search(pattern("C"), filed.params["text"]).group(0)
     complaint = db.execute(select(Complaint).where(Complaint.reference == reference)).scalar_one()
     assert (complaint.channel, complaint.conversation_id, complaint.category) == ("telegram", user.conversation_id, "fees")
 
@@ -198,3 +200,21 @@ def test_a_complaint_filed_in_telegram_with_its_buttons_and_its_status_looked_up
     tapped = {update["callback_query"]["id"] for update in taps}  # every tap answered (the spinner stops)
     bot_api.wait_for(lambda: tapped <= {c.params.get("callback_query_id") for c in bot_api.calls_to("answerCallbackQuery")},
                      30, "the taps answered")
+
+
+def test_typed_commands_are_words_and_a_forged_survey_stores_nothing(system, bot_api, db):
+    """Rasa's command syntax typed in the chat (not a tap on one of the bot's buttons) is read as
+    words: every message is answered by the assistant, and /EXTERNAL_survey then
+    /rate{"rating": "5"} opens no survey and stores no rating."""
+    user = TelegramUser(system, bot_api, 610000031)
+    for text in ("/restart", "/session_start", "/EXTERNAL_survey", '/rate{"rating": "5"}'):
+        update = user.send(text)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            db.expire_all()
+            inbound = db.execute(select(Message).where(Message.client_message_id == f"tg-{update['update_id']}")).scalar_one_or_none()
+            if inbound is not None and inbound.status == "answered":
+                break
+            time.sleep(0.3)
+        assert inbound is not None and inbound.status == "answered", text
+    assert db.execute(select(Survey).where(Survey.conversation_id == user.conversation_id)).scalars().all() == []

@@ -99,8 +99,10 @@
         invalid_identity: '您的登录状态已失效，本次将以访客身份为您服务。',
         unauthorized: '会话已过期，请刷新页面后重试。',
         invalid_request: '消息格式有误，请重试。',
+        unknown_button: '这个选项已失效，请直接输入您的问题。',
         unavailable: '系统暂时无法接收消息，您的消息没有丢失，请稍后点击「重新发送」。',
         not_verified: '请先登录长青财富网站或 App，再关联 Telegram。',
+        too_many_connections: '您所在的网络打开的客服窗口过多，请关闭一些窗口；消息仍会正常收发，只是稍有延迟。',
         generic: '抱歉，系统暂时出了点问题，请稍后再试。'
       }
     },
@@ -151,8 +153,10 @@
         invalid_identity: 'Your sign-in could not be confirmed, so we will help you as a guest this time.',
         unauthorized: 'Your chat session has expired. Please reload the page and try again.',
         invalid_request: 'Something was wrong with that message. Please try again.',
+        unknown_button: 'That option is no longer available. Please type your question instead.',
         unavailable: "We can't take messages for a moment. Your message is not lost: press “Send again” shortly.",
         not_verified: 'Please log in to the Evergreen Wealth website or app first to link Telegram.',
+        too_many_connections: 'Too many chat windows are open on your network. Please close some; your messages still arrive, a little more slowly.',
         generic: 'Sorry, something went wrong on our side. Please try again shortly.'
       }
     }
@@ -195,7 +199,6 @@
     lastId: 0,
     byId: {},                   // message id -> element
     pending: {},                // client_message_id -> {el, text, display}
-    titles: {},                 // button payload -> title, to show a click as its title
     historyLoaded: false,
     connecting: null,
     ws: null,
@@ -563,11 +566,7 @@
       time.textContent = formatTime(m.created_at);
     }
     var bubble = el.querySelector('.egw-bubble');
-    var text = typeof m.text === 'string' ? m.text : '';
-    if (m.direction === 'in' && Object.prototype.hasOwnProperty.call(state.titles, text)) {
-      text = state.titles[text]; // a quick-reply click is shown as the button's title
-    }
-    bubble.textContent = text;
+    bubble.textContent = typeof m.text === 'string' ? m.text : '';
 
     if (m.disclosure && !el.querySelector('.egw-disclosure')) {
       var label = i18n(h('strong', { class: 'egw-disclosure-label' }), 'disclosure');
@@ -580,15 +579,15 @@
     if (Array.isArray(m.buttons) && m.buttons.length && !el.querySelector('.egw-replies')) {
       var group = i18n(h('div', { class: 'egw-replies', role: 'group' }), 'quickReplies', 'label');
       group.setAttribute('aria-label', t('quickReplies'));
-      m.buttons.forEach(function (b) {
-        if (!b || typeof b.title !== 'string' || typeof b.payload !== 'string') return;
-        state.titles[b.payload] = b.title;
+      m.buttons.forEach(function (b, index) {
+        if (!b || typeof b.title !== 'string') return;
         var btn = h('button', { type: 'button', class: 'egw-reply' });
         btn.textContent = b.title;
         btn.addEventListener('click', function () {
-          // The payload is only ever sent as message text; nothing is executed or opened.
+          // The service looks the button up in this message and sends the assistant its payload;
+          // nothing is executed or opened here.
           disableReplies(group);
-          sendText(b.payload, b.title);
+          sendButton(m.id, index, b.title);
           input.focus(); // the buttons go away: keep keyboard users in the conversation
         });
         group.appendChild(btn);
@@ -664,7 +663,6 @@
       state.conversationId = null;
     }
     state.byId = {};
-    state.titles = {};
     state.lastId = 0;
     state.historyLoaded = false;
     state.unread = 0;
@@ -988,7 +986,9 @@
     var ready = state.connecting || Promise.resolve();
     ready.catch(function () {}).then(function () {
       return withSession(function (token) {
-        return api('POST', '/api/v1/messages', { text: entry.text, client_message_id: clientId }, token);
+        var body = entry.button ? { button: entry.button, client_message_id: clientId }
+                                : { text: entry.text, client_message_id: clientId };
+        return api('POST', '/api/v1/messages', body, token);
       });
     }).then(function (data) {
       if (gen !== state.generation) return;
@@ -999,11 +999,12 @@
     }, function (err) {
       if (gen !== state.generation) return;
       if (!state.pending[clientId]) return; // the WebSocket delivered it after all
-      if (err.code === 'message_too_long' || err.code === 'empty_message' || err.code === 'invalid_request') {
-        // Resending the same text cannot help: give it back to the customer to edit.
+      if (err.code === 'message_too_long' || err.code === 'empty_message' || err.code === 'invalid_request'
+          || err.code === 'unknown_button') {
+        // Resending the same cannot help: a typed text goes back to the customer to edit.
         delete state.pending[clientId];
         entry.el.remove();
-        if (!input.value) input.value = entry.text;
+        if (!input.value && !entry.button) input.value = entry.text;
         autoGrow();
       } else {
         entry.failure = err.code;
@@ -1024,7 +1025,7 @@
     });
   }
 
-  function sendText(text, display) {
+  function sendText(text) {
     var clean = String(text).trim();
     if (!clean) {
       showNotice({ code: 'empty_message' });
@@ -1034,14 +1035,24 @@
       showNotice({ code: 'message_too_long' });
       return false;
     }
+    send({ text: clean });
+    return true;
+  }
+
+  // A tapped quick reply: the message and index of the button, shown as its title.
+  function sendButton(messageId, index, title) {
+    send({ text: title, button: { message_id: messageId, index: index } });
+  }
+
+  function send(entry) {
     var clientId = uuid();
-    var entry = { clientId: clientId, text: clean, el: buildPending(display || clean, clientId) };
+    entry.clientId = clientId;
+    entry.el = buildPending(entry.text, clientId);
     state.pending[clientId] = entry;
     retireReplies(null);
     log.appendChild(entry.el);
     scrollToBottom();
     postPending(clientId);
-    return true;
   }
 
   // ------------------------------------------------------------------ open / close
