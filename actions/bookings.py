@@ -27,7 +27,7 @@ from bot.branches import branches, find_branch
 from bot.contact.db import sessions_for
 from bot.contact.settings import database_url
 from bot.language import format_window
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.service_hours import now
 
 CHANGE_WORDS = {
@@ -66,7 +66,7 @@ def validate_mobile(slot: str, value: Any, dispatcher: CollectingDispatcher, tra
     if mobile is None:
         dispatcher.utter_message(text=knowledge.message("mobile_invalid", reply_language_of(tracker)))
         return {slot: None}
-    return {slot: mask_personal_numbers(mobile)}
+    return {slot: mask_sensitive(mobile)}
 
 
 def validate_time(slot: str, kind: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:

@@ -26,7 +26,7 @@ from bot.complaints.models import CATEGORIES, Complaint
 from bot.contact.db import sessions_for
 from bot.contact.settings import database_url
 from bot.language import format_moment
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.references import well_formed
 from bot.service_hours import SHANGHAI
 from bot.working_calendar import RESOLUTION_WORKING_DAYS
@@ -159,7 +159,7 @@ class ValidateComplaintForm(StoppableFormValidation):
 
     def validate_complaint_description(self, value: Any, dispatcher: CollectingDispatcher,
                                        tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        text = mask_personal_numbers(str(value or "").strip())
+        text = mask_sensitive(str(value or "").strip())
         if not text:
             return {"complaint_description": None}
         slots: Dict[Text, Any] = {"complaint_description": text}
@@ -195,7 +195,7 @@ class ValidateComplaintForm(StoppableFormValidation):
 
     def validate_complaint_outcome(self, value: Any, dispatcher: CollectingDispatcher,
                                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        return {"complaint_outcome": mask_personal_numbers(str(value or "").strip()) or None}
+        return {"complaint_outcome": mask_sensitive(str(value or "").strip()) or None}
 
     def validate_complaint_contact(self, value: Any, dispatcher: CollectingDispatcher,
                                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -204,7 +204,7 @@ class ValidateComplaintForm(StoppableFormValidation):
             return {"complaint_contact": CONTACT_CHAT}
         email, mobile = EMAIL.search(answer), parse_mobile(answer)
         if email or mobile:
-            return {"complaint_contact": email.group(0) if email else mask_personal_numbers(mobile)}
+            return {"complaint_contact": email.group(0) if email else mask_sensitive(mobile)}
         dispatcher.utter_message(text=knowledge.message("complaint_contact_invalid", reply_language_of(tracker)))
         return {"complaint_contact": None}
 

@@ -15,13 +15,13 @@ from actions.base import AssistantAction
 from actions.forms import button
 from bot import knowledge, service_hours
 from bot.language import format_moment
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 
 
 def handoff_payload(tracker: Tracker, reason: str, urgent: bool = False,
                     complaint_reference: Optional[str] = None) -> Dict[str, Any]:
     """What the contact service needs to queue the conversation (it adds the verified profile)."""
-    summary = mask_personal_numbers(tracker.latest_message.get("text") or "")[:500]
+    summary = mask_sensitive(tracker.latest_message.get("text") or "")[:500]
     return {"handoff": {"reason": reason, "urgent": urgent, "summary": summary,
                         "complaint_reference": complaint_reference}}
 

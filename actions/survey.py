@@ -21,7 +21,7 @@ from actions.forms import AskSlot, StoppableFormValidation, button, intent_of
 from bot import knowledge
 from bot.contact.db import sessions_for
 from bot.contact.settings import database_url
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.service_hours import now
 from bot.surveys import SurveyDesk, parse_rating
 
@@ -110,6 +110,6 @@ class ValidateSurveyCommentForm(StoppableFormValidation):
         lang = reply_language_of(tracker)
         text = str(value or "").strip()
         if text:
-            desk().comment(tracker.sender_id, mask_personal_numbers(text), now())
+            desk().comment(tracker.sender_id, mask_sensitive(text), now())
         dispatcher.utter_message(text=knowledge.message("survey_comment_thanks", lang))
         return {"survey_comment": text or "-"}

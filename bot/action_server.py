@@ -26,6 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import metrics
+from bot.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def create_app(actions: str = "actions", cors_origins=None, auto_reload: bool = 
 
 def main() -> None:
     """What ``python -m rasa_sdk`` does (rasa_sdk.__main__ and endpoint.run), with our app."""
+    install_log_masking()  # before anything logs: no secret a customer typed reaches the log
     args = create_argument_parser().parse_args()
     logging.getLogger("matplotlib").setLevel(logging.WARN)
     utils.configure_colored_logging(args.loglevel)

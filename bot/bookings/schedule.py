@@ -58,7 +58,7 @@ def _shanghai(moment: datetime) -> datetime:
 _PREFIX = r"(?:(?:\+?86|0086)[ -]?)?"
 # 11 digits, spaces or dashes allowed between them, not part of a longer run of digits.
 _MOBILE = re.compile(rf"(?<!\d)(?<!\d[ -]){_PREFIX}(1[3-9]\d(?:[ -]?\d){{8}})(?![ -]?\d)")
-# bot.privacy.mask_personal_numbers's form: first three and last four digits kept.
+# bot.privacy.mask_sensitive's form: first three and last four digits kept.
 _MASKED_MOBILE = re.compile(rf"(?<!\d){_PREFIX}(1[3-9]\d\*{{4}}\d{{4}})(?!\d)")
 
 

@@ -12,7 +12,7 @@ from bot.bookings.models import Appointment, Callback
 from bot.bookings.schedule import ScheduleError, appointment_slot, callback_window, parse_mobile
 from bot.branches import find_branch
 from bot.contact.vault import sealed_number
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.references import insert_once
 
 Booking = TypeVar("Booking", Callback, Appointment)
@@ -102,8 +102,8 @@ def _masked_mobile(mobile: str) -> str:
     number = parse_mobile(mobile)
     if number is None:
         raise ScheduleError("invalid_mobile")
-    return mask_personal_numbers(number)
+    return mask_sensitive(number)
 
 
 def _masked(text: Optional[str]) -> Optional[str]:
-    return mask_personal_numbers(text) if text else None
+    return mask_sensitive(text) if text else None

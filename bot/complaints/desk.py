@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.complaints.models import CATEGORIES, SEVERITIES, Complaint, ComplaintEvent
 from bot.contact.vault import sealed_number
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.references import insert_once
 from bot.service_hours import SHANGHAI
 from bot.working_calendar import complaint_deadlines
@@ -74,7 +74,7 @@ class ComplaintDesk:
             raise ValueError(f"unknown category {draft.category!r} or severity {draft.severity!r}")
         received_at = received_at.astimezone(SHANGHAI)
         deadlines = complaint_deadlines(received_at, draft.severity)
-        contact = mask_personal_numbers(draft.contact) if draft.contact else None
+        contact = mask_sensitive(draft.contact) if draft.contact else None
         with self.sessions() as session:
             contact_ref = sealed_number(session, draft.conversation_id, contact)
 
@@ -91,8 +91,8 @@ class ComplaintDesk:
                 severity=draft.severity,
                 urgent=draft.urgent,
                 product=draft.product,
-                description=mask_personal_numbers(draft.description),
-                desired_outcome=mask_personal_numbers(draft.desired_outcome) if draft.desired_outcome else None,
+                description=mask_sensitive(draft.description),
+                desired_outcome=mask_sensitive(draft.desired_outcome) if draft.desired_outcome else None,
                 contact=contact,
                 contact_ref=contact_ref,
                 state="received",

@@ -32,7 +32,7 @@ from bot.complaints.models import SEVERITIES, STATES, Complaint, ComplaintEvent
 from bot.contact.models import Conversation, Message
 from bot.contact.staff import Staff, find_active
 from bot.language import format_moment
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.working_calendar import MAX_REGULATORY_EXTENSION_DAYS, complaint_deadlines
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def _text(value: Any, what: str) -> str:
         raise InvalidChange(f"{what} is required (a non-empty string).")
     if len(value) > MAX_TEXT:
         raise InvalidChange(f"{what} is limited to {MAX_TEXT} characters.")
-    return mask_personal_numbers(value.strip())
+    return mask_sensitive(value.strip())
 
 
 def _require_supervisor(staff: Staff, what: str) -> None:

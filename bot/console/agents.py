@@ -29,7 +29,7 @@ from bot.contact.staff import Staff
 from bot.contact.store import message_dict
 from bot.handoff.models import Handoff
 from bot.handoff.router import may_see
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 
 MAX_TEXT = 2000
 SOCKETS_PER_STAFF = 10  # console WebSockets one staff member may have open (tabs, windows)
@@ -162,7 +162,7 @@ def blueprint(service: ContactService) -> Blueprint:
             raise ApiError(409, "conflict", "Claim the conversation before replying; it is not yours now.")
 
         def store_and_audit():
-            message = service.store.store_outbound(conversation_id, mask_personal_numbers(text), "agent")
+            message = service.store.store_outbound(conversation_id, mask_sensitive(text), "agent")
             with sessions() as session:
                 audit.record(session, f"staff:{staff.id}", "reply", conversation_id, request_address(request, service),
                              message=message.id)

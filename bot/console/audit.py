@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Column, DateTime, Integer, String, event
 from sqlalchemy.orm import Session
 
 from bot.contact.models import Base, utcnow
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 
 _SECRET_WORDS = ("password", "token", "secret")
 
@@ -42,7 +42,7 @@ def record(session: Session, actor: str, action: str, target: Optional[str] = No
     for key in detail:
         if any(word in key.lower() for word in _SECRET_WORDS):
             raise ValueError(f"the audit log keeps no secrets ({key!r})")
-    detail = {key: mask_personal_numbers(value) if isinstance(value, str) else value for key, value in detail.items()}
+    detail = {key: mask_sensitive(value) if isinstance(value, str) else value for key, value in detail.items()}
     entry = AuditEntry(at=utcnow(), actor=actor, action=action, target=target and target[:120], ip=ip, detail=detail)
     session.add(entry)
     return entry

@@ -4,8 +4,10 @@ production mode it exits with status 2, naming every unsafe setting, before it l
 from bot.contact.app import create_app
 from bot.contact.production import refuse_unsafe_start
 from bot.contact.settings import Settings
+from bot.privacy import install_log_masking
 
 if __name__ == "__main__":
+    install_log_masking()  # before anything logs: no secret a customer typed reaches the log
     settings = Settings()
     refuse_unsafe_start(settings)
     create_app(settings).run(host=settings.host, port=settings.port, access_log=False, workers=1)

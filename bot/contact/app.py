@@ -40,7 +40,7 @@ from bot.contact.store import ConversationStore, message_dict
 from bot.contact.vault import Vault
 from bot.handoff.router import HandoffRouter
 from bot.language import reply_language
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 
 logger = logging.getLogger(__name__)
 WEB_STATIC = ROOT / "channels" / "web" / "static"
@@ -141,7 +141,7 @@ class ContactService:
         if wait:
             raise ApiError(429, "rate_limited", "Too many messages; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
         inbound, duplicate = await self.db(
-            self.store.store_inbound, conversation_id, client_message_id, mask_personal_numbers(text),
+            self.store.store_inbound, conversation_id, client_message_id, mask_sensitive(text),
             self.vault.seal(conversation_id, text), payload=payload, origin=origin,
         )
         if duplicate:

@@ -30,7 +30,7 @@ from bot.complaints.models import Complaint
 from bot.contact.models import Conversation, Message
 from bot.contact.store import as_aware
 from bot.handoff.models import Handoff
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey
 from channels.email.models import EmailMail, EmailOutbox, EmailTicket
@@ -180,7 +180,7 @@ class Indicators:
         board.tables["satisfaction_distribution"] = (["rating", "count"], [[n, distribution.get(n, 0)] for n in range(1, 6)])
         board.tables["satisfaction_comments"] = (
             ["rated_at", "rating", "channel", "language", "trigger", "comment"],
-            [[_iso(s.rated_at), s.rating, s.channel, s.language, s.trigger, mask_personal_numbers(s.comment)]
+            [[_iso(s.rated_at), s.rating, s.channel, s.language, s.trigger, mask_sensitive(s.comment)]
              for s in reversed(comments)])
         per_day = {day: [s.rating for s in rated if _day(s.asked_at) == day] for day in f.days()}  # as selected
         board.sections.setdefault("trends", {})["satisfaction"] = [_average(per_day[day]) for day in f.days()]
@@ -208,7 +208,7 @@ class Indicators:
         fallback = [r for r in judged if r.intent == "nlu_fallback"]
         groups: Dict[str, List[Any]] = {}
         for r in misunderstood:
-            groups.setdefault(" ".join(mask_personal_numbers(r.text).lower().split())[:200], []).append(r)
+            groups.setdefault(" ".join(mask_sensitive(r.text).lower().split())[:200], []).append(r)
         top = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))[:TOP_MISUNDERSTOOD]
         accuracy = {
             "customer_messages": len(rows), "judged": len(judged),

@@ -29,7 +29,7 @@ from bot import knowledge
 from bot.contact.models import Base, Conversation, Message
 from bot.contact.settings import ROOT
 from bot.handoff.models import Handoff
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.contact.store import as_aware
 from bot.quality.indicators import LOW_CONFIDENCE, NOT_UNDERSTOOD, Filters, in_a_form, utc_bound
 from bot.service_hours import SHANGHAI
@@ -117,7 +117,7 @@ class Review:
                      if not in_a_form(row[0].action)}
             for row in session.execute(base.where(Message.id.in_(self._before_misunderstood_handoffs(session, filters)))):
                 found.setdefault(row[0].id, (row, "before_handoff"))
-        items = [ReviewItem(m.id, m.conversation_id, channel, language, mask_personal_numbers(m.text), m.intent,
+        items = [ReviewItem(m.id, m.conversation_id, channel, language, mask_sensitive(m.text), m.intent,
                             m.confidence, reason, as_aware(m.created_at), label)
                  for (m, channel, language, label), reason in found.values()]
         if status == "unlabelled":
@@ -149,7 +149,7 @@ class Review:
             message = session.get(Message, message_id)
             if message is None or message.direction != "in" or message.sender != "customer":
                 raise LookupError(message_id)
-            text = " ".join(mask_personal_numbers(message.text).split())
+            text = " ".join(mask_sensitive(message.text).split())
             existing = session.get(NluLabel, message_id)
             if existing:
                 existing.intent, existing.text, existing.labelled_by, existing.labelled_at = intent, text, staff_id, now

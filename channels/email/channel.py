@@ -51,7 +51,7 @@ from bot.contact.models import Message
 from bot.contact.rasa_client import AssistantUnavailable
 from bot.contact.store import message_dict
 from bot.language import format_moment, reply_language
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.working_calendar import RESOLUTION_WORKING_DAYS
 from channels.email.autoreply import auto_reply_verdict
 from channels.email.mailbox import ImapConfig, MailboxReader
@@ -199,8 +199,8 @@ class EmailChannel:
         language = reply_language(text, None)
         conversation_id = conversation_id_for(mail.message_id)
         await service.db(service.store.open_conversation, conversation_id, None, "email", language)
-        understanding = await self.understand(conversation_id, mask_personal_numbers(mail.subject),
-                                              mask_personal_numbers((mail.new_text or mail.text)[:NLU_CHARS]), language)
+        understanding = await self.understand(conversation_id, mask_sensitive(mail.subject),
+                                              mask_sensitive((mail.new_text or mail.text)[:NLU_CHARS]), language)
         complaint = None
         if understanding.category in ("complaint", "fraud"):
             try:

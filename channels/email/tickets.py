@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.contact.models import Message
 from bot.contact.vault import Vault
 from bot.handoff.desk import HandoffDesk, HandoffRequest
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from bot.references import insert_once
 from bot.service_hours import SHANGHAI
 from channels.email.models import EmailAttachment, EmailMail, EmailTicket
@@ -69,14 +69,15 @@ def conversation_id_for(message_id: str) -> str:
 
 def agent_text(mail: InboundEmail) -> str:
     """What agents read: the subject, the new part of the body (the quoted history trimmed),
-    and what came with it; personal numbers masked."""
+    and what came with it; secrets and personal numbers masked (so are the ticket's subject and
+    the attachments' names; the attachments themselves are kept as sent)."""
     body = mail.new_text or mail.text
     if len(body) > MAX_TEXT:
         body = body[:MAX_TEXT] + "\n[…]"
     parts = [f"✉ {mail.subject}" if mail.subject else "✉", body.strip()]
     parts += [f"📎 {a.filename} ({a.size:,} bytes)" for a in mail.attachments]
     parts += [f"⚠ {note}" for note in mail.notes]
-    return mask_personal_numbers("\n\n".join(part for part in parts if part))
+    return mask_sensitive("\n\n".join(part for part in parts if part))
 
 
 def topic_subject(subject: str, references: Sequence[str]) -> str:
@@ -153,7 +154,7 @@ class TicketStore:
         with self.sessions() as session:
             mail = session.get(EmailMail, mail_id)
             mail.attempts += 1
-            mail.error = error[:2000]
+            mail.error = mask_sensitive(error[:2000])
             if mail.attempts >= give_up_after:
                 mail.state = FAILED
             session.commit()
@@ -202,7 +203,7 @@ class TicketStore:
             session.add(number)
         for attachment in mail.attachments:
             session.add(EmailAttachment(
-                mail_id=mail_id, conversation_id=conversation_id, filename=attachment.filename,
+                mail_id=mail_id, conversation_id=conversation_id, filename=mask_sensitive(attachment.filename),
                 content_type=attachment.content_type[:255], size=attachment.size,
                 sha256=hashlib.sha256(attachment.data).hexdigest(), data=attachment.data))
         return message
@@ -231,7 +232,7 @@ class TicketStore:
     def _queue(session: Session, ticket: EmailTicket, now: datetime) -> None:
         HandoffDesk.request_in(session, HandoffRequest(
             conversation_id=ticket.conversation_id, reason="fraud" if ticket.urgent else "email", tier="standard",
-            language=ticket.language, urgent=ticket.urgent, summary=mask_personal_numbers(ticket.subject) or None,
+            language=ticket.language, urgent=ticket.urgent, summary=mask_sensitive(ticket.subject) or None,
             complaint_reference=ticket.complaint_reference, channel="email"), now)
 
     def open_ticket(self, mail_id: int, mail: InboundEmail, decided: NewTicket, now: datetime,
@@ -248,7 +249,7 @@ class TicketStore:
                 reference=reference, source_key=mail.message_id, conversation_id=conversation_id,
                 address=sender.address if sender else None, address_key=sender.key if sender else None,
                 name=sender.name if sender else None,
-                subject=topic_subject(mail.subject, mail.subject_references), language=decided.language,
+                subject=mask_sensitive(topic_subject(mail.subject, mail.subject_references)), language=decided.language,
                 category=decided.category, intent=decided.intent,
                 confidence=None if decided.confidence is None else f"{decided.confidence:.3f}",
                 urgent=decided.urgent, complaint_reference=decided.complaint_reference,

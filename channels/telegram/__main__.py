@@ -16,6 +16,7 @@ import sys
 from telegram import Bot
 
 from bot.contact.settings import Settings
+from bot.privacy import install_log_masking
 from channels.telegram.config import ALLOWED_UPDATES, WEBHOOK_PATH, TelegramConfigError, telegram_config
 from channels.telegram.polling import SecretMismatch, poll
 
@@ -46,6 +47,7 @@ def main(argv=None) -> int:
     poller.add_argument("--to", help="the webhook to forward to (default: this machine's contact service)")
     poller.add_argument("--timeout", type=int, default=50, help="long-poll seconds (default 50)")
     args = parser.parse_args(argv)
+    install_log_masking()  # the updates it forwards are customers' text
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would print the bot token
     settings = Settings()

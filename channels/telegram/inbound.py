@@ -29,7 +29,7 @@ from bot.contact.customers import profile_of
 from bot.contact.models import Conversation, Message
 from bot.contact.ratelimit import RateLimiter
 from bot.language import DEFAULT_LANGUAGE, detect_language
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from channels.telegram import updates as kinds
 from channels.telegram.config import TelegramConfig
 from channels.telegram.models import TelegramUpdate
@@ -127,7 +127,7 @@ class TelegramInbound:
         service = self.service
         customer = await service.db(service.store.customer, conversation.customer_id) if conversation.customer_id else None
         inbound, duplicate = await service.db(
-            service.store.store_inbound, conversation.id, f"tg-{incoming.update_id}", mask_personal_numbers(text),
+            service.store.store_inbound, conversation.id, f"tg-{incoming.update_id}", mask_sensitive(text),
             service.vault.seal(conversation.id, text), [self._row(incoming, conversation.id)],
             payload=payload, origin=service.origin(f"telegram:{incoming.user_id}"),
         )

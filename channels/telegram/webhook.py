@@ -26,7 +26,7 @@ from sanic.response import HTTPResponse, json as json_response
 from sqlalchemy.exc import OperationalError
 
 from bot.contact import inputs
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from channels.telegram.config import SECRET_HEADER, WEBHOOK_PATH, TelegramConfig, telegram_config
 from channels.telegram.inbound import TelegramInbound
 from channels.telegram.outbound import TelegramSender, make_bot
@@ -43,7 +43,7 @@ LOGGED_EXCERPT = 300  # characters of a refused update in the log
 def refused(body: bytes, reason: str) -> None:
     """Log an update that will not be read: the reason and a bounded excerpt, personal numbers
     masked, control characters escaped (``%r``), so the line cannot forge other log lines."""
-    excerpt = mask_personal_numbers(body[:4 * LOGGED_EXCERPT].decode("utf-8", errors="replace"))[:LOGGED_EXCERPT]
+    excerpt = mask_sensitive(body[:4 * LOGGED_EXCERPT].decode("utf-8", errors="replace"))[:LOGGED_EXCERPT]
     logger.warning("telegram update refused (%s), %d bytes: %r", reason, len(body), excerpt)
 
 

@@ -12,7 +12,7 @@ from bot.contact.db import make_engine, migrate, session_factory
 from bot.contact.ratelimit import RateLimiter
 from bot import knowledge
 from bot.contact.rasa_client import read_replies, split_disclosure
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_sensitive
 from tests.conftest import make_tracker, run_action, texts
 
 SECRET = "unit-test-secret-that-is-32-bytes-long!"
@@ -55,7 +55,7 @@ def test_conversation_ids_are_derived_and_distinct():
     ],
 )
 def test_personal_numbers_are_masked(text, expected):
-    assert mask_personal_numbers(text) == expected
+    assert mask_sensitive(text) == expected
 
 
 def test_disclosure_is_split_off_the_end_only():
