@@ -15,7 +15,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, file, redirect
 
 from bot.contact.app import ApiError, ContactService
-from bot.contact.security_headers import PAGE_CSP as CSP, PAGES as SECURITY_HEADERS, pages as headers
+from bot.contact.security_headers import PAGES as SECURITY_HEADERS, pages as headers
 from bot.contact.settings import ROOT
 
 CONSOLE_STATIC = ROOT / "channels" / "console" / "static"

@@ -237,7 +237,7 @@ class ContactService:
             apology = [{"text": knowledge.message("assistant_unavailable", language)}]
             told = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
         if counted:
-            notice = {"text": knowledge.message("assistant_gave_up", language)}
+            notice = knowledge.message("assistant_gave_up", language)
             parked = await self.db(self.store.record_failure, inbound, datetime.now(timezone.utc),
                                    timedelta(seconds=self.settings.retry_interval), self.settings.max_answer_attempts, notice)
             if parked is not None:

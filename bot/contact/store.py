@@ -166,7 +166,7 @@ class ConversationStore:
             return Button(title, payload)
 
     def record_failure(self, inbound: Message, now: datetime, first_wait: timedelta, max_attempts: int,
-                       notice: Dict[str, Any]) -> Optional[Message]:
+                       notice: str) -> Optional[Message]:
         """The assistant failed on ``inbound`` (not an outage): count the attempt and set when the
         retry loop may try again (``first_wait``, doubling, at most RETRY_BACKOFF_CAP); at
         ``max_attempts`` the message is parked and ``notice`` is stored as its reply, in the same
@@ -181,7 +181,7 @@ class ConversationStore:
                 session.commit()
                 return None
             message.status, message.next_attempt_at = "parked", None
-            told = Message(conversation_id=message.conversation_id, direction="out", sender="system", text=notice["text"],
+            told = Message(conversation_id=message.conversation_id, direction="out", sender="system", text=notice,
                            status="sent", reply_to=message.id)
             session.add(told)
             session.commit()

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from bot.console.pages import CSP
+from bot.contact.security_headers import PAGE_CSP as CSP
 from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
 from bot.references import pattern
 from tests.browser.conftest import CHROMIUM, ROOT

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from bot.console.pages import CSP
+from bot.contact.security_headers import PAGE_CSP as CSP
 from bot.contact.models import Message
 from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.quality.indicators import in_a_form, understood

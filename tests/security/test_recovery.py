@@ -14,7 +14,6 @@ import urllib.request
 from typing import Callable, List
 
 import aiohttp
-import pytest
 from aiohttp import web
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
