@@ -9,7 +9,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, latest_entities
-from bot import knowledge, products
+from actions.purchase import assessment_of, products_asked_about, say_purchase_answer
+from bot import knowledge, products, service_hours
+from bot.suitability import asks_own_level, own_level_answer
 
 # Topics that describe how products are bought, sold and charged carry the risk disclosure,
 # and with a product named they add that product's own figure.
@@ -27,6 +29,9 @@ def faq_topic(tracker: Tracker) -> Optional[str]:
 
 
 class ActionAnswerFaq(AssistantAction):
+    """The FAQ answer; buying a named product gets the suitability verdict instead of the steps,
+    and a verified customer asking for their own risk level gets it."""
+
     action_name = "action_answer_faq"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
@@ -34,6 +39,16 @@ class ActionAnswerFaq(AssistantAction):
         if topic is None:
             self.say(dispatcher, knowledge.message("capabilities", lang), lang)
             return []
+        if topic == "purchase":
+            about = products_asked_about(tracker)
+            if about:
+                say_purchase_answer(dispatcher, tracker, about, lang)
+                return []
+        if topic == "risk_assessment" and asks_own_level(tracker.latest_message.get("text")):
+            own = own_level_answer(assessment_of(tracker), lang, service_hours.now().date())
+            if own:
+                self.say(dispatcher, own, lang, disclosure=True)
+                return []
         answer = knowledge.load("faq")[topic][lang]
         named = [p for p in map(products.find_product, latest_entities(tracker, "product")) if p]
         if topic in PRODUCT_TOPICS and named:

@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, latest_entities
+from actions.purchase import say_purchase_answer
 from bot import knowledge, language, products, service_hours
 
 
@@ -58,11 +59,16 @@ class ActionRecommendProducts(AssistantAction):
 
     The assistant never picks a product for the customer; it lists what the customer may buy,
     and with no valid risk assessment it names none and explains the questionnaire instead.
+    Asked about named products ("成长精选适合我吗"), it gives the suitability verdict on each.
     """
 
     action_name = "action_recommend_products"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
+        named = [p for p in map(products.find_product, latest_entities(tracker, "product")) if p]
+        if named:
+            say_purchase_answer(dispatcher, tracker, named, lang, steps=False)
+            return [SlotSet("product", named[-1].code)]
         stated_level = tracker.get_slot("customer_risk_level")
         level = products.valid_risk_level(
             stated_level, tracker.get_slot("customer_risk_expires"), service_hours.now().date()
