@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, latest_entities
-from actions.purchase import assessment_of, products_asked_about, say_purchase_answer
+from actions.purchase import answer_purchase_question, assessment_of
 from bot import knowledge, products, service_hours
 from bot.suitability import asks_own_level, own_level_answer
 
@@ -40,10 +40,9 @@ class ActionAnswerFaq(AssistantAction):
             self.say(dispatcher, knowledge.message("capabilities", lang), lang)
             return []
         if topic == "purchase":
-            about = products_asked_about(tracker)
-            if about:
-                say_purchase_answer(dispatcher, tracker, about, lang)
-                return []
+            events = answer_purchase_question(dispatcher, tracker, lang)
+            if events is not None:
+                return events
         if topic == "risk_assessment" and asks_own_level(tracker.latest_message.get("text")):
             own = own_level_answer(assessment_of(tracker), lang, service_hours.now().date())
             if own:

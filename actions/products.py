@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import List, Optional
 
 from rasa_sdk import Tracker
@@ -9,30 +10,69 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, latest_entities
-from actions.purchase import say_purchase_answer
-from bot import knowledge, language, products, service_hours
+from actions.forms import button
+from bot import knowledge, language, product_resolver, products, service_hours
+
+
+def named_products(tracker: Tracker) -> product_resolver.Resolution:
+    """What the latest message says about products, with the earlier product as a follow-up.
+
+    A button the assistant offered carries the chosen code as an entity. Only a message with no
+    product words at all continues the product talked about before (「那它的手续费呢」): one that
+    names a kind fitting several products, or a product we do not sell, never does.
+    """
+    text = tracker.latest_message.get("text") or ""
+    chosen = latest_entities(tracker, "product")
+    if text.startswith("/") and chosen:
+        return product_resolver.Resolution(codes=tuple(chosen))
+    resolution = product_resolver.resolve(text)
+    if not resolution.names_a_product and tracker.get_slot("product"):
+        return product_resolver.Resolution(codes=(tracker.get_slot("product"),))
+    return resolution
+
+
+def ask_which_product(
+    dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, candidates, intent: str
+) -> List[EventType]:
+    """Ask which of ``candidates`` the customer means, one button each; the tap sends ``intent``
+    with the product, and the question asked now is kept to be answered about it."""
+    choices = [p for p in map(products.find_product, candidates) if p]
+    buttons = [button(p.name(lang), f'/{intent}{json.dumps({"product": p.code})}') for p in choices]
+    AssistantAction.say(dispatcher, knowledge.message("product_which", lang), lang, buttons=buttons)
+    return [SlotSet("product_question", tracker.latest_message.get("text"))]
+
+
+def question_asked(tracker: Tracker) -> str:
+    """The question being answered: the one kept while asking which product, after a button."""
+    text = tracker.latest_message.get("text") or ""
+    if text.startswith("/") and tracker.get_slot("product_question"):
+        return tracker.get_slot("product_question")
+    return text
 
 
 class ActionAnswerProduct(AssistantAction):
-    """``product_info``: the asked attribute(s) of the named product, or its profile."""
+    """``product_info``: the asked attribute(s) of the named product(s), or a profile of each."""
 
     action_name = "action_answer_product"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
-        codes = latest_entities(tracker, "product") or [tracker.get_slot("product")]
-        found = [p for p in (products.find_product(code) for code in codes) if p]
+        resolution = named_products(tracker)
+        if resolution.candidates:
+            return ask_which_product(dispatcher, tracker, lang, resolution.candidates, "product_info")
+        found = [p for p in map(products.find_product, resolution.codes) if p]
         if not found:
+            key = "product_not_ours" if resolution.unknown else "product_unknown"
             catalog_names = language.join([p.name(lang) for p in products.catalog()], lang)
-            self.say(dispatcher, knowledge.message("product_unknown", lang, names=catalog_names), lang, disclosure=True)
-            return []
-        attributes = products.asked_attributes(tracker.latest_message.get("text"))
+            self.say(dispatcher, knowledge.message(key, lang, names=catalog_names), lang, disclosure=True)
+            return [SlotSet("product", None), SlotSet("product_question", None)]
+        attributes = products.asked_attributes(question_asked(tracker))
         answer = "\n".join(products.describe(p, attributes, lang) for p in found)
         self.say(dispatcher, answer, lang, disclosure=True)
-        return [SlotSet("product", found[-1].code)]
+        return [SlotSet("product", found[-1].code), SlotSet("product_question", None)]
 
 
 class ActionListProducts(AssistantAction):
-    """``product_list``: every product, or those of the asked risk levels or currency."""
+    """``product_list``: every product, or those of the asked kinds, risk levels or currency."""
 
     action_name = "action_list_products"
 
@@ -40,10 +80,12 @@ class ActionListProducts(AssistantAction):
         text = tracker.latest_message.get("text")
         levels = products.requested_levels(text)
         currency = products.requested_currency(text)
+        named = product_resolver.resolve(text)
+        kinds = set(named.codes or named.candidates)  # "list your bond funds" → the bond funds
         listed = [
             p
             for p in products.catalog()
-            if (not levels or p.risk in levels) and (not currency or p.currency == currency)
+            if (not levels or p.risk in levels) and (not currency or p.currency == currency) and (not kinds or p.code in kinds)
         ]
         if levels:
             header = knowledge.message("product_list_filtered_header", lang, levels=language.join(levels, lang))
@@ -67,6 +109,8 @@ class ActionRecommendProducts(AssistantAction):
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
         named = [p for p in map(products.find_product, latest_entities(tracker, "product")) if p]
         if named:
+            from actions.purchase import say_purchase_answer  # here: actions.purchase builds on this module
+
             say_purchase_answer(dispatcher, tracker, named, lang, steps=False)
             return [SlotSet("product", named[-1].code)]
         stated_level = tracker.get_slot("customer_risk_level")

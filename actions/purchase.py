@@ -1,19 +1,22 @@
-"""Questions about buying a named product: the suitability verdict for the customer who asks.
+"""Questions about buying a product: the suitability verdict for the customer who asks.
 
-Used by the purchase FAQ (actions/faq.py) and by recommendation requests that name a product
-(actions/products.py), so every way towards a purchase passes the same rule (bot/suitability.py).
+Used by the purchase FAQ (actions/faq.py), by recommendation requests that name a product
+(actions/products.py) and by the buttons that ask which product a purchase question meant, so
+every way towards a purchase passes the same rule (bot/suitability.py).
 """
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import AssistantAction, is_verified, latest_entities
+from actions.base import AssistantAction, is_verified
 from actions.forms import button
-from bot import knowledge, products, service_hours
+from actions.products import ask_which_product, named_products
+from bot import knowledge, language, products, service_hours
 from bot.products import Product
 from bot.suitability import Assessment, purchase_answer
 
@@ -27,21 +30,6 @@ def assessment_of(tracker: Tracker) -> Assessment:
     )
 
 
-def names_some_product(text: str) -> bool:
-    lowered = (text or "").lower()
-    return any(word.lower() in lowered for word in knowledge.load("attributes")["product_words"])
-
-
-def products_asked_about(tracker: Tracker) -> List[Product]:
-    """The products named in the latest message; with none named and no product words at all
-    ("那我能买吗"), the product talked about before."""
-    named = [p for p in map(products.find_product, latest_entities(tracker, "product")) if p]
-    if named or names_some_product(tracker.latest_message.get("text")):
-        return named
-    earlier = products.find_product(tracker.get_slot("product"))
-    return [earlier] if earlier else []
-
-
 def say_purchase_answer(dispatcher: CollectingDispatcher, tracker: Tracker, found: List[Product], lang: str,
                         steps: bool = True) -> None:
     """The suitability answer about buying ``found`` with the disclosure, and a button for an
@@ -49,3 +37,33 @@ def say_purchase_answer(dispatcher: CollectingDispatcher, tracker: Tracker, foun
     answer = purchase_answer(found, assessment_of(tracker), lang, service_hours.now().date(), steps=steps)
     buttons = [button(knowledge.message("button_book_advisor", lang), "/book_appointment")] if answer.offer_advisor else []
     AssistantAction.say(dispatcher, answer.text, lang, disclosure=True, buttons=buttons)
+
+
+def answer_purchase_question(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
+    """Answer a question about buying the product(s) it names (or, with no product words at all,
+    the one talked about before); a kind that fits several is asked back with buttons, a product
+    we do not sell is said to be none of ours. ``None``: it is about no product (the general steps)."""
+    resolution = named_products(tracker)
+    if resolution.candidates:
+        return ask_which_product(dispatcher, tracker, lang, resolution.candidates, "buy_product")
+    found = [p for p in map(products.find_product, resolution.codes) if p]
+    if found:
+        say_purchase_answer(dispatcher, tracker, found, lang)
+        return [SlotSet("product", found[-1].code), SlotSet("product_question", None)]
+    if resolution.unknown:
+        names = language.join([p.name(lang) for p in products.catalog()], lang)
+        AssistantAction.say(dispatcher, knowledge.message("product_not_ours", lang, names=names), lang, disclosure=True)
+        return [SlotSet("product", None), SlotSet("product_question", None)]
+    return None
+
+
+class ActionAnswerPurchase(AssistantAction):
+    """``buy_product``: sent only by the buttons asking which product a purchase question meant."""
+
+    action_name = "action_answer_purchase"
+
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
+        events = answer_purchase_question(dispatcher, tracker, lang)
+        if events is None:
+            self.say(dispatcher, knowledge.load("faq")["purchase"][lang], lang, disclosure=True)
+        return events

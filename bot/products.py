@@ -8,10 +8,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Optional
 
-from bot import knowledge
+from bot import knowledge, product_resolver
+from bot.normalize import simplified
 
 RISK_LEVELS = ("C1", "C2", "C3", "C4", "C5")
-ATTRIBUTES = ("minimum", "fees", "risk", "redemption", "lockup", "latest")
+# In the order answers list them.
+ATTRIBUTES = ("type", "minimum", "fees", "risk", "redemption", "lockup", "latest", "eligibility", "guarantee")
 _CURRENCY_NAMES = {"zh": {"CNY": "元", "USD": "美元"}, "en": {"CNY": "CNY", "USD": "USD"}}
 _EXPLICIT_LEVEL = re.compile(r"\bR([1-5])\b", re.IGNORECASE)
 
@@ -35,6 +37,11 @@ class Product:
 
     def name(self, language: str) -> str:
         return self.text("name", language)
+
+    def restriction(self, language: str) -> Optional[str]:
+        """Who may buy it beyond the risk level (qualified investors, advisor only), if anyone."""
+        restriction = self.raw.get("restriction")
+        return restriction[language] if restriction else None
 
     def minimum_text(self, language: str) -> str:
         return f"{self.minimum:,} {_CURRENCY_NAMES[language][self.currency]}"
@@ -81,8 +88,14 @@ def figures_date() -> str:
 
 
 def asked_attributes(text: Optional[str]) -> List[str]:
-    """Which product attributes a message asks about, in catalog order (empty: a profile)."""
-    lowered = (text or "").lower()
+    """Which product attributes a message asks about, in answer order (empty: a profile).
+
+    Product names are left out first, so 「美元收益是什么类型的产品」 asks for the type, not for
+    the return (收益) its name contains.
+    """
+    lowered = simplified(text or "").lower()
+    for mention in product_resolver.resolve(text).mentions:
+        lowered = lowered[:mention.start] + " " * (mention.end - mention.start) + lowered[mention.end:]
     words = knowledge.load("attributes")["product_attributes"]
     return [attr for attr in ATTRIBUTES if any(w.lower() in lowered for w in words[attr])]
 
@@ -91,7 +104,7 @@ def describe(product: Product, attributes: Iterable[str], language: str) -> str:
     """Answer about ``product``: each asked attribute, or a short profile when none was asked."""
     fields = product.fields(language)
     lines = []
-    for attribute in attributes or ["profile"]:
+    for attribute in attributes or ["profile", "restriction"]:
         if attribute == "latest":
             latest = product.raw["latest"]
             value = latest["value"]
@@ -102,8 +115,13 @@ def describe(product: Product, attributes: Iterable[str], language: str) -> str:
                     f"product_latest_{latest['kind']}", language, value=value, date=figures_date(), **fields
                 )
             )
+        elif attribute == "restriction":
+            if product.restriction(language):
+                lines.append(knowledge.message("product_restriction", language, restriction=product.restriction(language), **fields))
         else:
             lines.append(knowledge.message(f"product_{attribute}", language, **fields))
+            if attribute == "eligibility" and product.restriction(language):
+                lines.append(knowledge.message("product_restriction", language, restriction=product.restriction(language), **fields))
     return "\n".join(lines)
 
 

@@ -149,3 +149,82 @@ async def test_market_brief_has_its_date_and_the_disclosure(lang, question):
     answer = texts((await run_action(ActionMarketUpdate(), make_tracker(question, "market_update")))[0])
     assert "2026-11-27" in answer
     assert answer.endswith(DISCLOSURE[lang])
+
+
+async def test_a_kind_that_fits_several_products_is_asked_back_with_buttons():
+    messages, events = await run_action(ActionAnswerProduct(), make_tracker("债券基金赎回几天到账", "product_info"))
+    (asked,) = messages
+    assert "哪一款" in asked["text"]
+    assert [b["title"] for b in asked["buttons"]] == ["长青稳盈债券A", "长青美元收益"]
+    assert asked["buttons"][1]["payload"] == '/product_info{"product": "EG-FX06"}'
+    assert SlotSet("product_question", "债券基金赎回几天到账") in events
+    assert not any(e.get("name") == "product" for e in events)
+
+
+async def test_the_chosen_product_gets_the_original_question_answered():
+    tracker = make_tracker(
+        '/product_info{"product": "EG-FX06"}', "product_info", [product_entity("EG-FX06")],
+        slots={"language": "zh", "product_question": "债券基金赎回几天到账", "product": "EG-MM01"},
+    )
+    messages, events = await run_action(ActionAnswerProduct(), tracker)
+    answer = texts(messages)
+    assert "长青美元收益（EG-FX06）的赎回规则：赎回款 T+5 到账" in answer
+    assert answer.endswith(DISCLOSURE["zh"])
+    assert SlotSet("product", "EG-FX06") in events and SlotSet("product_question", None) in events
+
+
+@pytest.mark.parametrize("text", ["Can I see the fees of the Platinum fund?", "余额宝的手续费"])
+async def test_a_product_we_do_not_sell_never_falls_back_to_the_earlier_one(text):
+    tracker = make_tracker(text, "product_info", slots={"product": "EG-FX06"})
+    messages, events = await run_action(ActionAnswerProduct(), tracker)
+    answer = texts(messages)
+    assert "EG-FX06" not in answer and "0.8%" not in answer
+    assert "not one of Evergreen Wealth's" in answer or "不是长青财富的产品" in answer
+    assert SlotSet("product", None) in events
+
+
+async def test_a_named_product_wins_over_the_earlier_one():
+    tracker = make_tracker("Can I buy the private equity fund? minimum?", "product_info", slots={"product": "EG-FX06"})
+    answer = texts((await run_action(ActionAnswerProduct(), tracker))[0])
+    assert "EG-PE05" in answer and "1,000,000 CNY" in answer and "EG-FX06" not in answer
+
+
+async def test_a_follow_up_without_product_words_continues_the_earlier_product():
+    tracker = make_tracker("那它的手续费呢", "product_info", slots={"product": "EG-BD02", "language": "zh"})
+    answer = texts((await run_action(ActionAnswerProduct(), tracker))[0])
+    assert "长青稳盈债券A（EG-BD02）的费用：认购/申购费 0.6%" in answer
+
+
+@pytest.mark.parametrize(
+    "question,facts",
+    [
+        ("美元收益是什么类型的产品", ["长青美元收益（EG-FX06）是QDII 债券基金（美元）"]),
+        ("货币宝保本吗", ["不保本", "不是存款"]),
+        ("is the Growth Equity fund guaranteed?", ["is not guaranteed", "not a deposit"]),
+        ("私享股权谁能买", ["C5 及以上", "合格投资者", "金融资产不低于 300 万元", "仅通过理财顾问销售"]),
+        ("Steady Bond minimum, fees and when do I get my money after redeeming",
+         ["minimum investment in Evergreen Steady Bond A (EG-BD02) is 1,000 CNY", "subscription fee 0.6%", "proceeds T+2"]),
+        ("长青平衡配置的类型、风险和锁定期", ["混合型基金", "风险等级为 R3", "90 天锁定期"]),
+    ],
+)
+async def test_every_attribute_and_several_at_once(question, facts):
+    answer = texts((await run_action(ActionAnswerProduct(), make_tracker(question, "product_info")))[0])
+    for fact in facts:
+        assert fact in answer
+    assert "1.0215" not in answer  # the type question is not answered with the NAV
+    assert answer.endswith(DISCLOSURE["zh" if any("\u4e00" <= c <= "\u9fff" for c in question) else "en"])
+
+
+async def test_private_equity_profile_says_who_may_buy_it():
+    answer = texts((await run_action(ActionAnswerProduct(), make_tracker("tell me about PE05", "product_info")))[0])
+    assert "qualified investors only" in answer and "sold only through an advisor" in answer
+
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [("有哪些债券基金", {"EG-BD02", "EG-FX06"}), ("list your money market funds", {"EG-MM01"}), ("有什么产品", None)],
+)
+async def test_a_list_of_one_kind_names_only_that_kind(question, expected):
+    answer = texts((await run_action(ActionListProducts(), make_tracker(question, "product_list")))[0])
+    listed = {code for code in ("EG-MM01", "EG-BD02", "EG-BL03", "EG-EQ04", "EG-PE05", "EG-FX06") if code in answer}
+    assert listed == (expected or {"EG-MM01", "EG-BD02", "EG-BL03", "EG-EQ04", "EG-PE05", "EG-FX06"})

@@ -3,9 +3,11 @@
 from datetime import date
 
 import pytest
+from rasa_sdk.events import SlotSet
 
 from actions.faq import ActionAnswerFaq
 from actions.products import ActionRecommendProducts
+from actions.purchase import ActionAnswerPurchase
 from bot.products import catalog, find_product
 from bot.suitability import Assessment, asks_own_level, own_level_answer, permitted_product_levels, purchase_answer
 from tests.conftest import DISCLOSURE, make_tracker, product_entity, run_action, texts
@@ -72,10 +74,29 @@ async def test_a_purchase_question_with_no_product_words_continues_the_product_t
     assert messages[0]["buttons"] == [{"title": "预约理财顾问", "payload": "/book_appointment"}]
 
 
-async def test_a_purchase_question_about_funds_in_general_gets_the_general_steps():
-    tracker = make_tracker("怎么买基金", "faq", faq="faq/purchase", slots={"product": "EG-EQ04"}, metadata=profile("C2"))
+async def test_a_purchase_question_naming_a_product_we_do_not_sell_never_falls_back():
+    tracker = make_tracker("我能买余额宝吗", "faq", faq="faq/purchase", slots={"product": "EG-MM01"}, metadata=profile("C2"))
+    messages, events = await run_action(ActionAnswerFaq(), tracker)
+    answer = texts(messages)
+    assert "不是长青财富的产品" in answer and "「买入」" not in answer and "在您的风险测评结果" not in answer
+    assert SlotSet("product", None) in events
+
+
+async def test_a_purchase_question_about_no_product_gets_the_general_steps():
+    tracker = make_tracker("怎么买基金", "faq", faq="faq/purchase", metadata=profile("C2"))
     answer = texts((await run_action(ActionAnswerFaq(), tracker))[0])
-    assert "「买入」" in answer and "EG-EQ04" not in answer
+    assert "「买入」" in answer and "EG-" not in answer
+
+
+async def test_a_kind_that_fits_several_products_is_asked_back_and_the_choice_gets_the_verdict():
+    tracker = make_tracker("我能买债券基金吗", "faq", faq="faq/purchase", metadata=profile("C2"))
+    messages, events = await run_action(ActionAnswerFaq(), tracker)
+    payloads = [b["payload"] for m in messages for b in m.get("buttons") or []]
+    assert payloads == ['/buy_product{"product": "EG-BD02"}', '/buy_product{"product": "EG-FX06"}']
+    assert "「买入」" not in texts(messages)
+    chosen = make_tracker(payloads[1], "buy_product", [product_entity("EG-FX06")], metadata=profile("C2"))
+    answer = texts((await run_action(ActionAnswerPurchase(), chosen))[0])
+    assert "长青美元收益（EG-FX06）的风险等级为 R3，高于您的风险测评结果 C2（稳健型）" in answer and "「买入」" not in answer
 
 
 async def test_a_recommendation_naming_a_product_gets_the_verdict_without_steps():

@@ -6,15 +6,15 @@ from typing import List, Tuple
 
 from bot import knowledge
 
-# (alias, entity type, canonical value)
-Alias = Tuple[str, str, str]
 
-
-def entity_aliases() -> List[Alias]:
-    """Every product and branch-city alias, longest first so longer names win overlaps."""
-    aliases: List[Alias] = []
-    for product in knowledge.load("products")["products"]:
-        aliases += [(alias, "product", product["code"]) for alias in product["aliases"]]
-    for branch in knowledge.load("branches")["branches"]:
-        aliases += [(alias, "city", branch["city"]) for alias in branch["aliases"]]
+def city_aliases() -> List[Tuple[str, str]]:
+    """(alias, English city name) of every branch city, longest alias first."""
+    aliases = [(alias, branch["city"]) for branch in knowledge.load("branches")["branches"] for alias in branch["aliases"]]
     return sorted(aliases, key=lambda a: len(a[0]), reverse=True)
+
+
+def chinese_names() -> List[str]:
+    """Chinese product and city names, for the tokenizer's dictionary."""
+    names = [alias for product in knowledge.load("products")["products"] for alias in product["aliases"]]
+    names += [alias for alias, _ in city_aliases()]
+    return [name for name in names if not name.isascii()]

@@ -2,7 +2,8 @@
 
 Rasa's ``JiebaTokenizer`` keeps spaces and punctuation as tokens and needs a user-dictionary
 directory. This one drops them and teaches Jieba the product and city names straight from the
-knowledge files, so "我想redeem货币宝" becomes 我 / 想 / redeem / 货币宝.
+knowledge files, so "我想redeem货币宝" becomes 我 / 想 / redeem / 货币宝. Traditional characters
+and full-width letters are read in their simplified, half-width form (bot/normalize.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.aliases import entity_aliases
+from bot.nlu.aliases import chinese_names
+from bot.normalize import simplified
 
 _WORD = re.compile(r"\w", re.UNICODE)
 
@@ -26,9 +28,8 @@ _WORD = re.compile(r"\w", re.UNICODE)
 def _teach_jieba_aliases() -> None:
     import jieba
 
-    for alias, _, _ in entity_aliases():
-        if not alias.isascii():
-            jieba.add_word(alias, freq=100000)
+    for name in chinese_names():
+        jieba.add_word(name, freq=100000)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -62,6 +63,11 @@ class BilingualJiebaTokenizer(JiebaTokenizer):
         return cls.create(config, model_storage, resource, execution_context)
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
-        tokens = super().tokenize(message, attribute)
+        """Tokens of the simplified text (「長青貨幣寶」 → 长青货币宝); offsets stay those of the
+        text as written, since simplifying keeps every character in its place."""
+        import jieba
+
+        text = simplified(message.get(attribute) or "")
+        tokens = self._apply_token_pattern([Token(word, start) for word, start, _ in jieba.tokenize(text)])
         kept = [Token(t.text.lower(), t.start) for t in tokens if _WORD.search(t.text)]
         return kept or tokens[:1]

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import rasa.shared.utils.io
 from rasa.core.agent import Agent
@@ -45,10 +45,21 @@ def ours(keep_dir: Path) -> Path:
     return kept
 
 
+def _stock_path() -> Path:
+    key = training.inputs_hash(training.model_inputs() + [STOCK_CONFIG])
+    return training.CACHE / f"stock-{key}.tar.gz"
+
+
+def cached_stock() -> Optional[Path]:
+    """Stock Rasa's model for the current inputs if it is already trained, else None."""
+    cached = _stock_path()
+    return cached if cached.exists() else None
+
+
 def stock(log_dir: Path) -> Path:
     """Stock Rasa trained on our domain and data, from the cache when its inputs are unchanged."""
-    key = training.inputs_hash(training.model_inputs() + [STOCK_CONFIG])
-    cached = training.CACHE / f"stock-{key}.tar.gz"
+    cached = _stock_path()
+    key = cached.name[len("stock-") : -len(".tar.gz")]
     if cached.exists():
         print(f"Stock model {key} is up to date ({cached}).", flush=True)
         return cached

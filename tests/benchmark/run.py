@@ -1,10 +1,11 @@
 """``make bench``: our assistant against stock Rasa (stock_config.yml) trained on the same data.
 
 Sections: (a) held-out NLU, (b) BANKING77 few-shot, (c) REST latency and throughput,
-(d) latency growth over a long conversation. Every figure is given for both assistants with
-the ratio ours/stock. Prints the report and writes bench-results/benchmark.md and .json.
+(d) latency growth over a long conversation, (p) the paraphrase set (NLU of both, our answers
+end to end). Every figure is given for both assistants with the ratio ours/stock. Prints the
+report and writes bench-results/benchmark.md and .json.
 
-Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d]``
+Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d,p]``
 """
 
 from __future__ import annotations
@@ -19,24 +20,25 @@ from typing import List, Optional
 import rasa
 from rasa.utils.log_utils import configure_structlog
 
-from tests.benchmark import banking77, heldout, load, models, report
+from tests.benchmark import banking77, heldout, load, models, paraphrases, report
 from tests.benchmark.report import Section
 
 OUT = models.ROOT / "bench-results"
-SECTIONS = "abcd"
-FULL = {"heldout_limit": None, "per_intent": 10, "banking_intents": None, "plan": load.Plan()}
+SECTIONS = "abcdp"
+FULL = {"heldout_limit": None, "per_intent": 10, "banking_intents": None, "plan": load.Plan(), "paraphrase_every": 1}
 QUICK = {
     "heldout_limit": 30,
     "per_intent": 5,
     "banking_intents": 15,
     "plan": load.Plan(sequential=20, conversations=4, per_conversation=5, long_conversation=60, warmup=3),
+    "paraphrase_every": 5,
 }
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts, to try the benchmark out")
-    parser.add_argument("--sections", default="a,b,c,d", help="comma-separated subset of a,b,c,d")
+    parser.add_argument("--sections", default="a,b,c,d,p", help="comma-separated subset of a,b,c,d,p")
     args = parser.parse_args(argv)
     letters = "".join(s.strip() for s in args.sections.split(","))
     if not letters or set(letters) - set(SECTIONS):
@@ -61,6 +63,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         sections.append(banking77.section(counts["per_intent"], counts["banking_intents"], logs))
     if set(args.sections) & set("cd"):
         sections += load.sections(ours, stock, counts["plan"], args.sections, logs)
+    if "p" in args.sections:
+        # Alone, section p trains no stock model: it compares with stock only when one is cached.
+        if not needs_assistants:
+            ours, stock = models.ours(OUT / "models"), models.cached_stock()
+        sections.append(paraphrases.section(ours, stock, logs, counts["paraphrase_every"]))
     meta = {
         "finished": datetime.now().isoformat(timespec="seconds"),
         "minutes": (time.monotonic() - started) / 60,
@@ -68,7 +75,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         "quick": args.quick,
         "sections": args.sections,
         "rasa_version": rasa.__version__,
-        "models": {"ours": str(ours), "stock": str(stock)} if needs_assistants else {},
+        "models": {"ours": str(ours), "stock": str(stock) if stock else None}
+                   if needs_assistants or "p" in args.sections else {},
     }
     print("\n" + report.write(sections, meta, OUT))
     print(f"Written to {OUT / 'benchmark.md'} and {OUT / 'benchmark.json'}.")
