@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction
+from actions.products import answer_product, asks_about_a_product
 from bot import knowledge, language
 
 MISUNDERSTOOD_INTENTS = {"nlu_fallback", "out_of_scope"}
@@ -50,11 +51,15 @@ class ActionBotChallenge(AssistantAction):
 
 class ActionHandleMisunderstanding(AssistantAction):
     """out_of_scope and low confidence: say what the assistant can do; the second time in a
-    row, offer a person (buttons "Talk to a person" / "No, thanks")."""
+    row, offer a person (buttons "Talk to a person" / "No, thanks"). A message the classifier
+    could not place that names one of our products and asks about it is answered about it."""
 
     action_name = "action_handle_misunderstanding"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "nlu_fallback" and asks_about_a_product(tracker):  # 「私募那个起投多少」
+            return answer_product(dispatcher, tracker, lang)
         if misunderstood_in_a_row(tracker) >= MISUNDERSTANDINGS_BEFORE_OFFER:
             buttons = [
                 {"title": knowledge.message("button_human", lang), "payload": "/request_human"},
@@ -62,7 +67,6 @@ class ActionHandleMisunderstanding(AssistantAction):
             ]
             self.say(dispatcher, knowledge.message("offer_human", lang), lang, buttons=buttons)
             return [SlotSet("human_offered", True)]
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
         opening = knowledge.message("out_of_scope" if intent == "out_of_scope" else "fallback", lang)
         self.say(dispatcher, language.sentences([opening, knowledge.message("capabilities", lang)], lang), lang)
         return []

@@ -50,25 +50,39 @@ def question_asked(tracker: Tracker) -> str:
     return text
 
 
+def asks_about_a_product(tracker: Tracker) -> bool:
+    """Whether the latest message names one of our products (or a kind of them) and asks
+    something about it: "私募那个起投多少", "how's Steady Bond doing" — however it was classified."""
+    text = tracker.latest_message.get("text") or ""
+    named = product_resolver.resolve(text)
+    return bool(named.codes or named.candidates) and bool(products.asked_attributes(text) or products.asks_for_profile(text))
+
+
+def answer_product(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> List[EventType]:
+    """The asked attribute(s) of the named product(s), or a profile of each (see
+    :class:`ActionAnswerProduct`); other actions hand over messages that are really about a product."""
+    resolution = named_products(tracker)
+    if resolution.candidates:
+        return ask_which_product(dispatcher, tracker, lang, resolution.candidates, "product_info")
+    found = [p for p in map(products.find_product, resolution.codes) if p]
+    if not found:
+        key = "product_not_ours" if resolution.unknown else "product_unknown"
+        catalog_names = language.join([p.name(lang) for p in products.catalog()], lang)
+        AssistantAction.say(dispatcher, knowledge.message(key, lang, names=catalog_names), lang, disclosure=True)
+        return [SlotSet("product", None), SlotSet("product_question", None)]
+    attributes = products.asked_attributes(question_asked(tracker))
+    answer = "\n".join(products.describe(p, attributes, lang) for p in found)
+    AssistantAction.say(dispatcher, answer, lang, disclosure=True)
+    return [SlotSet("product", found[-1].code), SlotSet("product_question", None)]
+
+
 class ActionAnswerProduct(AssistantAction):
     """``product_info``: the asked attribute(s) of the named product(s), or a profile of each."""
 
     action_name = "action_answer_product"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
-        resolution = named_products(tracker)
-        if resolution.candidates:
-            return ask_which_product(dispatcher, tracker, lang, resolution.candidates, "product_info")
-        found = [p for p in map(products.find_product, resolution.codes) if p]
-        if not found:
-            key = "product_not_ours" if resolution.unknown else "product_unknown"
-            catalog_names = language.join([p.name(lang) for p in products.catalog()], lang)
-            self.say(dispatcher, knowledge.message(key, lang, names=catalog_names), lang, disclosure=True)
-            return [SlotSet("product", None), SlotSet("product_question", None)]
-        attributes = products.asked_attributes(question_asked(tracker))
-        answer = "\n".join(products.describe(p, attributes, lang) for p in found)
-        self.say(dispatcher, answer, lang, disclosure=True)
-        return [SlotSet("product", found[-1].code), SlotSet("product_question", None)]
+        return answer_product(dispatcher, tracker, lang)
 
 
 class ActionListProducts(AssistantAction):
@@ -78,6 +92,8 @@ class ActionListProducts(AssistantAction):
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
         text = tracker.latest_message.get("text")
+        if asks_about_a_product(tracker) and products.asked_attributes(text):  # 「私募产品保本吗」
+            return answer_product(dispatcher, tracker, lang)
         levels = products.requested_levels(text)
         currency = products.requested_currency(text)
         named = product_resolver.resolve(text)
@@ -130,11 +146,13 @@ class ActionRecommendProducts(AssistantAction):
 
 
 class ActionMarketUpdate(AssistantAction):
-    """``market_update``: the latest daily brief with its date."""
+    """``market_update``: the latest daily brief with its date; about a named product, its figures."""
 
     action_name = "action_market_update"
 
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
+        if product_resolver.resolve(tracker.latest_message.get("text")).codes:  # "how's Steady Bond doing"
+            return answer_product(dispatcher, tracker, lang)
         market = knowledge.load("market")
         text = knowledge.message("market_update", lang, date=market["date"], brief=market["brief"][lang])
         self.say(dispatcher, text, lang, disclosure=True)

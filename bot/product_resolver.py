@@ -8,7 +8,7 @@ and the email channel, so every way in understands the same names.
 
 Matching runs on the normalised text (bot/normalize.py), in order of certainty, each step only
 on what the earlier ones left: catalogue names and codes; English name words, also misspelt;
-Chinese names written with homophones; product kinds (types, categories). A kind that fits
+Chinese names written with homophones or one character wrong; product kinds (types, categories). A kind that fits
 several products is returned as ``candidates`` for the caller to ask back. Product-like words that
 match nothing set ``unknown``: the caller must then not fall back to an earlier product.
 """
@@ -28,10 +28,11 @@ from bot.normalize import simplified
 
 # Name words that tell no product apart; left out of the word matching.
 _GENERIC_NAME_WORDS = frozenset({"evergreen", "fund", "a", "i"})
-_MIN_FUZZY_WORD = 5  # shorter words must be spelt right ("usd", "cash")
+_MIN_FUZZY_WORD = 4  # shorter words must be spelt right ("usd")
 _FUZZY_WORD_SCORE = 80
 _WORD_WINDOW = 4  # name words must stand within this many words of each other
 _MIN_HOMOPHONE_NAME = 3  # two-character names are too easily heard in other words
+_MIN_MISTYPED_NAME = 5  # names this long are still recognised with one character wrong (「成长精算股票」)
 
 _LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9+]*")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -87,6 +88,7 @@ class _Catalogue:
     name_words: Dict[str, FrozenSet[str]]  # code → distinctive English name words
     kind_words: FrozenSet[str]  # name words that are also kinds ("bond"): the kinds decide those
     homophones: Tuple[Tuple[Tuple[str, ...], str], ...]  # (pinyin of a Chinese alias, code)
+    long_names: Tuple[Tuple[str, str], ...]  # (Chinese alias of five characters or more, code)
     kinds: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (lower-cased kind word, codes), longest first
 
 
@@ -115,6 +117,7 @@ def _catalogue(products_file: int) -> _Catalogue:
         name_words=name_words,
         kind_words=frozenset(word for word, _ in kinds),
         homophones=tuple(sorted(homophones, key=lambda h: len(h[0]), reverse=True)),
+        long_names=tuple((a, c) for a, c in aliases if len(a) >= _MIN_MISTYPED_NAME and all(_CJK.match(ch) for ch in a)),
         kinds=tuple(sorted(kinds, key=lambda k: len(k[0]), reverse=True)),
     )
 
@@ -161,9 +164,11 @@ def _same_word(written: str, name_word: str) -> bool:
 
 def _english_name_words(text: str, taken: List[bool], catalogue: _Catalogue) -> List[Mention]:
     """Products named by two of their name words in any order, also misspelt ("bond steady",
-    "Balancd Allocation"), or by one name word after "evergreen" or before "fund"
-    ("Evergreen Balanced", "the growth fund")."""
+    "Balancd Allocation"), or by one name word after "evergreen" or before "fund"/"one"
+    ("Evergreen Balanced", "the growth one") — not a word of a kind ("fixed income fund")."""
     words = [(m.start(), m.end(), m.group()) for m in _LATIN_WORD.finditer(text) if not any(taken[m.start():m.end()])]
+    in_kind = [False] * len(text)
+    _find_phrases(text, in_kind, catalogue.kinds)
     found = []
     for code, name_words in catalogue.name_words.items():
         for i, (start, end, word) in enumerate(words):
@@ -172,11 +177,11 @@ def _english_name_words(text: str, taken: List[bool], catalogue: _Catalogue) -> 
             hits = [(s, e, n) for s, e, w in words[i:i + _WORD_WINDOW] for n in name_words if _same_word(w, n)]
             if len({n for _, _, n in hits}) >= 2:
                 span = (start, hits[-1][1])
-            elif word in catalogue.kind_words:
+            elif word in catalogue.kind_words or in_kind[start]:
                 continue
             elif i > 0 and words[i - 1][2] == "evergreen":
                 span = (words[i - 1][0], end)
-            elif i + 1 < len(words) and words[i + 1][2] in ("fund", "funds"):
+            elif i + 1 < len(words) and words[i + 1][2] in ("fund", "funds", "one"):
                 span = (start, words[i + 1][1])
             else:
                 continue
@@ -209,6 +214,19 @@ def _homophones(text: str, taken: List[bool], catalogue: _Catalogue) -> List[Men
     return found
 
 
+def _mistyped_names(text: str, taken: List[bool], catalogue: _Catalogue) -> List[Mention]:
+    """Long Chinese names with one character wrong (「成长精算股票」, 「长青稳盈债劵A」)."""
+    found = []
+    for name, code in catalogue.long_names:
+        size = len(name)
+        for start in range(len(text) - size + 1):
+            window = text[start:start + size]
+            if sum(a != b for a, b in zip(window, name)) == 1 and not any(taken[start:start + size]):
+                taken[start:start + size] = [True] * size
+                found.append(Mention(start, start + size, code))
+    return found
+
+
 def _names_unknown_product(text: str, taken: List[bool]) -> bool:
     """Product-like words left after everything known was taken: a code we do not have
     ("EG-ZZ09"), a Chinese name before 基金/宝 (「余额宝」, 「易方达蓝筹基金」) or an English word
@@ -234,6 +252,7 @@ def resolve(text: Optional[str]) -> Resolution:
     mentions = [Mention(s, e, code) for s, e, code in _find_phrases(normal, taken, catalogue.aliases)]
     mentions += _english_name_words(normal, taken, catalogue)
     mentions += _homophones(normal, taken, catalogue)
+    mentions += _mistyped_names(normal, taken, catalogue)
     kinds = _find_phrases(normal, taken, catalogue.kinds)
     candidates: Tuple[str, ...] = ()
     if kinds:

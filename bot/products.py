@@ -100,6 +100,12 @@ def asked_attributes(text: Optional[str]) -> List[str]:
     return [attr for attr in ATTRIBUTES if any(w.lower() in lowered for w in words[attr])]
 
 
+def asks_for_profile(text: Optional[str]) -> bool:
+    """Whether a message asks what a product is ("tell me about …", 「介绍一下…」)."""
+    lowered = simplified(text or "").lower()
+    return any(w.lower() in lowered for w in knowledge.load("attributes")["profile_words"])
+
+
 def describe(product: Product, attributes: Iterable[str], language: str) -> str:
     """Answer about ``product``: each asked attribute, or a short profile when none was asked."""
     fields = product.fields(language)

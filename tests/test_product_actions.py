@@ -228,3 +228,27 @@ async def test_a_list_of_one_kind_names_only_that_kind(question, expected):
     answer = texts((await run_action(ActionListProducts(), make_tracker(question, "product_list")))[0])
     listed = {code for code in ("EG-MM01", "EG-BD02", "EG-BL03", "EG-EQ04", "EG-PE05", "EG-FX06") if code in answer}
     assert listed == (expected or {"EG-MM01", "EG-BD02", "EG-BL03", "EG-EQ04", "EG-PE05", "EG-FX06"})
+
+
+@pytest.mark.parametrize(
+    "action,intent,question,fact",
+    [
+        ("misunderstanding", "nlu_fallback", "私募那个起投多少", "1,000,000 元"),
+        ("misunderstanding", "nlu_fallback", "QDII基金赎回要几天到账", "T+5"),
+        ("list", "product_list", "私募产品保本吗", "不保本"),
+        ("market", "market_update", "稳盈债劵最近表现咋样", "1.0832"),
+    ],
+)
+async def test_a_product_question_classified_elsewhere_is_answered_about_the_product(action, intent, question, fact):
+    from actions.conversation import ActionHandleMisunderstanding
+
+    chosen = {"misunderstanding": ActionHandleMisunderstanding(), "list": ActionListProducts(), "market": ActionMarketUpdate()}[action]
+    answer = texts((await run_action(chosen, make_tracker(question, intent)))[0])
+    assert fact in answer and answer.endswith(DISCLOSURE["zh"])
+
+
+async def test_a_misunderstood_message_without_a_product_question_is_still_a_misunderstanding():
+    from actions.conversation import ActionHandleMisunderstanding
+
+    answer = texts((await run_action(ActionHandleMisunderstanding(), make_tracker("稳盈债券害得我好惨", "nlu_fallback")))[0])
+    assert "没有理解" in answer and "EG-BD02" not in answer

@@ -110,3 +110,16 @@ def test_attributes_asked_around_the_product_name(text, attributes):
 )
 def test_currency_and_risk_profile_words_alone_name_no_product(text):
     assert not resolve(text).codes and not resolve(text).candidates
+
+
+@pytest.mark.parametrize(
+    "text,code",
+    [("成长精算股票的管理费", "EG-EQ04"), ("is Cash Pluss guaranteed", "EG-MM01"), ("the growth one, is it high risk", "EG-EQ04"),
+     ("长青平衡的净值跌了吗", "EG-BL03"), ("平衡型那只基金赎回几天到账", "EG-BL03"), ("I'd like to know what Evergreen Cash is", "EG-MM01")],
+)
+def test_one_character_wrong_short_words_and_half_names(text, code):
+    assert resolve(text).codes == (code,)
+
+
+def test_a_kind_is_not_read_as_a_name_word():
+    assert resolve("minimum for the fixed income fund").candidates == BOND_FUNDS
