@@ -9,13 +9,16 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, latest_entities
+from actions.products import ask_which_product
 from actions.purchase import answer_purchase_question, assessment_of
-from bot import knowledge, products, service_hours
+from bot import knowledge, product_resolver, products, service_hours
 from bot.suitability import asks_own_level, own_level_answer
 
 # Topics that describe how products are bought, sold and charged carry the risk disclosure,
 # and with a product named they add that product's own figure.
 PRODUCT_TOPICS = {"purchase": "minimum", "redemption": "redemption", "fees": "fees"}
+# A question about the risk questionnaire that names a product adds the product's risk level.
+PRODUCT_DETAILS = {**PRODUCT_TOPICS, "risk_assessment": "risk"}
 
 
 def faq_topic(tracker: Tracker) -> Optional[str]:
@@ -50,7 +53,10 @@ class ActionAnswerFaq(AssistantAction):
                 return []
         answer = knowledge.load("faq")[topic][lang]
         named = [p for p in map(products.find_product, latest_entities(tracker, "product")) if p]
-        if topic in PRODUCT_TOPICS and named:
-            answer += "\n" + "\n".join(products.describe(p, [PRODUCT_TOPICS[topic]], lang) for p in named)
+        candidates = product_resolver.resolve(tracker.latest_message.get("text")).candidates
+        if topic in PRODUCT_DETAILS and candidates and not named:  # "债基赎回要几天": which one?
+            return ask_which_product(dispatcher, tracker, lang, candidates, "product_info")
+        if topic in PRODUCT_DETAILS and named:
+            answer += "\n" + "\n".join(products.describe(p, [PRODUCT_DETAILS[topic]], lang) for p in named)
         self.say(dispatcher, answer, lang, disclosure=topic in PRODUCT_TOPICS or bool(named))
         return []

@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, is_verified
 from actions.forms import button
-from actions.products import ask_which_product, named_products
+from actions.products import ask_which_product, named_products, question_asked
 from bot import knowledge, language, products, service_hours
 from bot.products import Product
 from bot.suitability import Assessment, purchase_answer
@@ -30,13 +30,26 @@ def assessment_of(tracker: Tracker) -> Assessment:
     )
 
 
+# What every suitability verdict already says about the product.
+VERDICT_ATTRIBUTES = {"minimum", "risk", "eligibility"}
+
+
+def other_details(question: str, found: List[Product], lang: str) -> List[str]:
+    """What else the question asks about the products ("能买吗？要锁定多久", "tell me about it")."""
+    asked = [a for a in products.asked_attributes(question) if a not in VERDICT_ATTRIBUTES]
+    if not asked and not products.asks_for_profile(question):
+        return []
+    return [products.describe(p, asked, lang) for p in found]
+
+
 def say_purchase_answer(dispatcher: CollectingDispatcher, tracker: Tracker, found: List[Product], lang: str,
                         steps: bool = True) -> None:
-    """The suitability answer about buying ``found`` with the disclosure, and a button for an
-    advisor appointment where an advisor is the way on."""
+    """The suitability answer about buying ``found`` and anything else the question asks about
+    them, with the disclosure, and a button for an advisor appointment where an advisor is the way on."""
     answer = purchase_answer(found, assessment_of(tracker), lang, service_hours.now().date(), steps=steps)
+    text = "\n".join([answer.text, *other_details(question_asked(tracker), found, lang)])
     buttons = [button(knowledge.message("button_book_advisor", lang), "/book_appointment")] if answer.offer_advisor else []
-    AssistantAction.say(dispatcher, answer.text, lang, disclosure=True, buttons=buttons)
+    AssistantAction.say(dispatcher, text, lang, disclosure=True, buttons=buttons)
 
 
 def answer_purchase_question(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:

@@ -1,6 +1,7 @@
 """FAQ and branch answers carry the spec's facts in the customer's language."""
 
 import pytest
+from rasa_sdk.events import SlotSet
 
 from actions.branches import ActionFindBranch
 from actions.faq import ActionAnswerFaq
@@ -57,6 +58,13 @@ async def test_faq_topic_filed_by_a_stock_response_selector_is_answered_too():
     tracker.latest_message["response_selector"] = {"default": {"response": {"intent_response_key": "faq/fees"}}}
     answer = texts((await run_action(ActionAnswerFaq(), tracker))[0])
     assert "management fee" in answer and answer.endswith(DISCLOSURE["en"])
+
+
+async def test_a_faq_about_a_kind_that_fits_several_products_asks_which():
+    messages, events = await run_action(ActionAnswerFaq(), make_tracker("债基赎回要几天", "faq", faq="faq/redemption"))
+    payloads = [b["payload"] for m in messages for b in m.get("buttons") or []]
+    assert payloads == ['/product_info{"product": "EG-BD02"}', '/product_info{"product": "EG-FX06"}']
+    assert SlotSet("product_question", "债基赎回要几天") in events
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,8 @@ async def test_a_kind_that_fits_several_products_is_asked_back_and_the_choice_ge
     payloads = [b["payload"] for m in messages for b in m.get("buttons") or []]
     assert payloads == ['/buy_product{"product": "EG-BD02"}', '/buy_product{"product": "EG-FX06"}']
     assert "「买入」" not in texts(messages)
-    chosen = make_tracker(payloads[1], "buy_product", [product_entity("EG-FX06")], metadata=profile("C2"))
+    chosen = make_tracker(payloads[1], "buy_product", [product_entity("EG-FX06")], slots={"language": "zh"},
+                          metadata=profile("C2"))
     answer = texts((await run_action(ActionAnswerPurchase(), chosen))[0])
     assert "长青美元收益（EG-FX06）的风险等级为 R3，高于您的风险测评结果 C2（稳健型）" in answer and "「买入」" not in answer
 
@@ -120,3 +121,19 @@ async def test_own_level_through_the_faq_action():
     tracker = make_tracker("我的风险等级是多少", "faq", faq="faq/risk_assessment", metadata=profile("C1", "2027-02-28"))
     answer = texts((await run_action(ActionAnswerFaq(), tracker))[0])
     assert "您的风险测评结果为 C1（保守型），有效期至 2027-02-28。您可以购买风险等级 R1 的产品。" in answer
+
+
+async def test_a_purchase_question_that_asks_more_gets_that_too():
+    tracker = make_tracker("成长精选能买吗，要锁定多久", "faq", [product_entity("EG-EQ04")], faq="faq/purchase",
+                           metadata=profile("C4"))
+    answer = texts((await run_action(ActionAnswerFaq(), tracker))[0])
+    assert "在您的风险测评结果 C4（成长型）可购买的范围内" in answer and "「买入」" in answer
+    assert "长青成长精选股票（EG-EQ04）的锁定期/期限：无锁定期" in answer
+
+
+async def test_a_questionnaire_question_naming_a_product_adds_its_risk_level():
+    tracker = make_tracker("测评要到什么等级才能买成长精选", "faq", [product_entity("EG-EQ04")], faq="faq/risk_assessment")
+    answer = texts((await run_action(ActionAnswerFaq(), tracker))[0])
+    assert "我的 → 风险测评" in answer and "长青成长精选股票（EG-EQ04）的风险等级为 R4，适合风险测评结果为 C4 及以上的客户" in answer
+    assert answer.endswith(DISCLOSURE["zh"])
+
