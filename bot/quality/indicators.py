@@ -37,7 +37,9 @@ from channels.email.models import EmailMail, EmailOutbox, EmailTicket
 
 LOW_CONFIDENCE = 0.6  # an answer given with less confidence than this counts as not understood
 NOT_UNDERSTOOD = ("nlu_fallback", "out_of_scope")
-PRODUCT_ACTIONS = ("action_answer_product", "action_list_products", "action_recommend_products", "action_market_update")
+PRODUCT_ACTIONS = (
+    "action_answer_product", "action_list_products", "action_recommend_products", "action_answer_purchase", "action_market_update",
+)
 TOP_MISUNDERSTOOD = 10
 LATEST_COMMENTS = 20
 MAX_DAYS = 366

@@ -98,3 +98,12 @@ def test_expired_or_unknown_risk_level_asked_for(system):
     visitor.start()
     text = text_of(visitor.say("What is my risk level?"))
     assert "我的 → 风险测评 (Me → Risk assessment)" in text and "valid until" not in text
+
+
+def test_a_purchase_question_about_a_kind_of_several_products_asks_which_and_judges_the_choice(system):
+    customer = verified(system, "demo-premier")  # C3
+    asked = customer.say("我能买债券基金吗")
+    assert buttons_of(asked) == ["长青稳盈债券A", "长青美元收益"] and not any(s in text_of(asked) for s in BUYING_STEPS)
+    text = text_of(customer.tap(asked, "长青美元收益"))
+    assert "长青美元收益（EG-FX06）的风险等级为 R3，在您的风险测评结果 C3（平衡型）可购买的范围内" in text
+    assert "起购金额 1,000 美元" in text and "「买入」" in text
