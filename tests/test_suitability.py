@@ -16,6 +16,12 @@ TODAY = date(2026, 11, 30)
 STEPS = {"zh": "「买入」", "en": "Buy, enter the amount"}
 
 
+@pytest.fixture(autouse=True)
+def fixed_day(monkeypatch):
+    """The actions judge the profiles below on TODAY, whenever the tests run."""
+    monkeypatch.setenv("EVERGREEN_CLOCK", f"{TODAY.isoformat()}T10:00:00+08:00")
+
+
 def profile(level, expires="2027-06-30", verified=True):
     return {"customer": {"verified": verified, "tier": "standard", "risk_level": level, "risk_expires": expires}}
 

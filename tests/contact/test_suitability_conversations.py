@@ -1,8 +1,22 @@
 """Suitability through the contact service (issue #15, item 3): a verified customer's profile
 reaches the answer about buying a product, on SQLite and on PostgreSQL alike."""
 
+import pytest
+
+from bot.launcher import Assistant
 from tests.conftest import DISCLOSURE
-from tests.contact.conftest import Client, identity_token
+from tests.contact.conftest import MODEL, Client, free_port, identity_token, service_env
+
+
+@pytest.fixture(scope="module")
+def system(database_url, tmp_path_factory):
+    """The whole assistant on a fixed day, so the demo customers' assessments stay as they are
+    (demo-expired expired, the others valid) whenever the tests run."""
+    env = {**service_env(database_url), "EVERGREEN_CLOCK": "2026-11-30T10:00:00+08:00"}
+    with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"), contact_port=free_port(),
+                   service_env=env) as assistant:
+        yield assistant
+
 
 BUYING_STEPS = ("「买入」", "交易密码", "Buy, enter the amount", "trading password")
 
