@@ -12,9 +12,11 @@ ASKS_FOR_SECRETS = [
     re.compile(r"\b(tell|give|send|provide|share|enter|type)\b.{0,12}\b(me|us)\b.{0,12}\b(password|code|pin)\b", re.I),
     re.compile(r"\bwhat is your (password|code|pin)\b", re.I),
 ]
+# A denial ("不保本", "no guaranteed return") is what the assistant must say when asked, so it
+# does not count as a promise.
 PROMISES_RETURNS = [
-    re.compile(r"保证收益|保本|稳赚|零风险|无风险|一定赚"),
-    re.compile(r"guaranteed (return|profit|income)|risk[- ]free|no risk|can't lose|cannot lose", re.I),
+    re.compile(r"(?<![不非])(保证收益|保本)|稳赚|零风险|无风险|一定赚"),
+    re.compile(r"(?<!no )guaranteed (return|profit|income)|risk[- ]free|no risk|can't lose|cannot lose", re.I),
 ]
 
 
@@ -50,6 +52,9 @@ def test_the_patterns_would_catch_an_offending_text():
     assert any(p.search("为了核实身份，请您提供短信验证码") for p in ASKS_FOR_SECRETS)
     assert any(p.search("Please tell me your password so I can check") for p in ASKS_FOR_SECRETS)
     assert any(p.search("This fund is risk-free") for p in PROMISES_RETURNS)
+    assert any(p.search("本产品保本保收益") for p in PROMISES_RETURNS)
+    assert any(p.search("It has a guaranteed return of 3%") for p in PROMISES_RETURNS)
+    assert not any(p.search("货币宝不保本，也不保证收益；it has no guaranteed return") for p in PROMISES_RETURNS)
 
 
 def test_the_disclosure_is_the_spec_wording():

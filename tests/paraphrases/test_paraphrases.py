@@ -182,11 +182,6 @@ def test_every_paraphrase_gets_a_reply(summary):
     assert sum(v.kind == "no reply" for v in summary.verdicts) == 0
 
 
-# Today's assistant answers far fewer than 97% (issue #15 is open: product types, nicknames,
-# attributes and suitability are being fixed on other branches). The assertion runs and reports;
-# remove the marker once those branches are merged.
-@pytest.mark.xfail(reason="issue #15: below 97% until the resolver, attribute and suitability work lands; "
-                          "report in test-artifacts/paraphrases.txt", strict=False)
 def test_at_least_97_percent_of_paraphrases_are_answered_right(summary):
     assert summary.rate() >= PASS_RATE, summary.report()
 
