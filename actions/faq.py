@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, latest_entities
-from actions.products import ask_which_product
+from actions.product_choice import ask_which_product
 from actions.purchase import answer_purchase_question, assessment_of
 from bot import knowledge, product_resolver, products, service_hours
 from bot.suitability import asks_own_level, own_level_answer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import List, Optional
 
 from rasa_sdk import Tracker
@@ -10,44 +9,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, latest_entities
-from actions.forms import button
+from actions.product_choice import ask_which_product, named_products, question_asked
+from actions.purchase import say_purchase_answer
 from bot import knowledge, language, product_resolver, products, service_hours
-
-
-def named_products(tracker: Tracker) -> product_resolver.Resolution:
-    """What the latest message says about products, with the earlier product as a follow-up.
-
-    A button the assistant offered carries the chosen code as an entity. Only a message with no
-    product words at all continues the product talked about before (「那它的手续费呢」): one that
-    names a kind fitting several products, or a product we do not sell, never does.
-    """
-    text = tracker.latest_message.get("text") or ""
-    chosen = latest_entities(tracker, "product")
-    if text.startswith("/") and chosen:
-        return product_resolver.Resolution(codes=tuple(chosen))
-    resolution = product_resolver.resolve(text)
-    if not resolution.names_a_product and tracker.get_slot("product"):
-        return product_resolver.Resolution(codes=(tracker.get_slot("product"),))
-    return resolution
-
-
-def ask_which_product(
-    dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, candidates, intent: str
-) -> List[EventType]:
-    """Ask which of ``candidates`` the customer means, one button each; the tap sends ``intent``
-    with the product, and the question asked now is kept to be answered about it."""
-    choices = [p for p in map(products.find_product, candidates) if p]
-    buttons = [button(p.name(lang), f'/{intent}{json.dumps({"product": p.code})}') for p in choices]
-    AssistantAction.say(dispatcher, knowledge.message("product_which", lang), lang, buttons=buttons)
-    return [SlotSet("product_question", tracker.latest_message.get("text"))]
-
-
-def question_asked(tracker: Tracker) -> str:
-    """The question being answered: the one kept while asking which product, after a button."""
-    text = tracker.latest_message.get("text") or ""
-    if text.startswith("/") and tracker.get_slot("product_question"):
-        return tracker.get_slot("product_question")
-    return text
 
 
 def asks_about_a_product(tracker: Tracker) -> bool:
@@ -125,8 +89,6 @@ class ActionRecommendProducts(AssistantAction):
     def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Optional[List[EventType]]:
         named = [p for p in map(products.find_product, latest_entities(tracker, "product")) if p]
         if named:
-            from actions.purchase import say_purchase_answer  # here: actions.purchase builds on this module
-
             say_purchase_answer(dispatcher, tracker, named, lang, steps=False)
             return [SlotSet("product", named[-1].code)]
         stated_level = tracker.get_slot("customer_risk_level")

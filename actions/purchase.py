@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import AssistantAction, is_verified
 from actions.forms import button
-from actions.products import ask_which_product, named_products, question_asked
+from actions.product_choice import ask_which_product, named_products, question_asked
 from bot import knowledge, language, products, service_hours
 from bot.products import Product
 from bot.suitability import Assessment, purchase_answer
