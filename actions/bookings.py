@@ -41,6 +41,13 @@ CHANGE_WORDS = {
 }
 
 
+def change_words(form: str) -> Dict[str, Tuple[str, ...]]:
+    """The change words of one form's fields: "修改时间" in the appointment form is its time,
+    not the callback's."""
+    prefix = form.split("_")[0] + "_"
+    return {field: words for field, words in CHANGE_WORDS.items() if field.startswith(prefix)}
+
+
 def store() -> BookingStore:
     return BookingStore(sessions_for(database_url()))
 
@@ -122,7 +129,7 @@ class ValidateCallbackForm(StoppableFormValidation):
                                     domain: DomainDict) -> Dict[Text, Any]:
         lang = reply_language_of(tracker)
         if intent_of(tracker) != "affirm":
-            return self.summary_answer("callback_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
+            return self.summary_answer("callback_confirmed", change_words("callback_form"), value, dispatcher, tracker, lang)
         start = datetime.fromisoformat(tracker.get_slot("callback_time"))
         mobile = tracker.get_slot("callback_mobile")
         try:
@@ -177,7 +184,7 @@ class ValidateAppointmentForm(StoppableFormValidation):
                                        domain: DomainDict) -> Dict[Text, Any]:
         lang = reply_language_of(tracker)
         if intent_of(tracker) != "affirm":
-            return self.summary_answer("appointment_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
+            return self.summary_answer("appointment_confirmed", change_words("appointment_form"), value, dispatcher, tracker, lang)
         branch = find_branch(tracker.get_slot("appointment_city"))
         try:
             starts_at, ends_at = appointment_slot(datetime.fromisoformat(tracker.get_slot("appointment_time")), now())
