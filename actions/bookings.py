@@ -20,7 +20,7 @@ from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, 
 from bot import knowledge
 from bot.bookings.schedule import (
     APPOINTMENT_LENGTH, CALLBACK_LENGTH, ScheduleError, appointment_slot, callback_window, next_appointment_slots, next_callback_windows, parse_mobile,
-    parse_when,
+    parse_name, parse_when, without_mobile,
 )
 from bot.bookings.store import BookingStore
 from bot.branches import branches, find_branch
@@ -102,6 +102,25 @@ def summary_buttons(form: str, lang: str, verified: bool) -> List[Dict[str, str]
             + [button(knowledge.message("button_cancel_booking", lang), "/cancel")])
 
 
+def _time_in(text: str) -> Optional[str]:
+    return without_mobile(text) if parse_when(without_mobile(text), now()) else None
+
+
+# How each field is read from a free-text request.
+READERS = {"time": _time_in, "mobile": parse_mobile, "name": parse_name}
+
+
+def from_request(tracker: Tracker, slot: str) -> Dict[Text, Any]:
+    """``slot`` filled from the message asking for the booking, when it already says it, so it is
+    not asked again: the time ("请明天下午3点给我回电话"), the mobile number, the name ("我叫李娜",
+    "my name is Anna Lee"). Only the request itself: once the form has asked a question, the
+    answer goes to its field."""
+    if tracker.get_slot("requested_slot") is not None or tracker.get_slot(slot) is not None:
+        return {}
+    value = READERS[slot.split("_", 1)[1]](tracker.latest_message.get("text") or "")
+    return {slot: value} if value else {}
+
+
 def tell_schedule_error(error: ScheduleError, kind: str, dispatcher: CollectingDispatcher, lang: str) -> None:
     key = f"{kind}_time_outside_hours" if error.code == "outside_hours" else f"time_{error.code}"
     dispatcher.utter_message(text=knowledge.message(key, lang))
@@ -115,6 +134,15 @@ class ValidateCallbackForm(StoppableFormValidation):
         if tracker.get_slot("callback_reference"):
             return []
         return [s for s in FORM_SLOTS["callback_form"] if not (s == "callback_name" and verified_name(tracker))]
+
+    def extract_callback_name(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "callback_name")
+
+    def extract_callback_mobile(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "callback_mobile")
+
+    def extract_callback_time(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "callback_time")
 
     def validate_callback_name(self, value, dispatcher, tracker, domain):
         return validate_name("callback_name", value)
@@ -162,6 +190,15 @@ class ValidateAppointmentForm(StoppableFormValidation):
         if cities and tracker.get_slot("appointment_city") is None and tracker.get_slot("requested_slot") is None:
             return {"appointment_city": cities[0]}
         return {}
+
+    def extract_appointment_time(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "appointment_time")
+
+    def extract_appointment_name(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "appointment_name")
+
+    def extract_appointment_mobile(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "appointment_mobile")
 
     def validate_appointment_city(self, value, dispatcher, tracker, domain):
         cities = latest_entities(tracker, "city")
