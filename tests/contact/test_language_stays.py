@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from bot import knowledge
 from bot.bookings.models import Appointment, Callback
 from bot.complaints.models import Complaint
-from bot.contact.models import Conversation, Message
+from bot.contact.models import Conversation
 from bot.handoff.models import Handoff
 from bot.launcher import Assistant
 from bot.references import pattern
@@ -51,7 +52,7 @@ SAYS = {
         "outcome": "Please explain why and fix it",
         "callback": "Please call me back",
         "appointment": "I'd like to book a meeting with an advisor",
-        "question": "What is the minimum investment for Evergreen Money Market?",
+        "question": "What is the minimum investment for Evergreen Cash Plus?",
         "goodbye": "bye",
         "puzzling": ["what flavour are the clouds in the sky", "are there pandas living on planet mars"],
         "human": "I want to talk to a person",
@@ -60,37 +61,16 @@ SAYS = {
 # Messages that carry no language of their own.
 NEUTRAL_NAME = "Zhang Wei"
 NEUTRAL_EMAIL = "zhang.wei@example.com"
-BUTTON_TITLES = {
-    "zh": {"no_product": "不涉及具体产品", "contact_chat": "在本对话中回复我", "submit": "确认提交",
-           "change_description": "修改问题描述", "change_category": "修改类别", "change_product": "修改产品",
-           "change_outcome": "修改诉求", "change_contact": "修改联系方式", "cancel_complaint": "取消投诉",
-           "book": "确认预约", "change_name": "修改姓名", "change_mobile": "修改手机号", "change_time": "修改时间",
-           "change_city": "修改城市", "cancel_booking": "取消预约", "skip": "跳过", "human": "联系人工客服",
-           "no_thanks": "不用了", "callback": "预约回电", "complaint": "登记问题或投诉"},
-    "en": {"no_product": "No specific product", "contact_chat": "Answer me in this chat", "submit": "Submit",
-           "change_description": "Change what happened", "change_category": "Change the category",
-           "change_product": "Change the product", "change_outcome": "Change what I'd like",
-           "change_contact": "Change how to reach me", "cancel_complaint": "Cancel the complaint",
-           "book": "Book it", "change_name": "Change the name", "change_mobile": "Change the mobile number",
-           "change_time": "Change the time", "change_city": "Change the city", "cancel_booking": "Cancel",
-           "skip": "Skip", "human": "Talk to a person", "no_thanks": "No, thanks", "callback": "Book a callback",
-           "complaint": "Register a problem or complaint"},
-}
-
-
-def start(system_) -> Client:
-    """A new anonymous visitor on the demo page, which opens conversations in Chinese: the
-    English customer's language comes from what they write, not from the page."""
-    client = Client(system_.contact_url)
-    client.start()
-    return client
 
 
 class Walk:
-    """One customer's conversation, checking the language of every reply on the way."""
+    """One customer's conversation, checking the language of every reply on the way. The visitor
+    is anonymous on the demo page, which opens conversations in Chinese: an English customer's
+    language comes from what they write, not from the page."""
 
     def __init__(self, system_, lang: str):
-        self.client, self.lang = start(system_), lang
+        self.client, self.lang = Client(system_.contact_url), lang
+        self.conversation_id = self.client.start()["conversation_id"]
         self.last: Dict[str, Any] = {}
         self.steps: List[str] = []
 
@@ -113,7 +93,8 @@ class Walk:
         return self._check(self.client.tap(self.last, title=title), f"tap {title!r}")
 
     def tap_key(self, key: str) -> Dict[str, Any]:
-        return self.tap(BUTTON_TITLES[self.lang][key])
+        """Tap the button whose title is the message ``button_<key>`` in the walk's language."""
+        return self.tap(knowledge.message(f"button_{key}", self.lang))
 
     def titles(self) -> List[str]:
         return [b["title"] for reply in self.last["replies"] for b in reply["buttons"]]
@@ -135,15 +116,7 @@ def rows(database_url: str, model, **where) -> List[Any]:
 
 
 def conversation_of(database_url: str, walk: Walk) -> Conversation:
-    """The stored conversation of the walk (found by its first message)."""
-    first = walk.client.history()[0]["id"]
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
-            conversation_id = session.get(Message, first).conversation_id
-            return session.get(Conversation, conversation_id)
-    finally:
-        engine.dispose()
+    return rows(database_url, Conversation, id=walk.conversation_id)[0]
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +271,7 @@ def test_the_offer_of_a_person_keeps_the_language_whether_tapped_or_answered_ok(
     answered = Walk(system, lang)
     for text in SAYS[lang]["puzzling"]:
         answered.say(text)
-    assert BUTTON_TITLES[lang]["human"] in answered.titles()
+    assert knowledge.message("button_human", lang) in answered.titles()
     answered.say("ok")  # accepts the offer
     for walk in (tapped, answered):
         conversation = conversation_of(database_url, walk)
