@@ -168,6 +168,26 @@ def test_a_complaint_opening_with_the_product_and_what_happened_is_not_asked_the
     assert what_happened in complaint.description and complaint.product == "EG-BD02" and complaint.language == lang
 
 
+PRODUCT_FIRST = {
+    "zh": ("我要投诉长青稳盈债券A", "赎回的钱过了五天还没到账"),
+    "en": ("complaint about Steady Bond A", "my redemption money is five days late"),
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_product_named_when_opening_a_complaint_is_not_asked_after_the_description(system, database_url, lang):
+    opening, what_happened = PRODUCT_FIRST[lang]
+    customer = Customer(system)
+    assert knowledge.message("complaint_ask_description", lang) in customer.say(opening)
+    customer.say(what_happened)
+    customer.tap_first()  # the suggested category
+    customer.say("1")
+    customer.say("13812345678")
+    reference = re.search(pattern("C"), customer.tap("/affirm")).group(0)
+    customer.never_asked("complaint_ask_product", lang=lang)
+    assert stored(database_url, Complaint, reference=reference).product == "EG-BD02"
+
+
 # A customer's whole story first, the question at the end (about 1,500 characters each): the
 # story talks about buying, the question is about redeeming.
 LONG_STORIES = {
