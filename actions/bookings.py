@@ -63,9 +63,16 @@ def booking_basics(tracker: Tracker, lang: str) -> Dict[str, Any]:
     return {"source_key": source_key, **origin(tracker), "language": lang, "topic": None, "now": now()}
 
 
-def validate_name(slot: str, value: Any) -> Dict[Text, Any]:
-    name = str(value or "").strip()
-    return {slot: name[:100] if name else None}
+def validate_name(slot: str, value: Any, tracker: Tracker) -> Dict[Text, Any]:
+    """The name answered ("我叫张伟" → 张伟); a mobile number given with it ("张伟 139…") fills the
+    mobile field too, so it is not asked next."""
+    text = str(value or "").strip()
+    name = parse_name(text) or without_mobile(text).strip(" ,，、。;；:：")
+    slots: Dict[Text, Any] = {slot: name[:100] or None}
+    mobile, mobile_slot = parse_mobile(text), slot.replace("_name", "_mobile")
+    if mobile and tracker.get_slot(mobile_slot) is None:
+        slots[mobile_slot] = mask_sensitive(mobile)
+    return slots
 
 
 def validate_mobile(slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
@@ -145,7 +152,7 @@ class ValidateCallbackForm(StoppableFormValidation):
         return from_request(tracker, "callback_time")
 
     def validate_callback_name(self, value, dispatcher, tracker, domain):
-        return validate_name("callback_name", value)
+        return validate_name("callback_name", value, tracker)
 
     def validate_callback_mobile(self, value, dispatcher, tracker, domain):
         return validate_mobile("callback_mobile", value, dispatcher, tracker)
@@ -212,7 +219,7 @@ class ValidateAppointmentForm(StoppableFormValidation):
         return validate_time("appointment_time", "appointment", value, dispatcher, tracker)
 
     def validate_appointment_name(self, value, dispatcher, tracker, domain):
-        return validate_name("appointment_name", value)
+        return validate_name("appointment_name", value, tracker)
 
     def validate_appointment_mobile(self, value, dispatcher, tracker, domain):
         return validate_mobile("appointment_mobile", value, dispatcher, tracker)

@@ -117,6 +117,23 @@ def test_a_callback_request_with_name_mobile_and_time_goes_straight_to_the_summa
     assert (callback.name, callback.mobile, callback.window_start) == (name, "139****5678", TOMORROW_3PM)
 
 
+NAME_AND_MOBILE = {"zh": ("请给我回个电话", "我叫王芳，手机13912345678", "王芳"),
+                   "en": ("Please call me back", "Fang Wang, 13912345678", "Fang Wang")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_mobile_given_with_the_name_is_not_asked_again(system, database_url, lang):
+    request, answer, name = NAME_AND_MOBILE[lang]
+    customer = Customer(system)
+    customer.say(request)
+    assert knowledge.message("callback_ask_time", lang) in customer.say(answer)
+    customer.tap_first()
+    reference = re.search(pattern("CB"), customer.tap("/affirm")).group(0)
+    customer.never_asked("ask_mobile", lang=lang)
+    callback = stored(database_url, Callback, reference=reference)
+    assert (callback.name, callback.mobile) == (name, "139****5678")
+
+
 APPOINTMENTS = {
     "zh": ["我想预约上海的理财顾问", "我想预约明天上午10点在北京和理财顾问面谈"],
     "en": ["I'd like to book an appointment with a financial advisor in Shanghai",
