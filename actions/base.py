@@ -44,17 +44,43 @@ def profile_slot_events(tracker: Tracker) -> List[EventType]:
     ]
 
 
+# Form questions whose answers (a name, a mobile number, an email address) are data in any
+# script: "Zhang Wei" in a Chinese conversation is not a switch to English.
+DATA_SLOTS = {"callback_name", "callback_mobile", "appointment_name", "appointment_mobile", "complaint_contact"}
+
+
+def slot_answered(tracker: Tracker) -> Optional[str]:
+    """The form field the latest customer message answered (``requested_slot`` when it came)."""
+    requested, answered = None, None
+    for event in tracker.events:
+        if event.get("event") == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif event.get("event") == "user":
+            answered = requested
+    return answered
+
+
 def reply_language_of(tracker: Tracker) -> str:
-    """The language of the customer's latest message, else the conversation's."""
-    current_language = tracker.get_slot("language") or latest_metadata(tracker).get("language")
+    """The language of the customer's latest message, else the conversation's.
+
+    A tapped button (the contact service says so in the metadata) and the answer to a name,
+    number or contact question keep the conversation's language: a payload such as "chat" or
+    "Shanghai" and a name in Latin letters say nothing about the customer's language.
+    """
+    metadata = latest_metadata(tracker)
+    current_language = tracker.get_slot("language") or metadata.get("language")
+    tapped = bool((metadata.get("message") or {}).get("button"))
+    if current_language in language.SUPPORTED and (tapped or slot_answered(tracker) in DATA_SLOTS):
+        return current_language
     return language.reply_language(tracker.latest_message.get("text"), current_language)
 
 
 def understanding_marker(dispatcher: CollectingDispatcher, tracker: Tracker, action: Text) -> None:
     """Tell the contact service, ahead of an action's messages, what the assistant understood in
-    the latest message and which action answers (a ``custom`` item it stores with the messages:
-    the supervisors' accuracy and compliance indicators are computed from it). A FAQ question
-    counts as ``faq/<topic>``."""
+    the latest message, which action answers and in which language (a ``custom`` item it stores
+    with the messages: the supervisors' accuracy and compliance indicators are computed from it,
+    and the conversation's language follows the assistant's). A FAQ question counts as
+    ``faq/<topic>``."""
     intent = tracker.latest_message.get("intent") or {}
     name = intent.get("name")
     if name == "faq":
@@ -64,6 +90,7 @@ def understanding_marker(dispatcher: CollectingDispatcher, tracker: Tracker, act
     confidence = intent.get("confidence")
     dispatcher.utter_message(json_message={"understanding": {
         "action": action, "intent": name, "confidence": None if confidence is None else round(float(confidence), 4),
+        "language": reply_language_of(tracker),
     }})
 
 

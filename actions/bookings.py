@@ -20,7 +20,7 @@ from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, 
 from bot import knowledge
 from bot.bookings.schedule import (
     APPOINTMENT_LENGTH, CALLBACK_LENGTH, ScheduleError, appointment_slot, callback_window, next_appointment_slots, next_callback_windows, parse_mobile,
-    parse_when,
+    parse_name, parse_when, without_mobile,
 )
 from bot.bookings.store import BookingStore
 from bot.branches import branches, find_branch
@@ -41,6 +41,13 @@ CHANGE_WORDS = {
 }
 
 
+def change_words(form: str) -> Dict[str, Tuple[str, ...]]:
+    """The change words of one form's fields: "修改时间" in the appointment form is its time,
+    not the callback's."""
+    prefix = form.split("_")[0] + "_"
+    return {field: words for field, words in CHANGE_WORDS.items() if field.startswith(prefix)}
+
+
 def store() -> BookingStore:
     return BookingStore(sessions_for(database_url()))
 
@@ -56,9 +63,16 @@ def booking_basics(tracker: Tracker, lang: str) -> Dict[str, Any]:
     return {"source_key": source_key, **origin(tracker), "language": lang, "topic": None, "now": now()}
 
 
-def validate_name(slot: str, value: Any) -> Dict[Text, Any]:
-    name = str(value or "").strip()
-    return {slot: name[:100] if name else None}
+def validate_name(slot: str, value: Any, tracker: Tracker) -> Dict[Text, Any]:
+    """The name answered ("我叫张伟" → 张伟); a mobile number given with it ("张伟 139…") fills the
+    mobile field too, so it is not asked next."""
+    text = str(value or "").strip()
+    name = parse_name(text) or without_mobile(text).strip(" ,，、。;；:：")
+    slots: Dict[Text, Any] = {slot: name[:100] or None}
+    mobile, mobile_slot = parse_mobile(text), slot.replace("_name", "_mobile")
+    if mobile and tracker.get_slot(mobile_slot) is None:
+        slots[mobile_slot] = mask_sensitive(mobile)
+    return slots
 
 
 def validate_mobile(slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
@@ -95,6 +109,25 @@ def summary_buttons(form: str, lang: str, verified: bool) -> List[Dict[str, str]
             + [button(knowledge.message("button_cancel_booking", lang), "/cancel")])
 
 
+def _time_in(text: str) -> Optional[str]:
+    return without_mobile(text) if parse_when(without_mobile(text), now()) else None
+
+
+# How each field is read from a free-text request.
+READERS = {"time": _time_in, "mobile": parse_mobile, "name": parse_name}
+
+
+def from_request(tracker: Tracker, slot: str) -> Dict[Text, Any]:
+    """``slot`` filled from the message asking for the booking, when it already says it, so it is
+    not asked again: the time ("请明天下午3点给我回电话"), the mobile number, the name ("我叫李娜",
+    "my name is Anna Lee"). Only the request itself: once the form has asked a question, the
+    answer goes to its field."""
+    if tracker.get_slot("requested_slot") is not None or tracker.get_slot(slot) is not None:
+        return {}
+    value = READERS[slot.split("_", 1)[1]](tracker.latest_message.get("text") or "")
+    return {slot: value} if value else {}
+
+
 def tell_schedule_error(error: ScheduleError, kind: str, dispatcher: CollectingDispatcher, lang: str) -> None:
     key = f"{kind}_time_outside_hours" if error.code == "outside_hours" else f"time_{error.code}"
     dispatcher.utter_message(text=knowledge.message(key, lang))
@@ -109,8 +142,17 @@ class ValidateCallbackForm(StoppableFormValidation):
             return []
         return [s for s in FORM_SLOTS["callback_form"] if not (s == "callback_name" and verified_name(tracker))]
 
+    def extract_callback_name(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "callback_name")
+
+    def extract_callback_mobile(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "callback_mobile")
+
+    def extract_callback_time(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "callback_time")
+
     def validate_callback_name(self, value, dispatcher, tracker, domain):
-        return validate_name("callback_name", value)
+        return validate_name("callback_name", value, tracker)
 
     def validate_callback_mobile(self, value, dispatcher, tracker, domain):
         return validate_mobile("callback_mobile", value, dispatcher, tracker)
@@ -122,7 +164,7 @@ class ValidateCallbackForm(StoppableFormValidation):
                                     domain: DomainDict) -> Dict[Text, Any]:
         lang = reply_language_of(tracker)
         if intent_of(tracker) != "affirm":
-            return self.summary_answer("callback_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
+            return self.summary_answer("callback_confirmed", change_words("callback_form"), value, dispatcher, tracker, lang)
         start = datetime.fromisoformat(tracker.get_slot("callback_time"))
         mobile = tracker.get_slot("callback_mobile")
         try:
@@ -156,6 +198,15 @@ class ValidateAppointmentForm(StoppableFormValidation):
             return {"appointment_city": cities[0]}
         return {}
 
+    def extract_appointment_time(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "appointment_time")
+
+    def extract_appointment_name(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "appointment_name")
+
+    def extract_appointment_mobile(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return from_request(tracker, "appointment_mobile")
+
     def validate_appointment_city(self, value, dispatcher, tracker, domain):
         cities = latest_entities(tracker, "city")
         branch = find_branch(cities[0] if cities else str(value or ""))
@@ -168,7 +219,7 @@ class ValidateAppointmentForm(StoppableFormValidation):
         return validate_time("appointment_time", "appointment", value, dispatcher, tracker)
 
     def validate_appointment_name(self, value, dispatcher, tracker, domain):
-        return validate_name("appointment_name", value)
+        return validate_name("appointment_name", value, tracker)
 
     def validate_appointment_mobile(self, value, dispatcher, tracker, domain):
         return validate_mobile("appointment_mobile", value, dispatcher, tracker)
@@ -177,7 +228,7 @@ class ValidateAppointmentForm(StoppableFormValidation):
                                        domain: DomainDict) -> Dict[Text, Any]:
         lang = reply_language_of(tracker)
         if intent_of(tracker) != "affirm":
-            return self.summary_answer("appointment_confirmed", CHANGE_WORDS, value, dispatcher, tracker, lang)
+            return self.summary_answer("appointment_confirmed", change_words("appointment_form"), value, dispatcher, tracker, lang)
         branch = find_branch(tracker.get_slot("appointment_city"))
         try:
             starts_at, ends_at = appointment_slot(datetime.fromisoformat(tracker.get_slot("appointment_time")), now())

@@ -157,6 +157,16 @@ class ValidateComplaintForm(StoppableFormValidation):
             return {"complaint_description": text}
         return {}
 
+    async def extract_complaint_product(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                        domain: DomainDict) -> Dict[Text, Any]:
+        """A product named in the opening message ("我要投诉稳盈债券A"), even when the description
+        is asked for next."""
+        named = latest_entities(tracker, "product")
+        if (named and tracker.get_slot("complaint_product") is None and tracker.get_slot("requested_slot") is None
+                and intent_of(tracker) in ("file_complaint", "report_fraud")):
+            return {"complaint_product": named[0]}
+        return {}
+
     def validate_complaint_description(self, value: Any, dispatcher: CollectingDispatcher,
                                        tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         text = mask_sensitive(str(value or "").strip())

@@ -16,19 +16,33 @@ SUPPORTED = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_PRODUCT_CODE = re.compile(r"\b(?:EG-)?[A-Z]{2}\d{2}\b", re.IGNORECASE)
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Written the same in both languages, so they tell nothing: product codes ("EG-MM01"),
+# references ("C20261206-483928", "CB…", "AP…", "Q…"), email addresses and web addresses.
+_NO_LANGUAGE = re.compile(
+    r"\b(?:EG-)?[A-Z]{2}\d{2}\b"
+    r"|\b[A-Z]{1,2}\s*\d{8}\s*-?\s*\d{4,7}\b"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\b(?:https?://|www\.)\S+",
+    re.IGNORECASE,
+)
+# What Chinese customers type in Latin letters as often as English ones: acknowledgements,
+# laughter and hesitation ("ok", "okk", "haha", "emmm", "hhh").
+_INTERJECTION = re.compile(r"(?:o+k+(?:ay)?|(?:ok)+|k+|(?:ha|he|hi|xi)+h?|h+m*|e*m+|lol|x+d+|nb)", re.IGNORECASE)
 
 
 def detect_language(text: Optional[str]) -> Optional[str]:
     """``zh``/``en`` for a message written in that language, ``None`` if it does not tell.
 
     A mixed message counts as Chinese when it has at least as many Chinese characters as
-    English words ("我想redeem货币宝"), as English otherwise ("I want to buy 货币宝").
+    English words ("我想redeem货币宝"), as English otherwise ("I want to buy 货币宝"). A lone
+    Latin token says English only when it is a word of 4 letters or more, not an interjection.
     """
     if not text or text.startswith("/"):
         return None
-    text = _PRODUCT_CODE.sub(" ", text)
+    text = _NO_LANGUAGE.sub(" ", text)
+    if _INTERJECTION.fullmatch(text.strip(" \t\n.,!?~。，！？～")):
+        return None
     chinese_chars = len(_CJK.findall(text))
     latin_words = len(_LATIN_WORD.findall(text))
     if chinese_chars and chinese_chars >= latin_words:

@@ -18,7 +18,9 @@ from bot.bookings.schedule import (
     next_appointment_slots,
     next_callback_windows,
     parse_mobile,
+    parse_name,
     parse_when,
+    without_mobile,
 )
 from bot.bookings.store import BookingStore
 from bot.contact.db import make_engine, migrate, session_factory
@@ -61,6 +63,31 @@ def test_parse_mobile_accepts_the_masked_form_the_contact_service_passes_on(text
 ])
 def test_parse_mobile_rejects_everything_else(text):
     assert parse_mobile(text) is None
+
+
+# --- parse_name and without_mobile (what a booking request already says) --------------------------
+
+@pytest.mark.parametrize("text,name", [
+    ("我叫李娜，手机13912345678，请明天下午3点给我回个电话", "李娜"),
+    ("我是张先生。请回电", "张先生"),
+    ("姓名：王芳", "王芳"),
+    ("Please call me back, my name is Anna Lee and my mobile is 13912345678", "Anna Lee"),
+    ("I'm John Smith-Jones, call me tomorrow", "John Smith-Jones"),
+    ("我是长青的老客户，请回电", None),
+    ("我是客户，", None),
+    ("I am worried about my fund, call me", None),
+    ("请明天下午3点给我回电话", None),
+])
+def test_parse_name_takes_only_a_name_the_customer_introduced(text, name):
+    assert parse_name(text) == name
+
+
+def test_a_mobile_number_is_not_read_as_a_time():
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+    text = "手机13912345678 时间是明天下午3点"
+    assert parse_when(text, now) is None  # "78 时" would be the hour
+    assert parse_when(without_mobile(text), now) == datetime(2026, 12, 1, 15, 0, tzinfo=SHANGHAI)
+    assert parse_when(without_mobile("回电到139****5678"), now) is None
 
 
 # --- parse_when -----------------------------------------------------------------------------------

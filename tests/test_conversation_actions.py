@@ -6,6 +6,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.base import reply_language_of
 from actions.conversation import ActionBotChallenge, ActionHandleMisunderstanding, ActionSmallTalk
 from actions.faq import ActionAnswerFaq
 from actions.handoff import ActionHandoff
@@ -103,8 +104,20 @@ async def test_every_action_first_says_what_was_understood_for_the_contact_servi
     dispatcher = CollectingDispatcher()
     await ActionAnswerFaq().run(dispatcher, make_tracker("手续费怎么收", "faq", faq="faq/fees"), {})
     marker, answer = dispatcher.messages
-    assert marker["custom"] == {"understanding": {"action": "action_answer_faq", "intent": "faq/fees", "confidence": 0.9}}
+    assert marker["custom"] == {"understanding": {"action": "action_answer_faq", "intent": "faq/fees", "confidence": 0.9,
+                                                 "language": "zh"}}
     assert "认购" in answer["text"]
     dispatcher = CollectingDispatcher()
     await ActionHandleMisunderstanding().run(dispatcher, make_tracker("asdf qwer", "nlu_fallback"), {})
     assert dispatcher.messages[0]["custom"]["understanding"]["intent"] == "nlu_fallback"
+
+
+def test_a_tapped_button_or_a_name_keeps_the_conversation_language():
+    tapped = make_tracker("chat", "inform", slots={"language": "zh"}, metadata={"message": {"id": 7, "button": True}})
+    assert reply_language_of(tapped) == "zh"
+    typed = make_tracker("Shanghai branch please", "inform", slots={"language": "zh"}, metadata={"message": {"id": 8}})
+    assert reply_language_of(typed) == "en"
+    asked_name = [{"event": "slot", "name": "requested_slot", "value": "callback_name"}]
+    assert reply_language_of(make_tracker("Zhang Wei", "inform", slots={"language": "zh"}, earlier=asked_name)) == "zh"
+    asked_time = [{"event": "slot", "name": "requested_slot", "value": "callback_time"}]
+    assert reply_language_of(make_tracker("tomorrow at 3pm", "inform", slots={"language": "zh"}, earlier=asked_time)) == "en"

@@ -19,6 +19,14 @@ from datetime import date
         ("ok", None),
         ("👍", None),
         ("/request_human", None),
+        ("C20261206-483928", None),
+        ("CB20261206-483928", None),
+        ("zhang.wei@example.com", None),
+        ("okk", None),
+        ("haha", None),
+        ("emmm", None),
+        ("Hello", "en"),
+        ("长青货币宝 EG-MM01", "zh"),
     ],
 )
 def test_detect_language(text, expected):

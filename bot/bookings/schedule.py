@@ -76,6 +76,31 @@ def parse_mobile(text: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+# --- a name given along with a request ---------------------------------------------------------
+
+# "我叫李娜，…", "我是张先生。", "my name is Anna Lee", "I'm Tom": the name ends at punctuation, a
+# following word about the phone, or the end. Only these introductions count ("我是" only with
+# 先生/女士/小姐): "我是长青的老客户" is no name, and a name is otherwise asked for.
+_NAME_END = r"(?=[，,。.!！；;\s]|手机|电话|$)"
+_NAME_ZH = re.compile(rf"(?:我叫|我的名字是|我的名字叫|姓名[:：]?)\s*([\u4e00-\u9fff·]{{2,4}}?){_NAME_END}"
+                      rf"|我是([\u4e00-\u9fff]{{1,2}}(?:先生|女士|小姐)){_NAME_END}")
+_NAME_EN = re.compile(r"\b(?i:my name is|name is|i am|i'm)\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b")
+
+
+def parse_name(text: str) -> Optional[str]:
+    """The name a customer introduced themselves with in ``text``, or None."""
+    text = unicodedata.normalize("NFKC", text or "")
+    match = _NAME_ZH.search(text) or _NAME_EN.search(text)
+    return next(name for name in match.groups() if name) if match else None
+
+
+def without_mobile(text: str) -> str:
+    """``text`` with its mobile number (plain or masked) left out, so its digits are not read
+    as a date or a time."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return _MASKED_MOBILE.sub(" ", _MOBILE.sub(" ", text))
+
+
 # --- dates and times in Chinese or English ------------------------------------------------------
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

@@ -39,7 +39,7 @@ from bot.contact.settings import ROOT, Settings
 from bot.contact.store import ConversationStore, message_dict
 from bot.contact.vault import Vault
 from bot.handoff.router import HandoffRouter
-from bot.language import reply_language
+from bot.language import SUPPORTED, reply_language
 from bot.privacy import mask_sensitive
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,12 @@ class ConversationHub:
             sockets.discard(socket)
             if not sockets:
                 del self.sockets[conversation_id]
+
+
+def message_language(inbound: Message, conversation: Conversation) -> str:
+    """The language to tell the customer something about ``inbound`` in: the message's own, or
+    the conversation's for a message without one (a tapped button, "ok")."""
+    return reply_language(None if inbound.payload is not None else inbound.text, conversation.language)
 
 
 class ContactService:
@@ -200,9 +206,11 @@ class ContactService:
             # The stored message's id and time: actions key side effects on them (a retried
             # message files one complaint) and count deadlines from the real receipt; its origin
             # (a keyed hash of the client address) for the urgent-complaint limit.
+            # A tapped button is marked: its payload ("chat", "Shanghai") is no sign of a language.
             metadata = {
                 "customer": profile, "channel": conversation.channel, "language": conversation.language,
-                "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"], "origin": inbound.origin},
+                "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"], "origin": inbound.origin,
+                            "button": inbound.payload is not None},
             }
             try:
                 started = time.monotonic()
@@ -210,6 +218,10 @@ class ContactService:
                 stored = await self.db(self.store.store_replies, inbound, answer.replies, understanding=answer.understanding)
                 metrics.ASSISTANT_REPLY_SECONDS.labels(conversation.channel).observe(time.monotonic() - started)
                 handoff = answer.handoff
+                replied_in = (answer.understanding or {}).get("language")
+                if replied_in in SUPPORTED and replied_in != conversation.language:  # the conversation's language follows the assistant's
+                    await self.db(self.store.set_language, conversation_id, replied_in)
+                    conversation.language = replied_in
             except AssistantUnavailable as error:
                 logger.warning("assistant %s for message %s: %s", "failed" if isinstance(error, AnswerFailed) else "unavailable",
                                inbound.id, error)
@@ -223,15 +235,14 @@ class ContactService:
         if retry and outage is not None:
             raise outage
         if handoff:
-            language = reply_language(inbound.text, conversation.language)
-            await self.handoffs.hand_over(conversation, profile, handoff, language)
+            await self.handoffs.hand_over(conversation, profile, handoff, message_language(inbound, conversation))
         return stored
 
     async def _answer_failed(self, inbound: Message, conversation: Conversation, retry: bool, counted: bool) -> List[Message]:
         """What the customer is told when the assistant did not answer ``inbound``: an apology the
         first time; when the failure is ``counted`` against the message (module AnswerFailed) and it
         was the last allowed, the notice that it was parked."""
-        language = reply_language(inbound.text, conversation.language)
+        language = message_language(inbound, conversation)
         told: List[Message] = []
         if not retry:
             apology = [{"text": knowledge.message("assistant_unavailable", language)}]

@@ -71,6 +71,12 @@ class ConversationStore:
                 conversation = session.get(Conversation, conversation_id)
             return conversation
 
+    def set_language(self, conversation_id: str, language: str) -> None:
+        """The conversation's language from now on (the language the assistant last answered in)."""
+        with self.sessions() as session:
+            session.get(Conversation, conversation_id).language = language
+            session.commit()
+
     def conversation(self, conversation_id: str) -> Optional[Conversation]:
         with self.sessions() as session:
             return session.get(Conversation, conversation_id)

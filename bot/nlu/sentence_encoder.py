@@ -21,15 +21,25 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.request_focus import REQUEST_TEXT
+from bot.normalize import simplified
+
 BATCH_SIZE = 256
-# The meaning of a customer message is in its first sentences; encoding a pasted essay whole
-# would hold up every other conversation on the server.
-MAX_CHARS = 500
+# The contact service's longest message. A long message is read from its request sentences
+# (bot/nlu/request_focus.py), so this only bounds one unpunctuated run-on text: 2,000
+# characters take the encoder about 50 ms.
+MAX_CHARS = 2000
 
 
 def encodable(text: str) -> str:
     """``text`` cut to MAX_CHARS, without lone surrogates (which the encoder cannot read)."""
     return text[:MAX_CHARS].encode("utf-8", "ignore").decode("utf-8")
+
+
+def text_to_encode(message: Message) -> str:
+    """The request sentences of a long message, the whole text of any other, in simplified
+    characters (「贖回要多久」 is read as 赎回要多久, like the training data)."""
+    return encodable(simplified(message.get(REQUEST_TEXT) or message.get(TEXT)))
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +51,8 @@ def _encoder():
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class UniversalSentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
-    """Adds a 512-dimensional sentence feature to the text of each message."""
+    """Adds a 512-dimensional sentence feature to the text of each message (of a long message:
+    to its request sentences, which ``RequestFocus`` before it picked)."""
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
@@ -61,7 +72,7 @@ class UniversalSentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [m for m in messages if m.get(TEXT)]
         for start in range(0, len(with_text), BATCH_SIZE):
             batch = with_text[start : start + BATCH_SIZE]
-            vectors = np.asarray(_encoder().encode([encodable(m.get(TEXT)) for m in batch]), dtype=np.float32)
+            vectors = np.asarray(_encoder().encode([text_to_encode(m) for m in batch]), dtype=np.float32)
             for message, vector in zip(batch, vectors):
                 message.add_features(
                     Features(vector[np.newaxis, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
