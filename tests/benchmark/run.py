@@ -1,10 +1,10 @@
 """``make bench``: our assistant against stock Rasa (stock_config.yml) trained on the same data.
 
 Sections: (a) held-out NLU, (b) BANKING77 few-shot, (c) REST latency and throughput,
-(d) latency growth over a long conversation. Every figure is given for both assistants with
+(d) latency growth over a long conversation, (t) fraud and urgency triage. Every figure is given for both assistants with
 the ratio ours/stock. Prints the report and writes bench-results/benchmark.md and .json.
 
-Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d]``
+Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d,t]``
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import List, Optional
 import rasa
 from rasa.utils.log_utils import configure_structlog
 
-from tests.benchmark import banking77, heldout, load, models, report
+from tests.benchmark import banking77, heldout, load, models, report, triage
 from tests.benchmark.report import Section
 
 OUT = models.ROOT / "bench-results"
-SECTIONS = "abcd"
+SECTIONS = "abcdt"
 FULL = {"heldout_limit": None, "per_intent": 10, "banking_intents": None, "plan": load.Plan()}
 QUICK = {
     "heldout_limit": 30,
@@ -36,7 +36,7 @@ QUICK = {
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts, to try the benchmark out")
-    parser.add_argument("--sections", default="a,b,c,d", help="comma-separated subset of a,b,c,d")
+    parser.add_argument("--sections", default="a,b,c,d,t", help="comma-separated subset of a,b,c,d,t")
     args = parser.parse_args(argv)
     letters = "".join(s.strip() for s in args.sections.split(","))
     if not letters or set(letters) - set(SECTIONS):
@@ -61,6 +61,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         sections.append(banking77.section(counts["per_intent"], counts["banking_intents"], logs))
     if set(args.sections) & set("cd"):
         sections += load.sections(ours, stock, counts["plan"], args.sections, logs)
+    if "t" in args.sections:  # stock Rasa only when another section trained it anyway
+        sections.append(triage.section(ours if needs_assistants else models.ours(OUT / "models"),
+                                       stock if needs_assistants else None))
     meta = {
         "finished": datetime.now().isoformat(timespec="seconds"),
         "minutes": (time.monotonic() - started) / 60,

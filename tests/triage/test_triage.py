@@ -1,0 +1,85 @@
+"""Triage rules (bot/complaints/triage.py) on single messages, without the model."""
+
+import pytest
+
+from bot.complaints import triage
+from bot.nlu.triage_override import triaged_intent
+from bot.privacy import mask_sensitive
+
+
+def verdict(text, intent=None):
+    return triage.decide(mask_sensitive(text), intent).verdict
+
+
+@pytest.mark.parametrize("text", [
+    "你们就是一群骗子，垃圾客服",
+    "you are useless scammers, worst service",
+    "你們就是一群騙子，垃圾客服",  # traditional characters
+])
+def test_insults_are_anger_not_fraud_whatever_the_classifier_read(text):
+    assert verdict(text) == triage.ANGRY
+    assert verdict(text, "report_fraud") == triage.ANGRY
+    assert triaged_intent(mask_sensitive(text), "report_fraud") == "file_complaint"
+
+
+@pytest.mark.parametrize("text", [
+    "我收到了验证码 384920，要告诉你吗",
+    "我的身份证号是310101199003074518帮我查下持仓",
+    "我的密码是abc123456帮我登录",
+    "my password is Sunny2024! can you log in and check my balance",
+    "should I send you the sms code?",
+])
+def test_a_secret_offered_gets_the_warning_not_an_alarm(text):
+    assert verdict(text) == triage.SECRET_OFFERED
+    assert verdict(text, "report_fraud") == triage.SECRET_OFFERED
+    assert triaged_intent(mask_sensitive(text), "faq") == "security_advice"
+
+
+@pytest.mark.parametrize("text", [
+    "someone called me pretending to be you and I gave them my SMS code 384920, now money is gone",
+    "有人冒充你们客服打电话，我把验证码 384920 告诉他了，现在钱被转走了",
+    "帳戶被盜了，請幫我凍結",
+    "我不想活了",
+    "I'm going to kill myself",
+    "再不退钱我就去你们公司捅人",
+])
+def test_actual_fraud_takeover_and_threats_are_urgent_whatever_the_classifier_read(text):
+    assert verdict(text, "faq") == triage.URGENT
+    assert verdict(text, "out_of_scope") == triage.URGENT
+    assert triaged_intent(mask_sensitive(text), "faq") == "report_fraud"
+
+
+@pytest.mark.parametrize("text", [
+    "我的账户没有被盗，只是忘了密码",  # negated
+    "no, my account was not hacked, I just can't find the statement",
+    "如果账户被盗了应该怎么办",  # a hypothesis
+    "how do I avoid scams where people pretend to be your staff",  # prevention
+    "新闻上说有人冒充长青财富员工骗钱，是真的吗",  # news
+    "我不是骗子，只是想问一下开户流程",
+])
+def test_negations_hypotheses_prevention_and_news_are_not_urgent(text):
+    assert verdict(text, "report_fraud") in (triage.NONE, triage.ANGRY)
+
+
+def test_a_framing_question_does_not_hide_contact_aimed_at_the_customer():
+    assert verdict("有人冒充你们客服给我打电话让我转账，怎么判断真假") == triage.URGENT
+
+
+def test_rhetorical_questions_are_not_negations():
+    assert verdict("理财经理说稳赚不赔，结果亏了，这不是骗人吗") == triage.ANGRY
+    assert verdict("你们是不是诈骗公司啊，钱取不出来") == triage.ANGRY
+
+
+def test_the_classifier_reading_report_fraud_counts_when_nothing_explains_it_away():
+    assert verdict("report suspicious activity", "report_fraud") == triage.URGENT
+    assert verdict("report suspicious activity", "faq") == triage.NONE
+    assert triaged_intent("report suspicious activity", "report_fraud") is None  # kept
+
+
+def test_a_masked_mobile_number_is_no_secret():
+    assert verdict("请给我回电话，我的手机是13812345678") == triage.NONE
+
+
+def test_other_readings_are_left_alone():
+    assert triaged_intent("长青货币宝的起购金额是多少", "product_info") is None
+    assert triaged_intent("how do I avoid scams", "report_fraud") == "security_advice"
