@@ -96,7 +96,8 @@ def _to_simplified() -> opencc.OpenCC:
 
 
 def normalise(text: str) -> str:
-    """Simplified characters, lower case."""
+    """Simplified characters, lower case. (OpenCC cannot take a lone surrogate: replaced first.)"""
+    text = text.encode("utf-8", "replace").decode("utf-8")
     return _to_simplified().convert(text).lower()
 
 

@@ -83,3 +83,7 @@ def test_a_masked_mobile_number_is_no_secret():
 def test_other_readings_are_left_alone():
     assert triaged_intent("长青货币宝的起购金额是多少", "product_info") is None
     assert triaged_intent("how do I avoid scams", "report_fraud") == "security_advice"
+
+
+def test_text_opencc_cannot_read_is_still_triaged():
+    assert verdict("\ud800 my account was hacked") == triage.URGENT
