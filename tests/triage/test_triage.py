@@ -87,3 +87,15 @@ def test_other_readings_are_left_alone():
 
 def test_text_opencc_cannot_read_is_still_triaged():
     assert verdict("\ud800 my account was hacked") == triage.URGENT
+
+
+@pytest.mark.parametrize("text", [
+    "is the bond fund stable?",
+    "I sent you an email yesterday about my statement",
+    "I paid the subscription fee, when is it confirmed?",
+    "I'm locked out after too many wrong passwords",
+    "我拼命打电话都没人接",
+    "it took my whole afternoon to open an account",
+])
+def test_everyday_wording_near_the_alarm_words_is_not_urgent(text):
+    assert verdict(text) != triage.URGENT
