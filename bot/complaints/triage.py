@@ -3,7 +3,7 @@
 Triage decides, from the text and the NLU intent, one of four verdicts (the words are in
 ``complaints.yml`` under ``triage``; docs/architecture.md, "Triage"):
 
-1. ``urgent`` — a threat of harm (always), or an event: something that happened to the
+1. ``urgent`` — a threat of harm (always, negated or not), or an event: something that happened to the
    customer's account or money, or a fraudster who contacted them ("被盗", "不是我操作",
    "someone logged in", "冒充…客服"), unless every event word is negated ("没有被盗") or the
    message frames it as a question, a hypothesis or news ("如何防范", "what if", "新闻") without
@@ -42,7 +42,9 @@ MASKED_SECRET = re.compile(r"\*{3,}")
 MASKED_MOBILE = re.compile(r"(?<!\d)1[3-9]\d\*{4}\d{4}(?!\d)")
 # The words of a "A … B" phrase are at most this far apart, in one sentence.
 GAP = r"[^。！？!?.\n]{0,24}?"
-NEGATION_WINDOW = 4  # characters before a Chinese event word; English: this many words
+# How far before a word a negation counts: characters before a Chinese word, words before an English one.
+NEGATION_CHARACTERS = 3
+NEGATION_WORDS = 2
 
 
 def _mentions(text: str, word: str) -> bool:
@@ -129,9 +131,9 @@ def _negated(text: str, match: re.Match) -> bool:
     """Whether a negation comes right before the match ("没有被盗", "was not hacked")."""
     start = match.start()
     if match.group(0)[:1].isascii():
-        before = " ".join(re.findall(r"[a-z']+", text[:start])[-NEGATION_WINDOW:])
+        before = " ".join(re.findall(r"[a-z']+", text[:start])[-NEGATION_WORDS:])
     else:
-        before = text[max(0, start - NEGATION_WINDOW):start].replace("是不是", "")  # a question, no negation
+        before = text[max(0, start - NEGATION_CHARACTERS):start].replace("是不是", "")  # a question, no negation
         if "不是" in before and "吗" in text[match.end():match.end() + 3]:
             return False  # rhetorical: 「这不是骗人吗」
     return any(pattern.search(before) for pattern in _patterns("negations"))
@@ -150,7 +152,7 @@ def decide(text: str, intent: Optional[str] = None) -> Triage:
     """The triage verdict for a customer's message (module docstring); ``intent`` is the NLU
     classifier's reading, if there is one."""
     text = normalise(text)
-    harm = [m for m in _found(text, "harm") if not _negated(text, m)]
+    harm = _found(text, "harm")  # never cancelled: 「我不想自杀，可是…」 still needs a person
     if harm:
         return Triage(URGENT, f"harm: {_first(harm)}")
     events = _found(text, "events")

@@ -99,3 +99,13 @@ def test_text_opencc_cannot_read_is_still_triaged():
 ])
 def test_everyday_wording_near_the_alarm_words_is_not_urgent(text):
     assert verdict(text) != triage.URGENT
+
+
+def test_a_negation_further_back_does_not_cancel_the_event():
+    assert verdict("I don't know who logged into my account last night") == triage.URGENT
+    assert verdict("I didn't authorise this transfer") == triage.URGENT
+    assert verdict("我不想自杀，可是钱都没了") == triage.URGENT  # harm is never cancelled
+
+
+def test_a_purchase_by_our_advisor_without_consent_is_a_complaint_not_an_emergency():
+    assert verdict("投诉：理财经理未经我同意就替我购买了一款R4风险等级的产品") != triage.URGENT
