@@ -8,8 +8,8 @@ Triage decides, from the text and the NLU intent, one of four verdicts (the word
    "someone logged in", "冒充…客服"), unless every event word is negated ("没有被盗") or the
    message frames it as a question, a hypothesis or news ("如何防范", "what if", "新闻") without
    telling of contact aimed at the customer ("给我打电话", "called me");
-2. ``urgent`` too when the intent classifier read ``report_fraud`` and nothing above explains
-   the reading away: the classifier knows wordings the lists do not, and missing a real fraud
+2. ``urgent`` too when the intent classifier read ``report_fraud`` of a message of some length
+   (``MIN_REPORT_LENGTH``) and nothing above explains the reading away: the classifier knows wordings the lists do not, and missing a real fraud
    is worse than a false alarm;
 3. ``secret_offered`` — the customer gives (masked by bot/privacy.py) or offers a password,
    code, ID or card number: they need the warning, not an alarm;
@@ -44,6 +44,9 @@ MASKED_MOBILE = re.compile(r"(?<!\d)1[3-9]\d\*{4}\d{4}(?!\d)")
 GAP = r"[^。！？!?.\n]{0,24}?"
 # How far before a word a negation counts: characters before a Chinese word, words before an English one.
 NEGATION_CHARACTERS = 3
+# The classifier's report_fraud reading counts only for a message this long (Chinese characters
+# and Latin letters): 「有人吗」 (is anyone there?) reads as report_fraud but reports nothing.
+MIN_REPORT_LENGTH = 5
 NEGATION_WORDS = 2
 
 
@@ -164,7 +167,8 @@ def decide(text: str, intent: Optional[str] = None) -> Triage:
     secret = shows_masked_secret(text) or bool(_found(text, "secret_words") and _found(text, "offering"))
     insult_words = _found(text, "insults")
     insults = [m for m in insult_words if not _negated(text, m)]  # "我不是骗子" is no insult
-    if intent == FRAUD_INTENT and not (events or general or secret or insult_words):
+    long_enough = len(re.findall(r"[\u4e00-\u9fffa-z]", text)) >= MIN_REPORT_LENGTH
+    if intent == FRAUD_INTENT and long_enough and not (events or general or secret or insult_words):
         return Triage(URGENT, "intent: report_fraud")
     if secret:
         return Triage(SECRET_OFFERED, "secret")

@@ -109,3 +109,22 @@ def test_a_negation_further_back_does_not_cancel_the_event():
 
 def test_a_purchase_by_our_advisor_without_consent_is_a_complaint_not_an_emergency():
     assert verdict("投诉：理财经理未经我同意就替我购买了一款R4风险等级的产品") != triage.URGENT
+
+
+def test_asking_whether_staff_ever_ask_for_codes_is_a_question_unless_someone_did():
+    assert verdict("will your staff ever ask for my verification code?", "report_fraud") == triage.NONE
+    assert verdict("someone pretending to be your staff asked for my code, do you ever ask for codes?") == triage.URGENT
+
+
+def test_a_greeting_the_classifier_reads_as_fraud_is_not_urgent():
+    assert verdict("有人没", "report_fraud") != triage.URGENT  # "anyone there?"
+    assert verdict("有人吗", "report_fraud") != triage.URGENT
+
+
+def test_scammers_are_an_insult_only_when_aimed_at_us():
+    assert verdict("you are useless scammers, worst service") == triage.ANGRY
+    assert verdict("scammers phoned my neighbour, how do I warn my parents?") != triage.ANGRY
+
+
+def test_saying_what_a_password_is_not_is_no_secret():
+    assert verdict("I no longer know what my password is") == triage.NONE
