@@ -13,7 +13,8 @@ Triage decides, from the text and the NLU intent, one of four verdicts (the word
    is worse than a false alarm;
 3. ``secret_offered`` — the customer gives (masked by bot/privacy.py) or offers a password,
    code, ID or card number: they need the warning, not an alarm;
-4. ``angry`` — insults and angry words, an ordinary complaint;
+4. ``complaint`` — insults and angry words, or a grievance about charges ("赎回费被多扣了",
+   which the classifier tends to read as money leaving the account): an ordinary complaint;
 5. ``none`` — anything else.
 
 Text is compared in simplified characters (OpenCC) and lower case, so 「帳戶被盜」 is 「账户被盗」.
@@ -33,7 +34,7 @@ from bot.complaints.models import CATEGORIES
 
 URGENT = "urgent"
 SECRET_OFFERED = "secret_offered"
-ANGRY = "angry"
+COMPLAINT = "complaint"
 NONE = "none"
 FRAUD_INTENT = "report_fraud"
 # A secret bot/privacy.py has masked: stars for a password or code, or a masked ID or card number.
@@ -87,7 +88,7 @@ def category_label(category: str, language: str) -> str:
 
 @dataclass(frozen=True)
 class Triage:
-    verdict: str  # URGENT | SECRET_OFFERED | ANGRY | NONE
+    verdict: str  # URGENT | SECRET_OFFERED | COMPLAINT | NONE
     reason: str  # the rule and the words that decided it, for logs and tests
 
     @property
@@ -168,14 +169,17 @@ def decide(text: str, intent: Optional[str] = None) -> Triage:
     insult_words = _found(text, "insults")
     insults = [m for m in insult_words if not _negated(text, m)]  # "我不是骗子" is no insult
     long_enough = len(re.findall(r"[\u4e00-\u9fffa-z]", text)) >= MIN_REPORT_LENGTH
-    if intent == FRAUD_INTENT and long_enough and not (events or general or secret or insult_words):
+    grievances = _found(text, "grievances")
+    if intent == FRAUD_INTENT and long_enough and not (events or general or secret or insult_words or grievances):
         return Triage(URGENT, "intent: report_fraud")
     if secret:
         return Triage(SECRET_OFFERED, "secret")
     if general:
         return Triage(NONE, f"general: {_first(general)}")
     if insults:
-        return Triage(ANGRY, f"insult: {_first(insults)}")
+        return Triage(COMPLAINT, f"insult: {_first(insults)}")
+    if grievances:
+        return Triage(COMPLAINT, f"grievance: {_first(grievances)}")
     if events:
         return Triage(NONE, f"negated: {_first(events)}")
     return Triage(NONE, "nothing")

@@ -6,8 +6,8 @@ and an insult with 骗子 in it must not. So, last in the pipeline:
 
 - urgent → ``report_fraud`` (action_report_fraud files the urgent complaint);
 - a password, code, ID or card number offered → ``security_advice`` (the warning);
-- read as ``report_fraud`` but not urgent → ``file_complaint`` for anger (a complaint is
-  offered), ``security_advice`` otherwise (a prevention question, news, a hypothesis).
+- read as ``report_fraud`` but not urgent → ``file_complaint`` for anger or a grievance about
+  charges (a complaint is offered), ``security_advice`` otherwise (a prevention question, news, a hypothesis).
 
 Any other reading is left as the classifier made it. The classifier's reading is kept in
 ``intent_ranking``; an overridden intent has confidence 1.0.
@@ -38,7 +38,7 @@ def triaged_intent(text: str, intent: Optional[str]) -> Optional[str]:
     if verdict.verdict == triage.SECRET_OFFERED:
         return None if intent == SECURITY_ADVICE else SECURITY_ADVICE
     if intent == triage.FRAUD_INTENT:
-        return COMPLAINT if verdict.verdict == triage.ANGRY else SECURITY_ADVICE
+        return COMPLAINT if verdict.verdict == triage.COMPLAINT else SECURITY_ADVICE
     return None
 
 

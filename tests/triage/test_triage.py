@@ -17,8 +17,8 @@ def verdict(text, intent=None):
     "你們就是一群騙子，垃圾客服",  # traditional characters
 ])
 def test_insults_are_anger_not_fraud_whatever_the_classifier_read(text):
-    assert verdict(text) == triage.ANGRY
-    assert verdict(text, "report_fraud") == triage.ANGRY
+    assert verdict(text) == triage.COMPLAINT
+    assert verdict(text, "report_fraud") == triage.COMPLAINT
     assert triaged_intent(mask_sensitive(text), "report_fraud") == "file_complaint"
 
 
@@ -58,7 +58,7 @@ def test_actual_fraud_takeover_and_threats_are_urgent_whatever_the_classifier_re
     "我不是骗子，只是想问一下开户流程",
 ])
 def test_negations_hypotheses_prevention_and_news_are_not_urgent(text):
-    assert verdict(text, "report_fraud") in (triage.NONE, triage.ANGRY)
+    assert verdict(text, "report_fraud") in (triage.NONE, triage.COMPLAINT)
 
 
 def test_a_framing_question_does_not_hide_contact_aimed_at_the_customer():
@@ -66,8 +66,8 @@ def test_a_framing_question_does_not_hide_contact_aimed_at_the_customer():
 
 
 def test_rhetorical_questions_are_not_negations():
-    assert verdict("理财经理说稳赚不赔，结果亏了，这不是骗人吗") == triage.ANGRY
-    assert verdict("你们是不是诈骗公司啊，钱取不出来") == triage.ANGRY
+    assert verdict("理财经理说稳赚不赔，结果亏了，这不是骗人吗") == triage.COMPLAINT
+    assert verdict("你们是不是诈骗公司啊，钱取不出来") == triage.COMPLAINT
 
 
 def test_the_classifier_reading_report_fraud_counts_when_nothing_explains_it_away():
@@ -122,9 +122,15 @@ def test_a_greeting_the_classifier_reads_as_fraud_is_not_urgent():
 
 
 def test_scammers_are_an_insult_only_when_aimed_at_us():
-    assert verdict("you are useless scammers, worst service") == triage.ANGRY
-    assert verdict("scammers phoned my neighbour, how do I warn my parents?") != triage.ANGRY
+    assert verdict("you are useless scammers, worst service") == triage.COMPLAINT
+    assert verdict("scammers phoned my neighbour, how do I warn my parents?") != triage.COMPLAINT
 
 
 def test_saying_what_a_password_is_not_is_no_secret():
     assert verdict("I no longer know what my password is") == triage.NONE
+
+
+def test_a_grievance_about_charges_is_a_complaint_even_when_the_classifier_reads_fraud():
+    assert verdict("我的赎回费被多扣了", "report_fraud") == triage.COMPLAINT
+    assert triaged_intent("我的赎回费被多扣了", "report_fraud") == "file_complaint"
+    assert verdict("a man says I must pay a fee to unlock my account", "report_fraud") == triage.URGENT
