@@ -134,3 +134,14 @@ def test_a_grievance_about_charges_is_a_complaint_even_when_the_classifier_reads
     assert verdict("我的赎回费被多扣了", "report_fraud") == triage.COMPLAINT
     assert triaged_intent("我的赎回费被多扣了", "report_fraud") == "file_complaint"
     assert verdict("a man says I must pay a fee to unlock my account", "report_fraud") == triage.URGENT
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("怎样保护我的账户不被盗", triage.NONE),
+    ("what do scam messages pretending to be evergreen look like", triage.NONE),
+    ("手机号不是我本人的能开户吗", triage.NONE),
+    ("不认识的人要我提供短信验证码", triage.URGENT),  # asked for a code: no offer of ours
+    ("要我把验证码念给你吗", triage.SECRET_OFFERED),
+])
+def test_training_look_alikes(text, expected):
+    assert verdict(text) == expected
