@@ -176,7 +176,7 @@ class ValidateComplaintForm(StoppableFormValidation):
         named = latest_entities(tracker, "product")
         if named and not tracker.get_slot("complaint_product"):
             slots["complaint_product"] = named[0]
-        if triage.is_urgent(text):
+        if triage.decide(text, intent_of(tracker)).urgent:
             # Emergency process: no more questions, file now and give the safety steps.
             slots["complaint_reference"] = handle_urgent(dispatcher, tracker, reply_language_of(tracker), text,
                                                          slots.get("complaint_product"))
@@ -294,14 +294,42 @@ class AskComplaintConfirmed(AskSlot):
 
 
 class ActionReportFraud(AssistantAction):
-    """Fraud or account takeover: an urgent complaint at once, and the safety steps."""
+    """Fraud, account takeover, an unauthorised transaction or a threat of harm: an urgent
+    complaint at once, and the safety steps. The NLU pipeline sends only urgent messages here
+    (bot/nlu/triage_override.py); anything else gets the security advice."""
 
     action_name = "action_report_fraud"
 
     def respond(self, dispatcher, tracker, lang):
         text = tracker.latest_message.get("text") or ""
+        verdict = triage.decide(text, intent_of(tracker))
+        if not verdict.urgent:
+            tell_security_advice(dispatcher, verdict, text, lang)
+            return []
         named = latest_entities(tracker, "product")
         handle_urgent(dispatcher, tracker, lang, text, named[0] if named else None)
+        return []
+
+
+def tell_security_advice(dispatcher: CollectingDispatcher, verdict: triage.Triage, text: str, lang: str) -> None:
+    """The warning for an offered secret (with a note when bot/privacy.py masked it), or the
+    advice on staying safe from fraud. No complaint, no alarm."""
+    if verdict.verdict == triage.SECRET_OFFERED:
+        dispatcher.utter_message(text=knowledge.message("security_secret_warning", lang))
+        if triage.shows_masked_secret(text):
+            dispatcher.utter_message(text=knowledge.message("security_secret_masked", lang))
+    else:
+        dispatcher.utter_message(text=knowledge.message("security_advice", lang))
+
+
+class ActionSecurityAdvice(AssistantAction):
+    """A customer offering a password, code, ID or card number, or asking how to stay safe."""
+
+    action_name = "action_security_advice"
+
+    def respond(self, dispatcher, tracker, lang):
+        text = tracker.latest_message.get("text") or ""
+        tell_security_advice(dispatcher, triage.decide(text, intent_of(tracker)), text, lang)
         return []
 
 

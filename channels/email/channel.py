@@ -12,11 +12,12 @@ A new mail is kept raw first (``TicketStore.store_received``), then processed by
    conversation, for the agents (never to the assistant, and never acknowledged again);
 2. otherwise the assistant's NLU reads the subject and the new text, each on its own
    (``understand``): fraud or
-   account takeover (its intent or the urgent words) → an urgent complaint; a complaint → a
+   account takeover (triaged by bot/complaints/triage.py, in the NLU and on the whole mail) →
+   an urgent complaint; a complaint (insults and anger too) → a
    complaint with its deadlines; product and FAQ questions → when the assistant is confident
    (intent confidence ≥ 0.8 and the assistant answers without asking back), its answer goes
    into the acknowledgement, with the risk disclosure where the assistant gives one. If Rasa is
-   down the ticket is opened unclassified (the urgent words still count) and acknowledged
+   down the ticket is opened unclassified (triage still counts) and acknowledged
    without an answer: nothing waits for the assistant;
 3. the ticket, its queued conversation and the acknowledgement are written in one transaction
    (``TicketStore.open_ticket``), and the outbox worker is woken: the customer has the
@@ -232,7 +233,7 @@ class EmailChannel:
         """What the assistant makes of the mail (module docstring, step 2). The subject and the
         text are read separately ("投诉：…" says in two words what a long story may blur): a
         fraud or complaint reading of either wins, otherwise the more confident one."""
-        urgent_words = triage.is_urgent(f"{subject}\n{text}")
+        whole = f"{subject}\n{text}"
         readings = []
         for part in (subject, text):
             if part.strip():
@@ -240,13 +241,15 @@ class EmailChannel:
                     parsed = await self.service.rasa.parse(part)
                 except AssistantUnavailable as error:
                     logger.warning("assistant unavailable to classify an email: %s", error)
-                    return Understanding("fraud" if urgent_words else "unclassified")
+                    return Understanding("fraud" if triage.decide(whole).urgent else "unclassified")
                 intent = parsed.get("intent") or {}
                 readings.append((intent.get("name"), float(intent.get("confidence") or 0.0), part))
         if not readings:
-            return Understanding("fraud" if urgent_words else "general")
+            return Understanding("fraud" if triage.decide(whole).urgent else "general")
         name, confidence, part = max(readings, key=lambda r: (URGENCY.get(r[0], 0), r[1]))
-        if urgent_words or name == "report_fraud":
+        # The NLU has triaged each part (report_fraud only when urgent); the whole mail is triaged
+        # too, for signs that only subject and text together show.
+        if name == "report_fraud" or triage.decide(whole, name).urgent:
             category = "fraud"
         elif name == "file_complaint":
             category = "complaint"

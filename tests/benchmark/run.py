@@ -2,10 +2,10 @@
 
 Sections: (a) held-out NLU, (b) BANKING77 few-shot, (c) REST latency and throughput,
 (d) latency growth over a long conversation, (p) the paraphrase set (NLU of both, our answers
-end to end). Every figure is given for both assistants with the ratio ours/stock. Prints the
-report and writes bench-results/benchmark.md and .json.
+end to end), (t) fraud and urgency triage. Every figure is given for both assistants with the
+ratio ours/stock. Prints the report and writes bench-results/benchmark.md and .json.
 
-Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d,p]``
+Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d,p,t]``
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import List, Optional
 import rasa
 from rasa.utils.log_utils import configure_structlog
 
-from tests.benchmark import banking77, heldout, load, models, paraphrases, report
+from tests.benchmark import banking77, heldout, load, models, paraphrases, report, triage
 from tests.benchmark.report import Section
 
 OUT = models.ROOT / "bench-results"
-SECTIONS = "abcdp"
+SECTIONS = "abcdpt"
 FULL = {"heldout_limit": None, "per_intent": 10, "banking_intents": None, "plan": load.Plan(), "paraphrase_every": 1}
 QUICK = {
     "heldout_limit": 30,
@@ -38,7 +38,7 @@ QUICK = {
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts, to try the benchmark out")
-    parser.add_argument("--sections", default="a,b,c,d,p", help="comma-separated subset of a,b,c,d,p")
+    parser.add_argument("--sections", default="a,b,c,d,p,t", help="comma-separated subset of a,b,c,d,p,t")
     args = parser.parse_args(argv)
     letters = "".join(s.strip() for s in args.sections.split(","))
     if not letters or set(letters) - set(SECTIONS):
@@ -63,11 +63,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         sections.append(banking77.section(counts["per_intent"], counts["banking_intents"], logs))
     if set(args.sections) & set("cd"):
         sections += load.sections(ours, stock, counts["plan"], args.sections, logs)
+    if set(args.sections) & set("pt") and not needs_assistants:
+        # Alone, sections p and t train no stock model: they compare with stock only when one is cached.
+        ours, stock = models.ours(OUT / "models"), models.cached_stock()
     if "p" in args.sections:
-        # Alone, section p trains no stock model: it compares with stock only when one is cached.
-        if not needs_assistants:
-            ours, stock = models.ours(OUT / "models"), models.cached_stock()
         sections.append(paraphrases.section(ours, stock, logs, counts["paraphrase_every"]))
+    if "t" in args.sections:
+        sections.append(triage.section(ours, stock))
     meta = {
         "finished": datetime.now().isoformat(timespec="seconds"),
         "minutes": (time.monotonic() - started) / 60,

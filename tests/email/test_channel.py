@@ -232,6 +232,17 @@ def test_fraud_is_urgent_at_the_head_of_the_queue(system, dovecot, smtp, databas
     assert "400-820-8888" in body(ack)  # the safety steps
 
 
+def test_an_insult_is_an_ordinary_complaint_not_an_urgent_case(system, dovecot, smtp, database_url, db):
+    raw = new_mail("钱伟 <qian.wei@customer.example>", "你们就是一群骗子", "垃圾客服，赎回拖了一个礼拜还没到账，打电话也没人接！")
+    dovecot.append(raw)
+    [ack] = wait_for(lambda: mails_to(smtp, "qian.wei@customer.example"), message="the acknowledgement")
+    ticket = ticket_of(database_url, message_id_of(raw))
+    assert not ticket.urgent and ticket.category == "complaint" and ticket.complaint_reference
+    complaint = db.execute(select(Complaint).where(Complaint.reference == ticket.complaint_reference)).scalar_one()
+    assert not complaint.urgent
+    assert "110" not in body(ack) and "冻结" not in body(ack)  # no safety steps for anger
+
+
 def test_a_subject_carrying_cr_lf_cannot_add_a_recipient(system, dovecot, smtp, database_url):
     raw = fixture("crlf_subject.eml")
     dovecot.append(raw)
