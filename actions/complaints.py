@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import AssistantAction, is_verified, latest_entities, latest_metadata, reply_language_of
 from actions.forms import FORM_SLOTS, AskSlot, StoppableFormValidation, button, intent_of, origin, receipt
 from actions.handoff import handoff_payload
-from bot import knowledge, products, service_hours
+from bot import knowledge, product_resolver, products, service_hours
 from bot.bookings.schedule import parse_mobile
 from bot.complaints import triage
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft, UrgentLimitReached
@@ -130,9 +130,13 @@ def handle_urgent(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str,
 
 
 def looks_detailed(text: str) -> bool:
-    """Whether the message that opened the complaint already says what happened."""
-    chinese = len(re.findall(r"[\u4e00-\u9fff]", text))
-    return chinese >= 12 or len(re.findall(r"[A-Za-z]+", text)) >= 9
+    """Whether the message that opened the complaint already says what happened: enough words
+    besides insults and product names (「你们就是一群骗子，垃圾客服」 tells nothing that happened)."""
+    told = triage.without_insults(text)
+    for mention in product_resolver.resolve(text).mentions:
+        told = told[:mention.start] + " " * (mention.end - mention.start) + told[mention.end:]
+    chinese = len(re.findall(r"[\u4e00-\u9fff]", told))
+    return chinese >= 12 or len(re.findall(r"[A-Za-z]+", told)) >= 9
 
 
 class ValidateComplaintForm(StoppableFormValidation):

@@ -74,8 +74,11 @@ _PASSWORD = re.compile(
     rf"(?P<cue>{_cues(PASSWORD_CUES)}){CONNECTOR}"
     rf"(?P<secret>[0-9A-Za-z０-９Ａ-Ｚａ-ｚ{SYMBOLS}]{{3,31}}[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]){AFTER_SECRET}",
     re.IGNORECASE)
+# A code may come a few words after its cue: "the verification code I just got is 448120",
+# 「验证码我刚收到，是384920」.
+CODE_GAP = r"(?:(?:[ \t]+[A-Za-z']+){1,5}[ \t]+(?:is|was)\b|[，,]?[\u4e00-\u9fff，,]{1,8}?(?=是|为|為|：|:))?"
 _CODE = re.compile(
-    rf"(?:\b(?P<before>[A-Za-z]+)[ \t]+)?(?P<cue>{_cues(CODE_CUES)}){CONNECTOR}"
+    rf"(?:\b(?P<before>[A-Za-z]+)[ \t]+)?(?P<cue>{_cues(CODE_CUES)}){CODE_GAP}{CONNECTOR}"
     rf"(?P<secret>[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]{{4,8}}){AFTER_SECRET}",
     re.IGNORECASE)
 _CARD_CODE = re.compile(rf"(?P<cue>{_cues(CARD_CODE_CUES)}){CONNECTOR}(?P<secret>\d{{3,4}}){AFTER_SECRET}",

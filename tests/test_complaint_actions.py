@@ -228,3 +228,19 @@ async def test_a_verified_customer_is_not_asked_for_a_name():
     verified = make_tracker("预约", "book_appointment", metadata=stored(9, customer={"verified": True, "id": "x", "name": "王女士"}))
     required = await ValidateAppointmentForm().required_slots([], CollectingDispatcher(), verified, {})
     assert "appointment_name" not in required and "appointment_mobile" in required
+
+
+@pytest.mark.parametrize(
+    "opening,detailed",
+    [
+        ("你们就是一群骗子，垃圾客服", False),  # anger, nothing that happened
+        ("you are useless scammers, the worst service, shame on you all", False),
+        ("I want to complain about Evergreen Steady Bond A", False),  # a product name is no description
+        ("我要投诉，长青稳盈债券A的赎回款5天了还没到账", True),
+        ("你们这帮骗子，我上周赎回的钱到现在还没有到账，客服电话也打不通", True),
+    ],
+)
+def test_an_opening_describes_the_complaint_only_with_more_than_insults_and_names(opening, detailed):
+    from actions.complaints import looks_detailed
+
+    assert looks_detailed(opening) is detailed

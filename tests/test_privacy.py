@@ -7,6 +7,9 @@ import pytest
 from bot.privacy import install_log_masking, mask_sensitive, mobile_numbers
 
 MASKED = [
+    # a code a few words after its cue
+    ("the verification code I just got is 448120", "the verification code I just got is ******"),
+    ("验证码我刚收到，是384920", "验证码我刚收到，是******"),
     # passwords, passcodes, PINs
     ("我的密码是abc123456帮我登录", "我的密码是******帮我登录"),
     ("登录密码：Abc@2026", "登录密码：******"),

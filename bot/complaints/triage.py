@@ -29,8 +29,8 @@ from typing import Iterable, List, Optional, Pattern
 
 
 from bot import knowledge
-from bot.normalize import simplified
 from bot.complaints.models import CATEGORIES
+from bot.normalize import simplified
 
 URGENT = "urgent"
 SECRET_OFFERED = "secret_offered"
@@ -139,6 +139,14 @@ def _negated(text: str, match: re.Match) -> bool:
 
 def _first(matches: List[re.Match]) -> str:
     return matches[0].group(0) if matches else ""
+
+
+def without_insults(text: str) -> str:
+    """``text`` with its insults blanked out, in place (same length), to see what else it says."""
+    normal = normalise(text)
+    for match in _found(normal, "insults"):
+        normal = normal[:match.start()] + " " * (match.end() - match.start()) + normal[match.end():]
+    return normal
 
 
 def shows_masked_secret(text: str) -> bool:
