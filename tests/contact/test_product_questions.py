@@ -71,6 +71,23 @@ def test_a_new_product_never_gets_the_previous_products_figures(client):
     assert "not one of Evergreen Wealth's" in unknown and "1,000,000" not in unknown and "1,000 USD" not in unknown
 
 
+@pytest.mark.parametrize(
+    "lang,first,then,facts",
+    [
+        ("en", "What does the USD Income fund charge?", "Can I buy the private equity fund?", ["Evergreen Private Equity Fund I", "qualified investors", "advisor"]),
+        ("zh", "美元收益的费用是多少", "私募那个我能买吗", ["长青私享股权一期", "合格投资者", "理财顾问"]),
+    ],
+)
+def test_a_purchase_question_about_another_product_is_about_that_product(client, lang, first, then, facts):
+    client.start()
+    assert "0.8%" in answer_text(client.say(first))
+    answer = client.say(then)
+    text = answer_text(answer)
+    for fact in facts:
+        assert fact in text, text
+    assert "EG-FX06" not in text and "0.8%" not in text and disclosed(answer, lang)
+
+
 def test_a_follow_up_without_a_product_continues_the_product(client):
     client.start()
     client.say("稳盈债券A最新净值多少")
