@@ -92,9 +92,7 @@ class _Catalogue:
     kinds: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (lower-cased kind word, codes), longest first
 
 
-@functools.lru_cache(maxsize=4)
-def _catalogue(products_file: int) -> _Catalogue:
-    content = knowledge.load("products")
+def _build_catalogue(content: dict) -> _Catalogue:
     aliases, name_words, homophones = [], {}, []
     for product in content["products"]:
         code = product["code"]
@@ -122,9 +120,17 @@ def _catalogue(products_file: int) -> _Catalogue:
     )
 
 
+_built: Tuple[Optional[dict], Optional[_Catalogue]] = (None, None)
+
+
 def _current_catalogue() -> _Catalogue:
-    # knowledge.load re-reads products.yml when it changes; its identity keys the cache.
-    return _catalogue(id(knowledge.load("products")))
+    """The catalogue of the loaded products.yml, rebuilt when knowledge.load re-reads the file
+    (a new content object; the one kept here cannot be freed and its identity reused)."""
+    global _built
+    content = knowledge.load("products")
+    if _built[0] is not content:
+        _built = (content, _build_catalogue(content))
+    return _built[1]
 
 
 def _is_word_char(char: str) -> bool:

@@ -123,3 +123,17 @@ def test_one_character_wrong_short_words_and_half_names(text, code):
 
 def test_a_kind_is_not_read_as_a_name_word():
     assert resolve("minimum for the fixed income fund").candidates == BOND_FUNDS
+
+
+def test_a_new_alias_in_the_knowledge_file_is_understood_without_a_restart(monkeypatch):
+    import copy
+
+    from bot import knowledge
+
+    original = knowledge.load
+    edited = copy.deepcopy(original("products"))
+    edited["products"][0]["aliases"].append("零钱罐")
+    monkeypatch.setattr(knowledge, "load", lambda name: edited if name == "products" else original(name))
+    assert resolve("零钱罐赎回").codes == ("EG-MM01",)
+    monkeypatch.setattr(knowledge, "load", original)
+    assert not resolve("零钱罐赎回").codes
