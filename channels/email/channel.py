@@ -201,7 +201,7 @@ class EmailChannel:
         conversation_id = conversation_id_for(mail.message_id)
         await service.db(service.store.open_conversation, conversation_id, None, "email", language)
         understanding = await self.understand(conversation_id, mask_sensitive(mail.subject),
-                                              mask_sensitive((mail.new_text or mail.text)[:NLU_CHARS]), language)
+                                              mask_sensitive(mail.new_text or mail.text), language)
         complaint = None
         if understanding.category in ("complaint", "fraud"):
             try:
@@ -232,10 +232,12 @@ class EmailChannel:
     async def understand(self, conversation_id: str, subject: str, text: str, language: str) -> Understanding:
         """What the assistant makes of the mail (module docstring, step 2). The subject and the
         text are read separately ("投诉：…" says in two words what a long story may blur): a
-        fraud or complaint reading of either wins, otherwise the more confident one."""
+        fraud or complaint reading of either wins, otherwise the more confident one. The NLU
+        reads the start of the text; triage reads all of it, so a fraud told at the end of a long
+        mail is still urgent."""
         whole = f"{subject}\n{text}"
         readings = []
-        for part in (subject, text):
+        for part in (subject, text[:NLU_CHARS]):
             if part.strip():
                 try:
                     parsed = await self.service.rasa.parse(part)

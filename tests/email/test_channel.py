@@ -232,6 +232,16 @@ def test_fraud_is_urgent_at_the_head_of_the_queue(system, dovecot, smtp, databas
     assert "400-820-8888" in body(ack)  # the safety steps
 
 
+def test_a_fraud_told_at_the_end_of_a_long_mail_is_urgent(system, dovecot, smtp, database_url):
+    story = "我是你们的老客户了，去年在网点开户，买过货币宝和稳盈债券，平时都在App上操作，一直觉得还算方便。" * 12
+    raw = new_mail("孙丽 <sun.li@customer.example>", "关于我的账户", story + "可是今天早上我发现账户被盗了，有人把3万元转走了，不是我本人操作的！")
+    assert len(story) > 500
+    dovecot.append(raw)
+    wait_for(lambda: mails_to(smtp, "sun.li@customer.example"), message="the acknowledgement")
+    ticket = ticket_of(database_url, message_id_of(raw))
+    assert ticket.urgent and ticket.category == "fraud" and ticket.complaint_reference
+
+
 def test_an_insult_is_an_ordinary_complaint_not_an_urgent_case(system, dovecot, smtp, database_url, db):
     raw = new_mail("钱伟 <qian.wei@customer.example>", "你们就是一群骗子", "垃圾客服，赎回拖了一个礼拜还没到账，打电话也没人接！")
     dovecot.append(raw)
