@@ -9,8 +9,10 @@ Triage decides, from the text and the NLU intent, one of four verdicts (the word
    message frames it as a question, a hypothesis or news ("如何防范", "what if", "新闻") without
    telling of contact aimed at the customer ("给我打电话", "called me");
 2. ``urgent`` too when the intent classifier read ``report_fraud`` of a message of some length
-   (``MIN_REPORT_LENGTH``) and nothing above explains the reading away: the classifier knows wordings the lists do not, and missing a real fraud
-   is worse than a false alarm;
+   (``MIN_REPORT_LENGTH``) with a sign that something happened without the customer (``signs``:
+   有人, 突然, "someone" …; 「关于我的账户」 alone is none) and nothing above explains the
+   reading away: the classifier knows wordings the lists do not, and missing a real fraud is
+   worse than a false alarm;
 3. ``secret_offered`` — the customer gives (masked by bot/privacy.py) or offers a password,
    code, ID or card number: they need the warning, not an alarm;
 4. ``complaint`` — insults and angry words, or a grievance about charges ("赎回费被多扣了",
@@ -172,8 +174,9 @@ def decide(text: str, intent: Optional[str] = None) -> Triage:
     insults = [m for m in insult_words if not _negated(text, m)]  # "我不是骗子" is no insult
     long_enough = len(re.findall(r"[\u4e00-\u9fffa-z]", text)) >= MIN_REPORT_LENGTH
     grievances = _found(text, "grievances")
-    if intent == FRAUD_INTENT and long_enough and not (events or general or secret or insult_words or grievances):
-        return Triage(URGENT, "intent: report_fraud")
+    signs = _found(text, "signs")
+    if intent == FRAUD_INTENT and long_enough and signs and not (events or general or secret or insult_words or grievances):
+        return Triage(URGENT, f"intent: report_fraud, sign: {_first(signs)}")
     if secret:
         return Triage(SECRET_OFFERED, "secret")
     if general:

@@ -145,3 +145,13 @@ def test_a_grievance_about_charges_is_a_complaint_even_when_the_classifier_reads
 ])
 def test_training_look_alikes(text, expected):
     assert verdict(text) == expected
+
+
+@pytest.mark.parametrize("text", ["关于我的账户", "老客户的一封信", "can I get an alert every time money leaves my account"])
+def test_the_classifiers_fraud_reading_alone_is_no_emergency(text):
+    assert not triage.decide(text, triage.FRAUD_INTENT).urgent
+
+
+@pytest.mark.parametrize("text", ["凌晨三点收到赎回到账短信，但我一直在睡觉", "有人用我的account买了一堆fund，不是我"])
+def test_the_classifiers_fraud_reading_with_a_sign_of_an_event_is_urgent(text):
+    assert triage.decide(text, triage.FRAUD_INTENT).urgent
