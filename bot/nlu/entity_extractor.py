@@ -10,18 +10,16 @@ several products is left to the action, which asks which one.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import product_resolver
 from bot.nlu.aliases import city_aliases
+from bot.nlu.stateless import StatelessComponent
 from bot.normalize import simplified
 
 
@@ -63,18 +61,8 @@ def find_entities(text: str) -> List[Dict[str, Any]]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
+class CatalogEntityExtractor(StatelessComponent, EntityExtractorMixin):
     """Extracts ``product`` (value: product code) and ``city`` (value: English city name)."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "CatalogEntityExtractor":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -15,16 +15,15 @@ training example) pass untouched, so they cost and mean exactly what they did.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import List, Optional, Tuple
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.stateless import StatelessComponent
 
 # The text the sentence encoder reads instead of the whole message (set only for long ones).
 REQUEST_TEXT = "request_text"
@@ -70,19 +69,9 @@ def request_spans(text: str) -> Optional[List[Tuple[int, int]]]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class RequestFocus(GraphComponent):
+class RequestFocus(StatelessComponent):
     """Narrows the tokens of a long message to its request sentences (the count featurizers
     read tokens) and sets ``request_text`` for the sentence encoder."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "RequestFocus":
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
