@@ -24,8 +24,8 @@ from bot.bookings.schedule import (
 )
 from bot.bookings.store import BookingStore
 from bot.branches import branches, find_branch
-from bot.contact.db import sessions_for
-from bot.contact.settings import database_url
+from bot.core.db import sessions_for
+from bot.core.settings import database_url
 from bot.language import format_window
 from bot.privacy import mask_sensitive
 from bot.service_hours import now

@@ -23,8 +23,8 @@ from bot.bookings.schedule import parse_mobile
 from bot.complaints import triage
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft, UrgentLimitReached
 from bot.complaints.models import CATEGORIES, Complaint
-from bot.contact.db import sessions_for
-from bot.contact.settings import database_url
+from bot.core.db import sessions_for
+from bot.core.settings import database_url
 from bot.language import format_moment
 from bot.privacy import mask_sensitive
 from bot.references import well_formed

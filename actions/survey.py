@@ -19,8 +19,8 @@ from rasa_sdk.types import DomainDict
 from actions.base import AssistantAction, latest_entities, latest_metadata, reply_language_of
 from actions.forms import AskSlot, StoppableFormValidation, button, intent_of
 from bot import knowledge
-from bot.contact.db import sessions_for
-from bot.contact.settings import database_url
+from bot.core.db import sessions_for
+from bot.core.settings import database_url
 from bot.privacy import mask_sensitive
 from bot.service_hours import now
 from bot.surveys import SurveyDesk, parse_rating

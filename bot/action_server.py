@@ -1,5 +1,5 @@
 """The action server: rasa_sdk's own app, as ``python -m rasa_sdk`` builds and runs it, plus
-``/metrics`` (bot/metrics.py) with how long each action takes.
+``/metrics`` (bot/http/metrics.py) with how long each action takes.
 
 ``python -m bot.action_server --actions actions --port 5055`` takes rasa_sdk's arguments;
 ``/health`` and ``/webhook`` are rasa_sdk's, unchanged. The action server reaches the database
@@ -25,7 +25,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import metrics
+from bot.http import metrics
 from bot.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)

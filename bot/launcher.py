@@ -19,10 +19,11 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from bot.contact import staff
-from bot.contact.db import make_engine, migrate
-from bot.contact.production import refuse_unsafe_start
-from bot.contact.settings import database_url
+from bot.core import staff
+from bot.core.db import make_engine
+from channels.registry import migrate
+from bot.server.production import refuse_unsafe_start
+from bot.core.settings import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -115,7 +116,7 @@ class Assistant:
                 contact_env = {**env, "CONTACT_HOST": env.get("CONTACT_HOST", HOST), "CONTACT_PORT": str(self.contact_port),
                                "RASA_URL": self.rasa_url, "RASA_API_TOKEN": self.rasa_token,
                                "ACTIONS_URL": self.actions_url}
-                contact = self._spawn("contact", ["bot.contact"], contact_env)
+                contact = self._spawn("contact", ["bot.server"], contact_env)
                 _wait_until_up(f"{self.contact_url}/health", contact, timeout)
         except Exception:
             self.stop()

@@ -30,7 +30,7 @@ records). What it masks, in this order:
    check would therefore change nothing, and is not made.
 
 4. **Mainland mobile numbers** (11 digits from 13–19, maybe +86 and spaces or dashes): first
-   three and last four kept, the form ``bot/contact/vault.py`` seals them under (from the text
+   three and last four kept, the form ``bot/core/vault.py`` seals them under (from the text
    before masking: ``mobile_numbers``).
 
 What is never touched: product codes (EG-MM01), complaint and inquiry references

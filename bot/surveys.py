@@ -15,8 +15,8 @@ from typing import Optional
 from sqlalchemy import Column, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import sessionmaker
 
-from bot.complaints.models import ShanghaiTime
-from bot.contact.models import Base
+from bot.core.time import ShanghaiTime
+from bot.core.models import Base
 from bot.handoff.models import Handoff
 
 TRIGGERS = ("agent", "bot")  # an agent resolved the conversation / the customer ended a bot conversation

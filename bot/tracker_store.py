@@ -37,9 +37,9 @@ from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_con
 from sqlalchemy import Column, DateTime, String, Text, select
 from sqlalchemy.orm import sessionmaker
 
-from bot.contact.db import sessions_for
-from bot.contact.models import Base
-from bot.contact.settings import database_url
+from bot.core.db import sessions_for
+from bot.core.models import Base
+from bot.core.settings import database_url
 
 
 # A customer message adds about eight events (the message, the action, the understanding

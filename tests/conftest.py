@@ -11,7 +11,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.contact.db import make_engine, migrate, session_factory
+from bot.core.db import make_engine, session_factory
+from channels.registry import migrate
 
 
 def user_event(text: str, intent: str) -> Dict[str, Any]:

@@ -23,7 +23,8 @@ from bot.bookings.schedule import (
     without_mobile,
 )
 from bot.bookings.store import BookingStore
-from bot.contact.db import make_engine, migrate, session_factory
+from bot.core.db import make_engine, session_factory
+from channels.registry import migrate
 from bot.references import pattern
 from bot.service_hours import SHANGHAI
 from tests.contact.conftest import database_url  # noqa: F401  (a fixture: SQLite and PostgreSQL)

@@ -18,7 +18,8 @@ from actions.forms import ActionFormDone
 from bot.bookings.models import Callback
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.complaints.models import Complaint
-from bot.contact.db import make_engine, migrate, sessions_for
+from bot.core.db import make_engine, sessions_for
+from channels.registry import migrate
 from bot.references import pattern
 from bot.service_hours import SHANGHAI
 from tests.conftest import city_entity, make_tracker, product_entity, run_action, texts

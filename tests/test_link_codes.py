@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.contact.link_codes import ALPHABET, LENGTH, LinkCode, LinkCodes
+from bot.core.link_codes import ALPHABET, LENGTH, LinkCode, LinkCodes
 from bot.service_hours import SHANGHAI
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from bot.bookings.models import Callback
 from bot.complaints.models import Complaint
 from bot.complaints.overdue import DEADLINES  # (its imports also map personal_numbers, which complaints refer to)
-from bot.contact.models import Conversation, Message
-from bot.contact.staff import DEMO_AGENT
+from bot.core.models import Conversation, Message
+from bot.core.staff import DEMO_AGENT
 from bot.launcher import Assistant
 from bot.service_hours import SHANGHAI
 from channels.email.models import STATES as OUTBOX_STATES, EmailOutbox, EmailTicket

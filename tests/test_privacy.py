@@ -108,7 +108,7 @@ def masking_logs():
 
 
 def test_log_records_are_masked_with_their_tracebacks(masking_logs, caplog):
-    log = logging.getLogger("bot.contact.app")
+    log = logging.getLogger("bot.server.app")
     with caplog.at_level(logging.INFO):
         log.info("customer wrote %r", "我的密码是abc123456，CVV 987")
         try:

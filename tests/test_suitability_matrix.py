@@ -4,7 +4,7 @@ Every customer standing (verified C1–C5, verified with an expired or no assess
 verified) × every product × questions about buying it or whether it suits them, in both
 languages, each through the trained model and the real actions: Rasa's REST channel on
 loopback, with the verified profile in the message metadata as the contact service sends it
-(bot/contact/app.py). The safety rule checked on every answer: no buying steps unless the
+(bot/server/app.py). The safety rule checked on every answer: no buying steps unless the
 verified customer's valid level covers the product (and never for EG-PE05, sold only through
 an advisor); the above-level statement when it does not; the disclosure; the customer's language.
 """
@@ -27,7 +27,7 @@ from tests.test_rest_channel import free_port
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2026-11-30"
 
-# The profile the contact service sends (bot/contact/customers.py profile_of) per standing.
+# The profile the contact service sends (bot/core/customers.py profile_of) per standing.
 PROFILES: Dict[str, dict] = {
     **{level: {"verified": True, "tier": "standard", "risk_level": level, "risk_expires": "2027-06-30"}
        for level in ("C1", "C2", "C3", "C4", "C5")},

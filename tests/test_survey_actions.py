@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from actions import survey as survey_actions
 from actions.survey import ActionAskSurvey, ActionRecordRating, AskSurveyComment
-from bot.contact.db import make_engine, migrate, sessions_for
+from bot.core.db import make_engine, sessions_for
+from channels.registry import migrate
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey, SurveyDesk
 from tests.conftest import make_tracker, run_action, texts, user_event

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declared_attr
 
-from bot.complaints.models import ShanghaiTime
-from bot.contact.models import Base
+from bot.core.time import ShanghaiTime
+from bot.core.models import Base
 
 
 class _Booking:

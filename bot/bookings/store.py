@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.bookings.models import Appointment, Callback
 from bot.bookings.schedule import ScheduleError, appointment_slot, callback_window, parse_mobile
 from bot.branches import find_branch
-from bot.contact.vault import sealed_number
+from bot.core.vault import sealed_number
 from bot.privacy import mask_sensitive
 from bot.references import insert_once
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.complaints.models import CATEGORIES, SEVERITIES, Complaint, ComplaintEvent
-from bot.contact.vault import sealed_number
+from bot.core.vault import sealed_number
 from bot.privacy import mask_sensitive
 from bot.references import insert_once
 from bot.service_hours import SHANGHAI

@@ -29,8 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import knowledge, service_hours
 from bot.complaints.desk import OPEN_STATES
 from bot.complaints.models import SEVERITIES, STATES, Complaint, ComplaintEvent
-from bot.contact.models import Conversation, Message
-from bot.contact.staff import Staff, find_active
+from bot.core.errors import Conflict, Forbidden, InvalidChange, NotFound
+from bot.core.models import Conversation, Message
+from bot.core.staff import Staff, find_active
+from bot.core.time import iso
 from bot.language import format_moment
 from bot.privacy import mask_sensitive
 from bot.working_calendar import MAX_REGULATORY_EXTENSION_DAYS, complaint_deadlines
@@ -49,34 +51,12 @@ NEXT_STATES: Dict[str, tuple] = {
 MAX_TEXT = 2000
 
 
-class LifecycleError(Exception):
-    """A change staff asked for that cannot be made; ``status`` and ``code`` for the HTTP answer."""
-
-    status, code = 422, "invalid_change"
+class ComplaintNotFound(NotFound):
+    """No complaint with that reference."""
 
 
-class ComplaintNotFound(LifecycleError):
-    status, code = 404, "not_found"
-
-
-class NotAllowed(LifecycleError):
+class NotAllowed(Forbidden):
     """The staff member's role may not make this change."""
-
-    status, code = 403, "forbidden"
-
-
-class Conflict(LifecycleError):
-    """Not possible in the current state."""
-
-    status, code = 409, "conflict"
-
-
-class InvalidChange(LifecycleError):
-    """A missing or invalid value."""
-
-
-def iso(moment: Optional[datetime]) -> Optional[str]:
-    return moment.astimezone(service_hours.SHANGHAI).isoformat(timespec="seconds") if moment else None
 
 
 def locked(session: Session, now: datetime, *where) -> Optional[Complaint]:

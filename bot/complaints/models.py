@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.types import DateTime, TypeDecorator
 
-from bot.contact.models import Base
-from bot.service_hours import SHANGHAI
+from bot.core.models import Base
+from bot.core.time import ShanghaiTime
 
 CATEGORIES = ("product_service", "fees", "contract_legal", "other")
 SEVERITIES = ("general", "complex")
 STATES = ("received", "acknowledged", "investigating", "resolved", "closed")
-
-
-class ShanghaiTime(TypeDecorator):
-    """An absolute moment, always given back as an aware Asia/Shanghai datetime.
-
-    PostgreSQL keeps it as ``timestamptz``; SQLite keeps the Shanghai wall-clock time (China has
-    no daylight saving, so the offset is always +08:00 and order and comparisons hold).
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: complaint times must be timezone-aware")
-        value = value.astimezone(SHANGHAI)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
 
 
 class Complaint(Base):

@@ -21,7 +21,8 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import service_hours
 from bot.complaints.desk import OPEN_STATES
-from bot.complaints.lifecycle import iso, locked
+from bot.complaints.lifecycle import locked
+from bot.core.time import iso
 from bot.complaints.models import Complaint, ComplaintEvent
 
 log = logging.getLogger(__name__)

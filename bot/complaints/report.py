@@ -29,7 +29,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import knowledge
 from bot.complaints.desk import OPEN_STATES
-from bot.complaints.lifecycle import iso
+from bot.core.time import iso
 from bot.complaints.models import CATEGORIES, Complaint
 from bot.service_hours import SHANGHAI
 

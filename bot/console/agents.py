@@ -18,15 +18,16 @@ from sqlalchemy import select
 from bot import knowledge, service_hours
 from bot.bookings.store import BookingStore
 from bot.complaints.desk import ComplaintDesk
-from bot.complaints.lifecycle import LifecycleError, iso
-from bot.console import audit
+from bot.core.time import iso
+from bot.core import audit
 from bot.console.auth import console_staff, request_address
-from bot.contact import inputs
-from bot.contact.app import ApiError, ContactService, _json_body
-from bot.contact.customers import profile_of
-from bot.contact.ratelimit import ConnectionCap
-from bot.contact.staff import Staff
-from bot.contact.store import message_dict
+from bot.http import inputs
+from bot.core.conversations import Conversations
+from bot.http.errors import ApiError, json_body
+from bot.core.customers import profile_of
+from bot.core.ratelimit import ConnectionCap
+from bot.core.staff import Staff
+from bot.core.store import message_dict
 from bot.handoff.models import Handoff
 from bot.handoff.router import may_see
 from bot.privacy import mask_sensitive
@@ -54,7 +55,7 @@ def notes_of(sessions, conversation_id: str) -> List[Dict[str, Any]]:
         return [{"at": iso(e.at), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
 
 
-def blueprint(service: ContactService) -> Blueprint:
+def blueprint(service: Conversations) -> Blueprint:
     bp = Blueprint("console_agents")
     sessions = service.store.sessions
     desk = service.handoffs.desk
@@ -71,10 +72,7 @@ def blueprint(service: ContactService) -> Blueprint:
         return record
 
     async def change(method, *args, **kwargs) -> Handoff:
-        try:
-            return await service.db(method, *args, **kwargs)
-        except LifecycleError as error:
-            raise ApiError(error.status, error.code, str(error)) from None
+        return await service.db(method, *args, **kwargs)  # the desk's refusals: bot/http/errors.py
 
     async def handoff_of(handoff_id: str) -> Handoff:
         handoff = await service.db(desk.get, inputs.record_id(handoff_id, "handoff_id"))
@@ -111,7 +109,6 @@ def blueprint(service: ContactService) -> Blueprint:
         messages = await service.db(service.store.history, conversation_id)
         open_cases = await service.db(complaints.open_for_owner, talk.customer_id, conversation_id)
         callbacks = [c for c in await service.db(bookings.list_callbacks, "requested") if c.conversation_id == conversation_id]
-        details = service.channel_details.get(talk.channel)
         return json_response({
             "handoff": handoff_dict(handoff, service_hours.now()),
             "customer": profile_of(await service.db(service.store.customer, talk.customer_id) if talk.customer_id else None),
@@ -121,7 +118,7 @@ def blueprint(service: ContactService) -> Blueprint:
             "complaints": [{"reference": c.reference, "state": c.state, "category": c.category, "urgent": c.urgent,
                             "resolution_due": iso(c.resolution_due)} for c in open_cases],
             "callbacks": [{"reference": c.reference, "window_start": iso(c.window_start)} for c in callbacks],
-            "channel_details": await details(conversation_id) if details else None,  # an email's ticket and attachments
+            "channel_details": await service.details(talk),  # an email's ticket and attachments
         }, ensure_ascii=False)
 
     @bp.post("/console/api/handoffs/<handoff_id>/claim")
@@ -129,7 +126,7 @@ def blueprint(service: ContactService) -> Blueprint:
         staff = await console_staff(request, service, csrf=True)
         handoff = await change(desk.claim, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
                                recorder(staff, "claim", request))
-        if handoff.channel != "email":  # a mail thread is not told who opened it, only answered
+        if service.capabilities(handoff.channel).live_chat:  # a mail thread is not told who opened it, only answered
             await service.say(handoff.conversation_id, knowledge.message("agent_joined", handoff.language, name=staff.name), "system")
         await after_queue_change(handoff)
         return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
@@ -137,7 +134,7 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.post("/console/api/handoffs/<handoff_id>/transfer")
     async def transfer(request: Request, handoff_id: str) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=True)
-        body = _json_body(request)
+        body = json_body(request)
         handoff = await change(desk.transfer, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
                                body.get("queue"), body.get("agent"),
                                recorder(staff, "transfer", request, queue=body.get("queue"), agent=body.get("agent")))
@@ -156,7 +153,7 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.post("/console/api/conversations/<conversation_id>/messages")
     async def reply(request: Request, conversation_id: str) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=True)
-        text = text_of(_json_body(request))
+        text = text_of(json_body(request))
         handoff = await service.db(desk.open_for, conversation_id)
         if handoff is None or handoff.state != "with_agent" or handoff.agent_id != staff.id:
             raise ApiError(409, "conflict", "Claim the conversation before replying; it is not yours now.")
@@ -178,7 +175,7 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.post("/console/api/conversations/<conversation_id>/typing")
     async def typing(request: Request, conversation_id: str) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=True)
-        typing_on = bool(_json_body(request).get("on"))
+        typing_on = bool(json_body(request).get("on"))
         handoff = await service.db(desk.open_for, conversation_id)
         if handoff is not None and handoff.agent_id == staff.id:
             await service.hub.publish(conversation_id, {"type": "typing", "on": typing_on})
@@ -187,7 +184,7 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.post("/console/api/conversations/<conversation_id>/notes")
     async def note(request: Request, conversation_id: str) -> HTTPResponse:
         staff = await console_staff(request, service, csrf=True)
-        text = text_of(_json_body(request))
+        text = text_of(json_body(request))
         if not may_see(staff, await service.db(desk.open_for, conversation_id)):
             raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
 

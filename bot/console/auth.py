@@ -30,13 +30,14 @@ from sanic.response import HTTPResponse, json as json_response
 from sqlalchemy import Column, DateTime, ForeignKey, String, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.console import audit
-from bot.contact.app import ApiError, ContactService, _json_body
-from bot.contact.client_address import client_address, over_https
-from bot.contact.models import Base, utcnow
-from bot.contact.ratelimit import RateLimiter
-from bot.contact.staff import MAX_PASSWORD, PASSWORDS, ROLES, Staff
-from bot.contact.store import as_aware
+from bot.core import audit
+from bot.core.conversations import Conversations
+from bot.http.errors import ApiError, json_body
+from bot.http.client_address import client_address, over_https
+from bot.core.models import Base, utcnow
+from bot.core.ratelimit import RateLimiter
+from bot.core.staff import MAX_PASSWORD, PASSWORDS, ROLES, Staff
+from bot.core.time import as_aware
 
 COOKIE = "egw_console"
 FAILED_LOGIN_WINDOW = 15 * 60.0
@@ -179,7 +180,7 @@ def log_out(sessions: sessionmaker, session_id: str, staff_id: str, ip: str) -> 
         db.commit()
 
 
-def _idle(service: ContactService) -> timedelta:
+def _idle(service: Conversations) -> timedelta:
     return timedelta(minutes=service.settings.console_idle_minutes)
 
 
@@ -191,7 +192,7 @@ def _check_origin(request: Request) -> None:
         raise ApiError(403, "csrf_failed", "The request came from another site (CSRF check failed).")
 
 
-async def _current(request: Request, service: ContactService) -> Tuple[ConsoleSession, Staff]:
+async def _current(request: Request, service: Conversations) -> Tuple[ConsoleSession, Staff]:
     if not request.path.startswith("/console/"):
         raise RuntimeError("console sessions are for /console/ routes only")
     _check_origin(request)
@@ -209,7 +210,7 @@ def _check_csrf(request: Request, session: ConsoleSession) -> None:
         raise ApiError(403, "csrf_failed", "The request did not come from the console (CSRF check failed); reload it.")
 
 
-async def console_staff(request: Request, service: ContactService, csrf: bool) -> Staff:
+async def console_staff(request: Request, service: Conversations, csrf: bool) -> Staff:
     """The staff member logged in to the console, for a console route; 401 if nobody is. Pass
     ``csrf=True`` on every route that changes something (all but GET)."""
     session, staff = await _current(request, service)
@@ -224,12 +225,12 @@ def require_role(staff: Staff, role: str) -> None:
         raise ApiError(403, "forbidden", f"Only a {role} may do this.")
 
 
-def request_address(request: Request, service: ContactService) -> str:
+def request_address(request: Request, service: Conversations) -> str:
     """The client's address (its real one behind a trusted proxy), for limits and the audit log."""
     return client_address(request, service.settings.trusted_proxies)
 
 
-def _secure(request: Request, service: ContactService) -> bool:
+def _secure(request: Request, service: Conversations) -> bool:
     """Whether the session cookie is marked Secure (module docstring)."""
     forced = service.settings.console_secure_cookies
     return forced if forced is not None else over_https(request, service.settings.trusted_proxies)
@@ -245,7 +246,7 @@ def _set_cookie(response: HTTPResponse, token: str, secure: bool) -> None:
         cookie["max-age"] = 0
 
 
-def blueprint(service: ContactService) -> Blueprint:
+def blueprint(service: Conversations) -> Blueprint:
     bp = Blueprint("console_auth")
     sessions = service.store.sessions
     limits = LoginLimits()
@@ -253,7 +254,7 @@ def blueprint(service: ContactService) -> Blueprint:
     @bp.post("/console/api/login")
     async def login(request: Request) -> HTTPResponse:
         _check_origin(request)  # another site must not log a browser in to the attacker's account
-        body = _json_body(request)
+        body = json_body(request)
         staff_id, password = body.get("id"), body.get("password")
         if not isinstance(staff_id, str) or not isinstance(password, str) or not 1 <= len(staff_id) <= 64 \
                 or not 1 <= len(password) <= MAX_PASSWORD:

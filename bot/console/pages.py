@@ -1,9 +1,9 @@
-"""The agent console's web pages (channels/console/static/): ``GET /console/`` serves the single
+"""The agent console's web pages (bot/console/static/): ``GET /console/`` serves the single
 page, ``/console/static/<file>`` its script and styles. The API it talks to is in
 ``bot/console/auth.py`` and ``bot/console/agents.py`` (docs/console.md).
 
 Every answer carries the strict Content-Security-Policy and the other headers of our own pages
-(``bot/contact/security_headers.py``): only our own scripts, styles and connections, no framing.
+(``bot/http/security_headers.py``): only our own scripts, styles and connections, no framing.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, redirect
 
-from bot.contact.app import ApiError, ContactService
-from bot.contact.security_headers import PAGES as SECURITY_HEADERS, pages as headers
-from bot.contact.settings import ROOT
+from bot.core.conversations import Conversations
+from bot.http.errors import ApiError
+from bot.http.security_headers import PAGES as SECURITY_HEADERS, pages as headers
+from pathlib import Path
 
-CONSOLE_STATIC = ROOT / "channels" / "console" / "static"
+CONSOLE_STATIC = Path(__file__).parent / "static"
 # Plain file names only: no directories, no dot files, only the types the console uses.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\.(?:html|js|css|png|svg)$")
 _TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
           "css": "text/css; charset=utf-8", "png": "image/png", "svg": "image/svg+xml"}
 
 
-def blueprint(service: ContactService) -> Blueprint:
+def blueprint(service: Conversations) -> Blueprint:
     bp = Blueprint("console_pages")
 
     @bp.get("/console", strict_slashes=True)

@@ -19,7 +19,8 @@ from sanic.response import HTTPResponse, file, json as json_response
 from bot import service_hours
 from bot.console.auth import console_staff, require_role
 from bot.console.pages import CONSOLE_STATIC, headers
-from bot.contact.app import ApiError, ContactService, csv_attachment
+from bot.core.conversations import Conversations
+from bot.http.errors import ApiError, csv_attachment
 from bot.quality.indicators import Filters, Indicators, InvalidPeriod
 
 CHANNELS = ("web", "app", "telegram", "email")
@@ -80,7 +81,7 @@ def to_csv(columns: List[str], rows: List[List[Any]]) -> str:
     return out.getvalue()
 
 
-def blueprint(service: ContactService) -> Blueprint:
+def blueprint(service: Conversations) -> Blueprint:
     bp = Blueprint("console_quality")
     indicators = Indicators(service.store.sessions)
 

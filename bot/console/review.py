@@ -11,11 +11,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response, text
 
 from bot import service_hours
-from bot.console import audit
+from bot.core import audit
 from bot.console.auth import console_staff, request_address, require_role
-from bot.contact import inputs
-from bot.contact.app import ApiError, ContactService, _json_body
-from bot.contact.staff import Staff
+from bot.http import inputs
+from bot.core.conversations import Conversations
+from bot.http.errors import ApiError, json_body
+from bot.core.staff import Staff
 from bot.console.quality import choice, filters_of
 from bot.quality import early_warning
 from bot.quality.review import InvalidLabel, Review, intents
@@ -23,7 +24,7 @@ from bot.quality.review import InvalidLabel, Review, intents
 STATUSES = ("unlabelled", "labelled", "all")
 
 
-def blueprint(service: ContactService) -> Blueprint:
+def blueprint(service: Conversations) -> Blueprint:
     bp = Blueprint("console_review")
     review = Review(service.store.sessions)
     labels = intents()
@@ -45,7 +46,7 @@ def blueprint(service: ContactService) -> Blueprint:
     async def label(request: Request, message_id: int) -> HTTPResponse:
         staff = await supervisor(request, csrf=True)
         message_id = inputs.record_id(message_id, "message_id")
-        intent = _json_body(request).get("intent")
+        intent = json_body(request).get("intent")
 
         def write() -> None:
             review.label(message_id, intent, staff.id, service_hours.now(), labels)

@@ -17,9 +17,9 @@ from typing import Callable, Dict, List, Optional
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.complaints.lifecycle import Conflict, InvalidChange
-from bot.contact.models import Conversation
-from bot.contact.staff import find_active
+from bot.core.errors import Conflict, InvalidChange
+from bot.core.models import Conversation
+from bot.core.staff import find_active
 from bot.handoff.models import QUEUES, TIER_RANK, Handoff
 
 OPEN = ("waiting", "with_agent")

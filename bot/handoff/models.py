@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Text
 
-from bot.complaints.models import ShanghaiTime
-from bot.contact.models import Base
+from bot.core.time import ShanghaiTime
+from bot.core.models import Base
 
 REASONS = ("customer_request", "misunderstood", "urgent", "fraud", "private_advisor", "email")
 QUEUES = ("private", "general")

@@ -7,15 +7,14 @@ import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from bot import knowledge, service_hours
-from bot.contact.customers import profile_of
-from bot.contact.models import Conversation
-from bot.contact.staff import Staff
+from bot.core.models import Conversation
+from bot.core.staff import Staff
 from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.handoff.models import REASONS, Handoff
 from bot.surveys import SurveyDesk
 
 if TYPE_CHECKING:
-    from bot.contact.app import ContactService
+    from bot.core.conversations import Conversations
 
 
 def may_see(staff: Staff, handoff: Optional[Handoff]) -> bool:
@@ -27,7 +26,7 @@ def may_see(staff: Staff, handoff: Optional[Handoff]) -> bool:
 
 
 class HandoffRouter:
-    def __init__(self, service: "ContactService"):
+    def __init__(self, service: "Conversations"):
         self.service = service
         self.desk = HandoffDesk(service.store.sessions, service.settings.agent_capacity)
         self.consoles: Dict[Any, Staff] = {}  # open console WebSockets -> whose they are
@@ -84,7 +83,7 @@ class HandoffRouter:
 
     async def left_queue(self, conversation_id: str) -> None:
         """The customer is no longer waiting (an agent has them, or they are back with the bot)."""
-        await self.service.hub.publish(conversation_id, {"type": "queue", "position": None})
+        await self.service.notify(conversation_id, {"type": "queue", "position": None})
 
     async def announce_positions(self, told: Handoff | None = None) -> None:
         """Push every waiting customer their place and wait; ``told`` also gets it as a message."""
@@ -94,7 +93,7 @@ class HandoffRouter:
         for handoff in waiting:
             position = positions[handoff.id]
             minutes = self.desk.estimated_wait_minutes(position, self.agents_online(), handling)
-            await self.service.hub.publish(handoff.conversation_id, {
+            await self.service.notify(handoff.conversation_id, {
                 "type": "queue", "position": position, "ahead": position - 1, "estimated_wait_minutes": minutes,
             })
             if told is not None and handoff.id == told.id:
@@ -104,14 +103,14 @@ class HandoffRouter:
     async def hand_back(self, handoff: Handoff) -> None:
         """An agent resolved the conversation: the customer is told, and the assistant, now
         answering again, asks for a rating of the agent's service (bot/surveys.py). The survey
-        is recorded with the agent and channel even if the assistant cannot ask it now. An email
-        conversation is left as it is: the customer has the agent's mail and may answer it."""
+        is recorded with the agent and channel even if the assistant cannot ask it now. A
+        conversation that is no live chat (email) is left as it is: the customer has the agent's
+        reply and may answer it."""
         service = self.service
-        if handoff.channel == "email":  # the mail thread goes on; no chat survey to send
+        if not service.capabilities(handoff.channel).live_chat:
             return
         await service.say(handoff.conversation_id, knowledge.message("agent_left", handoff.language), "system")
         conversation = await service.db(service.store.conversation, handoff.conversation_id)
         await service.db(SurveyDesk(service.store.sessions).ask, conversation.id, conversation.channel,
                          handoff.language, "agent", service_hours.now(), handoff)
-        customer = await service.db(service.store.customer, conversation.customer_id) if conversation.customer_id else None
-        await service.prompt_assistant(conversation, "/EXTERNAL_survey", profile_of(customer), handoff.language)
+        await service.prompt_assistant(conversation, "/EXTERNAL_survey", await service.profile(conversation), handoff.language)

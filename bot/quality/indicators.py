@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from bot.complaints import report as complaint_report
 from bot.complaints.desk import OPEN_STATES
 from bot.complaints.models import Complaint
-from bot.contact.models import Conversation, Message
-from bot.contact.store import as_aware
+from bot.core.models import Conversation, Message
+from bot.core.time import as_aware
 from bot.handoff.models import Handoff
 from bot.privacy import mask_sensitive
 from bot.service_hours import SHANGHAI

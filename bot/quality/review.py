@@ -26,11 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import knowledge
-from bot.contact.models import Base, Conversation, Message
-from bot.contact.settings import ROOT
+from bot.core.models import Base, Conversation, Message
+from bot.core.settings import ROOT
 from bot.handoff.models import Handoff
 from bot.privacy import mask_sensitive
-from bot.contact.store import as_aware
+from bot.core.time import as_aware
 from bot.quality.indicators import LOW_CONFIDENCE, NOT_UNDERSTOOD, Filters, in_a_form, utc_bound
 from bot.service_hours import SHANGHAI
 

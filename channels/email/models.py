@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Text
 
-from bot.complaints.models import ShanghaiTime
-from bot.contact.models import Base
+from bot.core.time import ShanghaiTime
+from bot.core.models import Base
 
 QUEUED = "queued"
 SENDING = "sending"

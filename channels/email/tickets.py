@@ -34,10 +34,10 @@ from typing import List, Optional, Sequence, Tuple
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.contact.models import Message
-from bot.contact.vault import Vault
+from bot.core.models import Message
+from bot.core.store import ConversationStore
 from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.privacy import mask_sensitive
 from bot.references import insert_once
@@ -115,9 +115,9 @@ class NewTicket:
 
 
 class TicketStore:
-    def __init__(self, sessions: sessionmaker, vault: Vault, smtp: Optional[SmtpConfig]):
-        self.sessions = sessions
-        self.vault = vault
+    def __init__(self, conversations: ConversationStore, smtp: Optional[SmtpConfig]):
+        self.conversations = conversations
+        self.sessions = conversations.sessions
         self.smtp = smtp
 
     # --- received mail -------------------------------------------------------------------------
@@ -193,14 +193,10 @@ class TicketStore:
 
     def _customer_message(self, session: Session, mail_id: int, mail: InboundEmail, conversation_id: str,
                           text: str) -> Message:
-        message = Message(conversation_id=conversation_id, client_message_id="mail:" + digest(mail.message_id)[:40],
-                          direction="in", sender="customer", text=text, status="for_agent")
-        session.add(message)
-        session.flush()
+        message = self.conversations.add_inbound(
+            session, conversation_id, "mail:" + digest(mail.message_id)[:40], text,
+            sealed_from=(mail.new_text or mail.text)[:MAX_TEXT], status="for_agent")
         session.get(EmailMail, mail_id).conversation_message_id = message.id
-        for number in self.vault.seal(conversation_id, (mail.new_text or mail.text)[:MAX_TEXT]):
-            number.message_id = message.id
-            session.add(number)
         for attachment in mail.attachments:
             session.add(EmailAttachment(
                 mail_id=mail_id, conversation_id=conversation_id, filename=mask_sensitive(attachment.filename),

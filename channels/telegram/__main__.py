@@ -15,7 +15,7 @@ import sys
 
 from telegram import Bot
 
-from bot.contact.settings import Settings
+from bot.core.settings import Settings
 from bot.privacy import install_log_masking
 from channels.telegram.config import ALLOWED_UPDATES, WEBHOOK_PATH, TelegramConfigError, telegram_config
 from channels.telegram.polling import SecretMismatch, poll
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would print the bot token
     settings = Settings()
     try:
-        config = telegram_config(settings)
+        config = telegram_config()
     except TelegramConfigError as error:
         print(error, file=sys.stderr)
         return 2

@@ -1,13 +1,16 @@
-"""The channel's settings, checked once: read from ``bot.contact.settings.Settings`` (environment
-``TELEGRAM_*``), so the contact service, the commands and the tests read them in one place."""
+"""The channel's settings, checked once: read from the environment (``TELEGRAM_*``), so the
+contact service, the commands and the tests read them in one place.
+
+The channel is off without ``TELEGRAM_BOT_TOKEN``. ``TELEGRAM_WEBHOOK_SECRET`` is required with it
+(1–256 of A–Z a–z 0–9 _ -); ``TELEGRAM_API_URL`` is python-telegram-bot's base_url (tests point it
+at a local capture server); ``TELEGRAM_BOT_USERNAME`` makes deep links t.me/<name>?start=."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
-
-from bot.contact.settings import Settings
+import os
+from typing import Mapping, Optional
 
 # Telegram's own rule for secret_token (setWebhook): 1–256 characters A-Z, a-z, 0-9, _ and -.
 SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -33,15 +36,15 @@ class TelegramConfig:
         return f"https://t.me/{self.bot_username}?start={code}" if self.bot_username else None
 
 
-def telegram_config(settings: Settings) -> Optional[TelegramConfig]:
+def telegram_config(environ: Mapping[str, str] = os.environ) -> Optional[TelegramConfig]:
     """The channel's configuration, or ``None`` when no token is set (the channel is off)."""
-    token = settings.telegram_bot_token.strip()
+    token = environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         return None
-    secret = settings.telegram_webhook_secret
+    secret = environ.get("TELEGRAM_WEBHOOK_SECRET", "")
     if not secret:
         raise TelegramConfigError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_BOT_TOKEN is set")
     if not SECRET.fullmatch(secret):
         raise TelegramConfigError("TELEGRAM_WEBHOOK_SECRET must be 1–256 characters of A–Z, a–z, 0–9, _ and -")
-    return TelegramConfig(token, secret, settings.telegram_api_url.strip() or "https://api.telegram.org/bot",
-                          settings.telegram_bot_username.strip() or None)
+    return TelegramConfig(token, secret, environ.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org/bot",
+                          environ.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@") or None)

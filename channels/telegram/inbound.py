@@ -4,9 +4,9 @@ Everything an update causes in the database is committed with its ``telegram_upd
 before the webhook answers 200, so a retried delivery does nothing and a crash loses nothing:
 
 - a text message, or a tap on one of the bot's buttons, becomes the customer's message
-  (``tg-<update id>``, masked, mobile numbers sealed) through ``ConversationStore.store_inbound``.
+  (``tg-<update id>``, masked, mobile numbers sealed) through ``Conversations.accept_inbound``.
   It is answered after the 200, in a background task, the way the widget's messages are
-  (``ContactService.handle_inbound``): the assistant answers, or, while an agent has the
+  (``Conversations.handle_inbound``): the assistant answers, or, while an agent has the
   conversation, it goes to the agent's console. A crash or a Rasa outage leaves it pending and
   the contact service's retry loop answers it;
 - ``/start`` greets, ``/start <code>`` and ``/link <code>`` link the chat to a verified customer
@@ -25,11 +25,9 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, Optional, Set
 
 from bot import knowledge, service_hours
-from bot.contact.customers import profile_of
-from bot.contact.models import Conversation, Message
-from bot.contact.ratelimit import RateLimiter
+from bot.core.models import Conversation, Message
+from bot.core.ratelimit import RateLimiter
 from bot.language import DEFAULT_LANGUAGE, detect_language
-from bot.privacy import mask_sensitive
 from channels.telegram import updates as kinds
 from channels.telegram.config import TelegramConfig
 from channels.telegram.models import TelegramUpdate
@@ -39,7 +37,7 @@ from channels.telegram.store import TelegramStore, system_message
 from channels.telegram.updates import Incoming, classify
 
 if TYPE_CHECKING:
-    from bot.contact.app import ContactService
+    from bot.core.conversations import Conversations
 
 logger = logging.getLogger(__name__)
 MAX_TEXT = 4096  # Telegram's own limit; longer texts cannot arrive
@@ -60,7 +58,7 @@ def first_language(text: Optional[str], language_code: Optional[str]) -> str:
 
 
 class TelegramInbound:
-    def __init__(self, service: "ContactService", store: TelegramStore, sender: TelegramSender, config: TelegramConfig):
+    def __init__(self, service: "Conversations", store: TelegramStore, sender: TelegramSender, config: TelegramConfig):
         self.service = service
         self.store = store
         self.sender = sender
@@ -125,19 +123,17 @@ class TelegramInbound:
         """Store the customer's message with the update (one transaction), answer it afterwards.
         A tapped button is its title and the payload the service issued with it."""
         service = self.service
-        customer = await service.db(service.store.customer, conversation.customer_id) if conversation.customer_id else None
-        inbound, duplicate = await service.db(
-            service.store.store_inbound, conversation.id, f"tg-{incoming.update_id}", mask_sensitive(text),
-            service.vault.seal(conversation.id, text), [self._row(incoming, conversation.id)],
-            payload=payload, origin=service.origin(f"telegram:{incoming.user_id}"),
+        accepted = await service.accept_inbound(
+            "telegram", conversation.id, text, f"tg-{incoming.update_id}", payload=payload,
+            origin=service.origin(f"telegram:{incoming.user_id}"), also=[self._row(incoming, conversation.id)],
         )
-        if duplicate or inbound is None:
+        if accepted.duplicate or accepted.message is None:
             return
-        self.later(self._answer(inbound, profile_of(customer), incoming.chat_id))
+        self.later(self._answer(accepted.message, await service.profile(conversation), incoming.chat_id))
 
     async def _answer(self, inbound: Message, profile: Dict[str, Any], chat_id: int) -> None:
         # At once, before anything that waits: the retry loop, which also answers pending
-        # messages, leaves alone one being answered (ContactService.answer).
+        # messages, leaves alone one being answered (Conversations.answer).
         if inbound.status == "pending":
             self.later(self.sender.best_effort(lambda: self.sender.bot.send_chat_action(chat_id, "typing"), "typing"))
         try:

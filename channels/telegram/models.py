@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String
 
-from bot.complaints.models import ShanghaiTime
-from bot.contact.models import Base
+from bot.core.time import ShanghaiTime
+from bot.core.models import Base
 
 
 class TelegramUpdate(Base):

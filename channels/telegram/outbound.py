@@ -1,6 +1,6 @@
 """Sends every outbound message of a Telegram conversation, from the database (an outbox).
 
-``ContactService.deliver`` calls :meth:`TelegramSender.wake` for each stored outbound message
+``Conversations.deliver`` calls :meth:`TelegramSender.wake` for each stored outbound message
 (bot replies, queue and agent-joined notices, agents' replies, the survey). The sender does not
 send that message itself: a worker per conversation sends, in id order, every outbound message
 after the chat's ``delivered_up_to`` and moves the cursor after each success. So nothing is lost
@@ -27,14 +27,14 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot import service_hours
-from bot.contact.models import Message
+from bot.core.models import Message
 from channels.telegram.config import TelegramConfig
 from channels.telegram.render import telegram_messages
 from channels.telegram.store import TelegramStore
 from channels.telegram.updates import conversation_id_for
 
 if TYPE_CHECKING:
-    from bot.contact.app import ContactService
+    from bot.core.conversations import Conversations
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def _seconds(error: RetryAfter) -> float:
 
 
 class TelegramSender:
-    def __init__(self, service: "ContactService", store: TelegramStore, bot: ExtBot):
+    def __init__(self, service: "Conversations", store: TelegramStore, bot: ExtBot):
         self.service = service
         self.store = store
         self.bot = bot

@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.contact.models import Message
+from bot.core.models import Message
 
 MAX_TEXT = 4096  # Telegram's limit for one message's text
 _CALLBACK = re.compile(r"b(\d{1,18})\.(\d{1,2})")

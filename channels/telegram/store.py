@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from bot.contact.models import Conversation, Message
+from bot.core.models import Conversation, Message
 from channels.telegram.models import TelegramChat, TelegramUpdate
 
 CHANNEL = "telegram"

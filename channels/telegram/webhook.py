@@ -1,4 +1,4 @@
-"""``POST /channels/telegram/webhook`` in the contact service, and the channel's start and stop.
+"""``POST /channels/telegram/webhook`` in the contact service.
 
 Telegram sends each update with the secret given to setWebhook in
 ``X-Telegram-Bot-Api-Secret-Token``; it is compared in constant time and a request without it
@@ -8,7 +8,7 @@ other answer, so a database outage (503, from the contact service's OperationalE
 loses nothing, and the update id makes the retry harmless.
 
 An update the service will not read (not JSON, nested absurdly deep, no integer update_id: the
-rules of bot/contact/inputs.py) is answered 200 as well, since a retry would be refused the same
+rules of bot/http/inputs.py) is answered 200 as well, since a retry would be refused the same
 way, and logged as a warning with the reason and the start of the body, personal numbers masked:
 with no update id it cannot have a ``telegram_updates`` row. Updates of kinds the channel does
 not handle do get their row (``updates.OTHER``).
@@ -18,22 +18,17 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING, Optional
 
-from sanic import Blueprint, Sanic
+from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response
 from sqlalchemy.exc import OperationalError
 
-from bot.contact import inputs
+from bot.http import inputs
+from bot.http.errors import ApiError
 from bot.privacy import mask_sensitive
-from channels.telegram.config import SECRET_HEADER, WEBHOOK_PATH, TelegramConfig, telegram_config
+from channels.telegram.config import SECRET_HEADER, WEBHOOK_PATH, TelegramConfig
 from channels.telegram.inbound import TelegramInbound
-from channels.telegram.outbound import TelegramSender, make_bot
-from channels.telegram.store import TelegramStore
-
-if TYPE_CHECKING:
-    from bot.contact.app import ContactService
 
 logger = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 1024 * 1024  # far above any real update (a 4096-character text, its entities, a quoted reply)
@@ -48,8 +43,6 @@ def refused(body: bytes, reason: str) -> None:
 
 
 def blueprint(inbound: TelegramInbound, config: TelegramConfig) -> Blueprint:
-    from bot.contact.app import ApiError  # the service's {"error": {"code", "message"}} answers
-
     bp = Blueprint("telegram")
     secret = config.webhook_secret.encode()
 
@@ -79,30 +72,3 @@ def blueprint(inbound: TelegramInbound, config: TelegramConfig) -> Blueprint:
         return json_response({"ok": True})
 
     return bp
-
-
-def install(app: Sanic, service: "ContactService") -> Optional[TelegramInbound]:
-    """Register the channel with the contact service when ``TELEGRAM_BOT_TOKEN`` is set (the
-    route, the outbound listener, the sender's start and stop). Returns ``None`` when it is off;
-    raises TelegramConfigError when the token is set without a valid webhook secret."""
-    config = telegram_config(service.settings)
-    if config is None:
-        return None
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines name the URL, which holds the token
-    store = TelegramStore(service.store.sessions)
-    sender = TelegramSender(service, store, make_bot(config))
-    inbound = TelegramInbound(service, store, sender, config)
-    service.outbound_listeners.append(sender.wake)
-    app.ctx.telegram = inbound
-
-    async def start(app, _loop) -> None:  # after the app's own start, which migrates
-        sender.start()  # the first sweep sends what an earlier run left unsent
-
-    async def stop(app, _loop) -> None:
-        await inbound.stop()
-        await sender.stop()
-
-    app.register_listener(start, "before_server_start")
-    app.register_listener(stop, "before_server_stop")
-    app.blueprint(blueprint(inbound, config))
-    return inbound

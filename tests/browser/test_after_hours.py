@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot import knowledge
-from bot.contact.staff import DEMO_AGENT
+from bot.core.staff import DEMO_AGENT
 from tests.browser.conftest import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(

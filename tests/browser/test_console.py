@@ -1,4 +1,4 @@
-"""The agent console (channels/console/static/) with a customer on the other side: two browser
+"""The agent console (bot/console/static/) with a customer on the other side: two browser
 contexts of Debian's Chromium, one a customer in the chat widget on the demo page, one an agent
 (or supervisor) logged in to /console/, against the real contact service and assistant with the
 clock frozen inside agent hours. Each test leaves screenshots in test-artifacts/screenshots/;
@@ -15,8 +15,8 @@ import urllib.request
 
 import pytest
 
-from bot.contact.security_headers import PAGE_CSP as CSP
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
+from bot.http.security_headers import PAGE_CSP as CSP
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
 from bot.references import pattern
 from tests.browser.conftest import CHROMIUM, ROOT
 

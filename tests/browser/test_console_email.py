@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.contact.staff import DEMO_AGENT
+from bot.core.staff import DEMO_AGENT
 from channels.email.tickets import conversation_id_for
 from tests.browser.conftest import CHROMIUM, running_system
 

@@ -1,4 +1,4 @@
-"""The demo website under its Content-Security-Policy in Chromium (bot/contact/security_headers.py):
+"""The demo website under its Content-Security-Policy in Chromium (bot/http/security_headers.py):
 its own script and styles run (the ``?as=`` customer switch, the English page), the widget sends
 and receives, and the browser reports no violation of the policy; a script injected into the
 page is refused. (Here, not in tests/security/, to share the browser tests' running system.)"""
@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from bot.contact.security_headers import PAGE_CSP
+from bot.http.security_headers import PAGE_CSP
 from tests.browser.conftest import CHROMIUM
 
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""The supervisors' quality dashboard (channels/console/static/quality.html) in Debian's Chromium,
+"""The supervisors' quality dashboard (bot/console/static/quality.html) in Debian's Chromium,
 against this module's own system (SQLite), whose clock is frozen at a moment of today inside agent
 hours, so that the handoff and the surveys fall on the same Beijing day as the messages. A little
 history is made through the customer and console APIs (questions, a fallback, a rated goodbye, a
@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.service_hours import SHANGHAI
 from tests.browser.conftest import CHROMIUM, SCREENSHOTS, running_system
 from tests.contact.conftest import Client

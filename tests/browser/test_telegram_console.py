@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot import knowledge
-from bot.contact.models import Message
-from bot.contact.staff import DEMO_AGENT
+from bot.core.models import Message
+from bot.core.staff import DEMO_AGENT
 from tests.browser.conftest import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(

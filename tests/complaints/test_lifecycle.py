@@ -12,14 +12,16 @@ import threading
 from datetime import date, datetime
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from bot.complaints import overdue, report
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.complaints.lifecycle import ComplaintLifecycle, ComplaintNotFound, Conflict, InvalidChange, NotAllowed
 from bot.complaints.models import Complaint, ComplaintEvent
-from bot.contact import staff as staff_accounts
-from bot.contact.store import ConversationStore
+from bot.core import staff as staff_accounts
+from bot.core.store import ConversationStore
+from bot.core.vault import Vault
 from bot.service_hours import SHANGHAI
 
 
@@ -81,12 +83,12 @@ def reload(sessions, complaint) -> Complaint:
 
 
 def conversation(sessions, conversation_id: str = "visitor-1") -> str:
-    ConversationStore(sessions).open_conversation(conversation_id, None, "web", "zh")
+    ConversationStore(sessions, Vault(Fernet.generate_key().decode())).open_conversation(conversation_id, None, "web", "zh")
     return conversation_id
 
 
 def customer_messages(sessions, conversation_id: str) -> list:
-    return ConversationStore(sessions).history(conversation_id)
+    return ConversationStore(sessions, Vault(Fernet.generate_key().decode())).history(conversation_id)
 
 
 def test_full_lifecycle_records_every_step_and_tells_the_customer(sessions, team, lifecycle, clock, pushed):

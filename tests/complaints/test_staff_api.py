@@ -1,7 +1,7 @@
 """The staff API over real HTTP: the contact service on loopback, on SQLite and on PostgreSQL.
 
 Rasa is not needed (nothing here asks the assistant), so the service runs alone, with staff
-accounts made by the ``bot.contact.staff`` command and complaints filed through ComplaintDesk.
+accounts made by the ``bot.server.staff`` command and complaints filed through ComplaintDesk.
 The overdue job runs every second.
 """
 
@@ -25,8 +25,8 @@ import pytest
 import websockets
 
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
-from bot.contact import staff as staff_accounts
-from bot.contact.db import make_engine, session_factory
+from bot.core import staff as staff_accounts
+from bot.core.db import make_engine, session_factory
 from bot.launcher import _wait_until_up
 from bot.service_hours import SHANGHAI
 from tests.contact.conftest import ROOT, Client, database_url, free_port, service_env  # noqa: F401 (fixture)
@@ -36,7 +36,7 @@ SHANGHAI_OFFSET = "+08:00"
 
 def staff_command(url: str, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "bot.contact.staff", *args, "--database-url", url],
+        [sys.executable, "-m", "bot.server.staff", *args, "--database-url", url],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr
@@ -51,7 +51,7 @@ def service(database_url, tmp_path_factory):
            "RASA_URL": f"http://127.0.0.1:{free_port()}", "CONTACT_OVERDUE_INTERVAL": "1", "PYTHONPATH": str(ROOT)}
     log_path = tmp_path_factory.mktemp("logs") / "contact.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot.contact"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "bot.server"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(f"http://127.0.0.1:{port}/health", process, 60)
             tokens = {

@@ -23,11 +23,11 @@ from sanic.response import json as json_response
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from bot.console import audit
-from bot.console.audit import AuditEntry
+from bot.core import audit
+from bot.core.audit import AuditEntry
 from bot.console.auth import COOKIE, _set_cookie, require_role
-from bot.contact import staff as staff_accounts
-from bot.contact.staff import PASSWORDS, Staff, demo_password
+from bot.core import staff as staff_accounts
+from bot.core.staff import PASSWORDS, Staff, demo_password
 from tests.contact.conftest import ROOT, contact_service_alone, database_url, free_port  # noqa: F401 (fixture)
 
 IDLE_MINUTES = 0.1  # the short-timeout service: 6 seconds
@@ -104,7 +104,7 @@ def staff_command(database_url: str, *args: str, password: Optional[str] = None)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if password is not None:
         env["STAFF_PASSWORD"] = password
-    return subprocess.run([sys.executable, "-m", "bot.contact.staff", *args, "--database-url", database_url],
+    return subprocess.run([sys.executable, "-m", "bot.server.staff", *args, "--database-url", database_url],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from bot.contact.security_headers import PAGE_CSP as CSP
-from bot.contact.models import Message
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR
+from bot.http.security_headers import PAGE_CSP as CSP
+from bot.core.models import Message
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.quality.indicators import in_a_form, understood
 from bot.service_hours import SHANGHAI
 from tests.contact import conftest as contact

@@ -8,7 +8,7 @@ import urllib.request
 
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from tests.contact.conftest import Client, database_url  # noqa: F401 (database_url: a fixture)
 from tests.contact.test_handoff import Console, system  # noqa: F401 (system: the fixture)
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from bot.contact.identity import sign_identity_token
+from channels.web.identity import sign_identity_token
 from bot.launcher import Assistant, _wait_until_up
 from tests.conftest import postgres_admin
 
@@ -75,7 +75,7 @@ def contact_service_alone(tmp_path: Path, rasa_port: int, **extra_env: Optional[
            "CONTACT_PORT": str(port), "RASA_URL": f"http://127.0.0.1:{rasa_port}", "PYTHONPATH": str(ROOT), **extra_env}
     env = {name: value for name, value in env.items() if value is not None}
     with open(tmp_path / "contact.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot.contact"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "bot.server"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(f"http://127.0.0.1:{port}/health", process, 60)
             yield f"http://127.0.0.1:{port}"

@@ -7,7 +7,7 @@ import json
 import re
 import urllib.request
 
-from bot.contact.staff import demo_token
+from bot.core.staff import demo_token
 from bot.references import pattern
 from tests.contact.conftest import Client, identity_token
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.complaints.models import Complaint
-from bot.contact.staff import demo_token
+from bot.core.staff import demo_token
 from bot.references import pattern
 from bot.working_calendar import complaint_deadlines
 from tests.contact.conftest import Client, identity_token

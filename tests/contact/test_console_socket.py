@@ -21,9 +21,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from bot.console.auth import COOKIE
-from bot.contact import staff as staff_accounts
-from bot.contact.app import TYPING_FRAMES, TYPING_WINDOW
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR
+from bot.core import staff as staff_accounts
+from channels.web.routes import TYPING_FRAMES, TYPING_WINDOW
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from tests.contact.conftest import Client
 from tests.contact.test_handoff import Console, system  # noqa: F401 (system: the fixture, clock inside agent hours)
 

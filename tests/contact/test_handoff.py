@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from bot.console.audit import AuditEntry
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
+from bot.core.audit import AuditEntry
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
 from bot.launcher import Assistant
 from bot.surveys import Survey
 from tests.contact.conftest import MODEL, Client, free_port, identity_token, service_env

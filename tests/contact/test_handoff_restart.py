@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot import knowledge
-from bot.console.audit import AuditEntry
-from bot.contact.staff import DEMO_AGENT
+from bot.core.audit import AuditEntry
+from bot.core.staff import DEMO_AGENT
 from tests.contact.conftest import Client, identity_token
 from tests.contact.test_handoff import Console, said_to, system, texts  # noqa: F401  (system: the fixture)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import knowledge
 from bot.bookings.models import Appointment, Callback
 from bot.complaints.models import Complaint
-from bot.contact.models import Conversation
+from bot.core.models import Conversation
 from bot.handoff.models import Handoff
 from bot.launcher import Assistant
 from bot.references import pattern

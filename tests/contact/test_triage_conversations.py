@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.complaints.models import Complaint
-from bot.contact.models import Message
-from bot.contact.staff import DEMO_SUPERVISOR
+from bot.core.models import Message
+from bot.core.staff import DEMO_SUPERVISOR
 from bot.launcher import Assistant
 from tests.contact.conftest import MODEL, Client, free_port, service_env
 from tests.contact.test_handoff import IN_HOURS, Console

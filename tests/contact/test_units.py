@@ -7,11 +7,14 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions.products import ActionRecommendProducts
-from bot.contact import customers, identity
-from bot.contact.db import make_engine, migrate, session_factory
-from bot.contact.ratelimit import RateLimiter
+from bot.core import customers
+from bot.server import customers as customers_command
+from channels.web import identity
+from bot.core.db import make_engine, session_factory
+from channels.registry import migrate
+from bot.core.ratelimit import RateLimiter
 from bot import knowledge
-from bot.contact.rasa_client import read_replies, split_disclosure
+from bot.core.rasa_client import read_replies, split_disclosure
 from bot.privacy import mask_sensitive
 from tests.conftest import make_tracker, run_action, texts
 
@@ -106,7 +109,7 @@ def test_crm_import_from_csv_and_json_upserts(tmp_path, sessions):
 def test_crm_import_rejects_a_bad_file_whole_naming_the_row(tmp_path, sessions, row, problem):
     path = tmp_path / "bad.csv"
     path.write_text("id,name,tier,risk_level,risk_expires,language\nc-1,Good,standard,C1,2027-01-01,zh\n" + row + "\n", encoding="utf-8")
-    assert customers.main(["import", str(path), "--database-url", str(sessions.kw["bind"].url)]) == 1
+    assert customers_command.main(["import", str(path), "--database-url", str(sessions.kw["bind"].url)]) == 1
     with sessions() as session:
         assert customers.find(session, "c-1") is None
 

@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.complaints.models import Complaint
-from bot.contact.models import Message
-from bot.contact.staff import DEMO_AGENT, demo_token
+from bot.core.models import Message
+from bot.core.staff import DEMO_AGENT, demo_token
 from bot.handoff.models import Handoff
 from bot.language import format_moment
 from bot.launcher import Assistant
@@ -398,7 +398,7 @@ def test_the_service_killed_between_storing_and_sending_sends_once_after_restart
         wait_for(lambda: db.execute(select(EmailOutbox.state).join(EmailTicket, EmailTicket.acknowledgement_id == EmailOutbox.id)
                                     .where(EmailTicket.source_key == message_id_of(raw))).scalar() == "failed_temporarily",
                  message="the acknowledgement to be queued and tried")
-        contact = [p for p in system.processes if "bot.contact" in p.args][0]
+        contact = [p for p in system.processes if "bot.server" in p.args][0]
         os.kill(contact.pid, signal.SIGKILL)
         contact.wait()
         system.stop()

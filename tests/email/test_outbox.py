@@ -12,7 +12,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from bot.contact.models import Conversation
+from bot.core.models import Conversation
 from bot.service_hours import SHANGHAI
 from channels.email import outbox
 from channels.email.models import EmailOutbox

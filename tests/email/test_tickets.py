@@ -15,9 +15,9 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from bot.contact.models import Message
-from bot.contact.store import ConversationStore
-from bot.contact.vault import PersonalNumber, Vault
+from bot.core.models import Message
+from bot.core.store import ConversationStore
+from bot.core.vault import PersonalNumber, Vault
 from bot.handoff.models import Handoff
 from bot.references import pattern
 from bot.service_hours import SHANGHAI
@@ -37,7 +37,7 @@ QUESTION = NewTicket(language="zh", category="product", intent="product_info", c
 
 @pytest.fixture
 def tickets(sessions):
-    return TicketStore(sessions, Vault(Fernet.generate_key().decode()), SMTP)
+    return TicketStore(ConversationStore(sessions, Vault(Fernet.generate_key().decode())), SMTP)
 
 
 def acknowledge(ticket) -> Acknowledgement:
@@ -48,7 +48,7 @@ def open_from(tickets: TicketStore, raw: bytes, now: datetime = T0, decided: New
     mail = read_email(raw)
     assert tickets.store_received(raw, 1, now)
     [mail_id] = [i for i in tickets.received() if tickets.raw(i)[0] == raw]
-    ConversationStore(tickets.sessions).open_conversation(conversation_id_for(mail.message_id), None, "email", "zh")
+    tickets.conversations.open_conversation(conversation_id_for(mail.message_id), None, "email", "zh")
     return tickets.open_ticket(mail_id, mail, decided, now, acknowledge)
 
 
@@ -143,7 +143,7 @@ def test_a_reply_after_resolution_goes_back_to_the_queue(tickets, sessions):
 
 def test_agents_replies_are_mailed_once_in_the_thread(tickets, sessions):
     ticket, _, _ = open_from(tickets, (FIXTURES / "zh_question.eml").read_bytes())
-    store = ConversationStore(sessions)
+    store = tickets.conversations
     store.store_outbound(ticket.conversation_id, "您好，起购金额是 100 元。", "agent")
     store.store_outbound(ticket.conversation_id, "客服 Demo Agent 已接入", "system")  # never mailed
 

@@ -11,7 +11,7 @@ import yaml
 from bot import knowledge
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.complaints.models import Complaint
-from bot.contact.models import Conversation, Message
+from bot.core.models import Conversation, Message
 from bot.handoff.models import Handoff
 from bot.quality.indicators import CREDENTIAL_REQUEST, Filters, Indicators, InvalidPeriod, percentile
 from bot.service_hours import SHANGHAI

@@ -10,7 +10,7 @@ import pytest
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
-from bot.contact.models import Conversation, Message
+from bot.core.models import Conversation, Message
 from bot.handoff.models import Handoff
 from bot.quality.early_warning import warnings
 from bot.quality.indicators import Filters

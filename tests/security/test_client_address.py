@@ -1,4 +1,4 @@
-"""Which address the limits count (bot/contact/client_address.py), as an attacker would try it:
+"""Which address the limits count (bot/http/client_address.py), as an attacker would try it:
 a forged X-Forwarded-For from a peer that is not our proxy, addresses added in front of the real
 one, garbage, ports, IPv6. The same rules over real HTTP are in test_limits.py."""
 
@@ -10,8 +10,8 @@ from typing import Dict, List, Optional
 import pytest
 from sanic.compat import Header
 
-from bot.contact.client_address import client_address, over_https, trusted_proxies
-from bot.contact.settings import Settings
+from bot.http.client_address import client_address, over_https, trusted_proxies
+from bot.core.settings import Settings
 
 PROXIES = trusted_proxies("10.0.0.5, 172.16.0.0/12, 2001:db8:1::/48")
 

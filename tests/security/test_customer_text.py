@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot import knowledge
-from bot.contact.models import Message
-from bot.contact.rasa_client import RasaClient, as_customer_words
+from bot.core.models import Message
+from bot.core.rasa_client import RasaClient, as_customer_words
 from bot.handoff.models import Handoff
 from bot.surveys import Survey
 from tests.contact.conftest import Client, system  # noqa: F401 (system: a fixture)

@@ -1,4 +1,4 @@
-"""A fuzz pass over the customer API as its OpenAPI document describes it (bot/contact/openapi.yaml,
+"""A fuzz pass over the customer API as its OpenAPI document describes it (channels/web/openapi.yaml,
 read from the running service's /api/v1/openapi.yaml), with Schemathesis.
 
 For every operation, requests that follow the document and requests that break it are generated
@@ -22,7 +22,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
-from bot.contact import inputs
+from bot.http import inputs
 from tests.contact.conftest import Client, contact_service_alone, database_url, free_port  # noqa: F401 (fixture)
 
 EXAMPLES = 100  # per operation and generation mode
@@ -84,7 +84,7 @@ REFUSALS_BEYOND_THE_DOCUMENT = {"unknown_button", "empty_message"}
 
 
 def beyond_body_limits(value, depth: int = 0) -> bool:
-    """Whether a JSON value breaks docs/contact-api.md's "Limits" (bot/contact/inputs.py): nesting
+    """Whether a JSON value breaks docs/contact-api.md's "Limits" (bot/http/inputs.py): nesting
     over MAX_DEPTH, an integer beyond 64 bits, a number that is not finite."""
     if isinstance(value, (dict, list)):
         items = value.values() if isinstance(value, dict) else value

@@ -1,4 +1,4 @@
-"""Security headers over real HTTP (bot/contact/security_headers.py): the demo page and the console
+"""Security headers over real HTTP (bot/http/security_headers.py): the demo page and the console
 run no inline script or style and cannot be framed; the widget's files stay loadable by other
 sites but are never sniffed; the console's cookie is Secure when the browser came over HTTPS —
 through a trusted proxy that says so, never because a client says so — or always when forced.
@@ -13,9 +13,9 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from bot.contact.security_headers import PAGE_CSP
-from bot.contact.settings import ROOT
-from bot.contact.staff import DEMO_AGENT, demo_password
+from bot.http.security_headers import PAGE_CSP
+from bot.core.settings import ROOT
+from bot.core.staff import DEMO_AGENT, demo_password
 from tests.contact.conftest import contact_service_alone, free_port
 
 

@@ -3,7 +3,7 @@ demo secret or any other unsafe secret; identity tokens are accepted only when s
 operator configured (HS256 secret, RS256/ES256 public key or JWKS) and refused when forged;
 the demo signer and the published secret vouch for the demo customers only.
 
-Everything goes through real ``python -m bot.contact`` processes and real HTTP; their Rasa port
+Everything goes through real ``python -m bot.server`` processes and real HTTP; their Rasa port
 is dead (sessions need no Rasa)."""
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from bot.contact import customers, staff
-from bot.contact.identity import IdentityKeyError, conversation_id_for, read_jwks_file, read_public_key_file
-from bot.contact.production import problems
-from bot.contact.settings import Settings
-from bot.contact.settings import DEMO_CUSTOMER_TOKEN_SECRET
+from bot.core import customers, staff
+from channels.web.identity import IdentityKeyError, conversation_id_for, read_jwks_file, read_public_key_file
+from bot.server.production import problems
+from bot.core.settings import Settings
+from bot.core.settings import DEMO_CUSTOMER_TOKEN_SECRET
 from tests.contact.conftest import ROOT, contact_service_alone, free_port
 
 OPERATOR_SECRET = "operator-customer-token-secret-of-more-than-32-bytes"
@@ -186,7 +186,7 @@ def demo_with_operator_secret(tmp_path_factory):
 
 # --- production refuses to start ------------------------------------------------------------
 
-def refused_start(env: Dict[str, str], module: str = "bot.contact") -> str:
+def refused_start(env: Dict[str, str], module: str = "bot.server") -> str:
     """Runs ``python -m <module>``; it must exit with status 2 before listening. Its stderr."""
     port = env.get("CONTACT_PORT")
     done = subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -241,7 +241,7 @@ def test_production_refuses_each_unsafe_setting(tmp_path, key_files, unsafe):
 
 def test_32_bytes_are_enough_and_a_public_key_needs_no_secret(key_files):
     good = dict(demo=False, customer_token_secret="c" * 32, session_secret="s" * 32, personal_data_key=Fernet.generate_key().decode(),
-                rasa_token="", telegram_bot_token="")
+                rasa_token="")
     assert problems(Settings(**good), environ={}) == []
     assert problems(Settings(**{**good, "customer_token_secret": "", "customer_token_jwks_file": key_files["jwks"]}), environ={}) == []
     assert problems(Settings(**{**good, "demo": True, "customer_token_secret": DEMO_CUSTOMER_TOKEN_SECRET}), environ={}) == []

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.complaints.models import ComplaintEvent
-from bot.console.audit import AuditEntry
-from bot.contact.db import session_factory
-from bot.contact.models import Message
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password, demo_token
+from bot.core.audit import AuditEntry
+from bot.core.db import session_factory
+from bot.core.models import Message
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password, demo_token
 from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.service_hours import SHANGHAI
 from channels.telegram.models import TelegramUpdate

@@ -18,8 +18,8 @@ import pytest
 import websockets
 
 from bot.console.auth import FAILED_PER_ACCOUNT, FAILED_PER_ACCOUNT_AND_ADDRESS, FAILED_PER_ADDRESS
-from bot.contact.ratelimit import ConnectionCap, RateLimiter
-from bot.contact.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
+from bot.core.ratelimit import ConnectionCap, RateLimiter
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
 from tests.console.test_auth import audit_rows, database, staff_command  # noqa: F401 (database: a fixture)
 from tests.contact.conftest import contact_service_alone, database_url, free_port  # noqa: F401 (fixture)
 

@@ -25,7 +25,7 @@ from bot.complaints.desk import (
     URGENT_PER_CONVERSATION, URGENT_PER_ORIGIN, URGENT_WINDOW, ComplaintDesk, ComplaintDraft, UrgentLimitReached,
 )
 from bot.complaints.models import Complaint
-from bot.contact.db import make_engine, session_factory
+from bot.core.db import make_engine, session_factory
 from bot.handoff.models import Handoff
 from bot.service_hours import SHANGHAI
 from tests.conftest import make_tracker, run_action, texts

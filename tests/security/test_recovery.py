@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.complaints.models import Complaint
-from bot.contact.models import Message
-from bot.contact.staff import demo_token
+from bot.core.models import Message
+from bot.core.staff import demo_token
 from bot.launcher import Assistant
 from tests.contact.conftest import (  # noqa: F401 (database_url, system: fixtures)
     MODEL, Client, contact_service_alone, database_url, free_port, service_env, system,

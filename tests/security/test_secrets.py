@@ -16,7 +16,7 @@ from typing import Any, Dict, List
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
-from bot.contact.staff import DEMO_AGENT
+from bot.core.staff import DEMO_AGENT
 from bot.launcher import Assistant
 from channels.email.tickets import conversation_id_for
 from tests.contact.conftest import MODEL, Client, database_url, free_port, service_env  # noqa: F401 (fixtures)

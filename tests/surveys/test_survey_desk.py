@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.contact.models import Conversation
-from bot.contact.staff import save
+from bot.core.models import Conversation
+from bot.core.staff import save
 from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey, SurveyDesk, parse_rating

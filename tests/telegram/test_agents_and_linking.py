@@ -8,8 +8,8 @@ import time
 
 from sqlalchemy import select
 
-from bot.contact.models import Conversation, Message
-from bot.contact.staff import DEMO_AGENT
+from bot.core.models import Conversation, Message
+from bot.core.staff import DEMO_AGENT
 from bot.surveys import Survey
 from channels.telegram.models import TelegramUpdate
 from tests.contact.conftest import Client, identity_token

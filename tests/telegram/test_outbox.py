@@ -10,9 +10,9 @@ from datetime import datetime
 
 import pytest
 
-from bot.contact.models import Conversation
-from bot.contact.settings import Settings
-from bot.contact.store import ConversationStore
+from bot.core.models import Conversation
+from bot.core.store import ConversationStore
+from bot.core.vault import Vault
 from bot.service_hours import SHANGHAI
 from channels.telegram.config import telegram_config
 from channels.telegram.models import TelegramChat
@@ -46,10 +46,9 @@ def setup(sessions, api):
         session.flush()
         session.add(TelegramChat(conversation_id=f"tg-{CHAT}", chat_id=CHAT, user_id=CHAT, delivered_up_to=0, created_at=NOW))
         session.commit()
-    config = telegram_config(Settings(telegram_bot_token=TOKEN, telegram_webhook_secret="s", telegram_api_url=api.base_url,
-                                      session_secret="s" * 40, personal_data_key="7ZCV3kq0mBo0z8Tyv2_2iB5h8mYZQW1GgbqZ6vGPrLk="))
+    config = telegram_config({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s", "TELEGRAM_API_URL": api.base_url})
     store = TelegramStore(sessions)
-    return ConversationStore(sessions), store, lambda: TelegramSender(Service(), store, make_bot(config))
+    return ConversationStore(sessions, Vault("7ZCV3kq0mBo0z8Tyv2_2iB5h8mYZQW1GgbqZ6vGPrLk=")), store, lambda: TelegramSender(Service(), store, make_bot(config))
 
 
 async def send_all(sender: TelegramSender) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.contact.models import Message
-from bot.contact.settings import Settings
+from bot.core.models import Message
+from bot.core.settings import Settings
 from channels.telegram import updates as kinds
 from channels.telegram.config import TelegramConfigError, telegram_config
 from channels.telegram.inbound import first_language
@@ -70,20 +70,24 @@ def test_callback_queries():
     assert callback_data(123456789012, 4) == "b123456789012.4" and len(callback_data(10 ** 17, 99).encode()) <= 64
 
 
-def settings(**telegram) -> Settings:
+def settings(**given) -> Settings:
     # Secrets given, so that no default is generated into var/.
-    return Settings(session_secret="s" * 40, personal_data_key="7ZCV3kq0mBo0z8Tyv2_2iB5h8mYZQW1GgbqZ6vGPrLk=", **telegram)
+    return Settings(session_secret="s" * 40, personal_data_key="7ZCV3kq0mBo0z8Tyv2_2iB5h8mYZQW1GgbqZ6vGPrLk=", **given)
+
+
+def telegram_env(token: str, secret: str = "", username: str = "") -> dict:
+    return {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_WEBHOOK_SECRET": secret, "TELEGRAM_BOT_USERNAME": username}
 
 
 def test_settings_off_without_a_token_and_the_secret_is_checked():
-    assert telegram_config(settings(telegram_bot_token="")) is None
+    assert telegram_config(telegram_env("")) is None
     with pytest.raises(TelegramConfigError):
-        telegram_config(settings(telegram_bot_token="1:x", telegram_webhook_secret=""))
+        telegram_config(telegram_env("1:x", ""))
     with pytest.raises(TelegramConfigError):
-        telegram_config(settings(telegram_bot_token="1:x", telegram_webhook_secret="has spaces"))
+        telegram_config(telegram_env("1:x", "has spaces"))
     with pytest.raises(TelegramConfigError):
-        telegram_config(settings(telegram_bot_token="1:x", telegram_webhook_secret="a" * 257))
-    config = telegram_config(settings(telegram_bot_token="1:x", telegram_webhook_secret="ok_secret-1", telegram_bot_username="EgBot"))
+        telegram_config(telegram_env("1:x", "a" * 257))
+    config = telegram_config(telegram_env("1:x", "ok_secret-1", "EgBot"))
     assert config.api_url == "https://api.telegram.org/bot" and config.deep_link("AB") == "https://t.me/EgBot?start=AB"
 
 
@@ -110,15 +114,17 @@ def test_rendering_keeps_the_disclosure_splits_long_texts_and_makes_keyboards():
     assert split_text("x" * 9000) == ["x" * 4096, "x" * 4096, "x" * 808]
 
 
-def test_the_route_exists_only_with_a_token_and_a_bad_secret_stops_the_service(tmp_path):
-    from bot.contact.app import create_app
+def test_the_route_exists_only_with_a_token_and_a_bad_secret_stops_the_service(tmp_path, monkeypatch):
+    from bot.server.app import create_app
 
     def paths(app):
         return {route.path for route in app.router.routes}
 
     database = f"sqlite:///{tmp_path / 'contact.db'}"
     assert not any("telegram" in path for path in paths(create_app(settings(database_url=database))))
-    on = create_app(settings(database_url=database, telegram_bot_token="1:x", telegram_webhook_secret="a-good_secret"))
-    assert "channels/telegram/webhook" in paths(on)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:x")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "a-good_secret")
+    assert "channels/telegram/webhook" in paths(create_app(settings(database_url=database)))
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "not/allowed")
     with pytest.raises(TelegramConfigError):
-        create_app(settings(database_url=database, telegram_bot_token="1:x", telegram_webhook_secret="not/allowed"))
+        create_app(settings(database_url=database))

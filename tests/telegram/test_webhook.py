@@ -12,7 +12,7 @@ import time
 
 from sqlalchemy import select
 
-from bot.contact.models import Conversation, Message
+from bot.core.models import Conversation, Message
 from bot.references import pattern
 from bot.surveys import Survey
 from channels.telegram.models import TelegramChat, TelegramUpdate

@@ -1,0 +1,244 @@
+"""The conversation core: every customer message of every channel enters here, is answered
+by the assistant (or kept for the agent who has the conversation), and every reply leaves through
+the installed channels. It knows no web framework and no channel, only the :class:`Channel`
+interface (docs/architecture.md, "The conversation core")."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Sequence, Set
+
+from bot import knowledge
+from bot.core import metrics
+from bot.core.channel import Capabilities, Channel
+from bot.core.customers import profile_of
+from bot.core.db import make_engine, session_factory
+from bot.core.link_codes import LinkCodes
+from bot.core.models import Conversation, Message
+from bot.core.rasa_client import AnswerFailed, AssistantUnavailable, RasaClient
+from bot.core.ratelimit import RateLimiter
+from bot.core.settings import Settings
+from bot.core.store import ConversationStore, message_dict
+from bot.core.vault import Vault
+from bot.handoff.router import HandoffRouter
+from bot.language import SUPPORTED, reply_language
+
+logger = logging.getLogger(__name__)
+NO_CAPABILITIES = Capabilities()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A customer message as stored, and whether it was a resend of one stored before."""
+
+    message: Message
+    duplicate: bool
+
+
+def message_language(inbound: Message, conversation: Conversation) -> str:
+    """The language to tell the customer something about ``inbound`` in: the message's own, or
+    the conversation's for a message without one (a tapped button, "ok")."""
+    return reply_language(None if inbound.payload is not None else inbound.text, conversation.language)
+
+
+
+class Conversations:
+    """Receives customer messages, stores them, gets the assistant's replies, delivers them."""
+
+    def __init__(self, settings: Settings, channels: Sequence[Channel] = ()):
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.vault = Vault(settings.personal_data_key)
+        self.store = ConversationStore(session_factory(self.engine), self.vault)
+        self.link_codes = LinkCodes(self.store.sessions)
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_token, settings.actions_url)
+        self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
+        self.channels = list(channels)
+        self._in_flight: Set[int] = set()
+        self.handoffs = HandoffRouter(self)
+
+    async def db(self, function, *args, **kwargs):
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+    def origin(self, where: str) -> str:
+        """A keyed hash of where a message came from (``ip:<address>``, ``telegram:<user id>``):
+        abuse limits count by it without the address itself being stored."""
+        return hmac.new(self.settings.session_secret.encode(), where.encode(), "sha256").hexdigest()[:32]
+
+    def capabilities(self, kind: str) -> Capabilities:
+        """What the channel serving conversations of ``kind`` ("web", "telegram"…) can do."""
+        for channel in self.channels:
+            if any(k.name == kind for k in channel.kinds):
+                return channel.capabilities
+        return NO_CAPABILITIES
+
+    async def details(self, conversation: Conversation) -> Optional[Dict[str, Any]]:
+        """What the conversation's channel shows the console beside it (an email's ticket)."""
+        for channel in self.channels:
+            if any(k.name == conversation.channel for k in channel.kinds):
+                return await channel.details(conversation.id)
+        return None
+
+    async def profile(self, conversation: Conversation) -> Dict[str, Any]:
+        """The verified profile of the conversation's customer (an anonymous one's otherwise)."""
+        customer = await self.db(self.store.customer, conversation.customer_id) if conversation.customer_id else None
+        return profile_of(customer)
+
+    async def accept_inbound(self, channel: str, conversation_id: str, text: str, client_message_id: str, *,
+                             payload: Optional[str] = None, origin: Optional[str] = None,
+                             also: Sequence[Any] = ()) -> Accepted:
+        """Store a customer message of ``channel`` once per ``client_message_id``: masked, mobile
+        numbers sealed (ConversationStore.add_inbound), with ``also`` rows the channel commits
+        with it. Answering it is :meth:`handle_inbound`, once the channel has answered its client."""
+        message, duplicate = await self.db(self.store.store_inbound, conversation_id, client_message_id, text,
+                                           also, payload=payload, origin=origin)
+        if not duplicate:
+            metrics.MESSAGES_ACCEPTED.labels(channel).inc()
+        return Accepted(message, duplicate)
+
+    async def handle_inbound(self, inbound: Message, profile: Dict[str, Any]) -> List[Message]:
+        """A customer message just stored (:meth:`accept_inbound`): shown on the conversation's
+        open clients, then for the agent's console while an agent has
+        the conversation (no replies), else answered by the assistant. Returns the replies."""
+        conversation_id = inbound.conversation_id
+        await self.notify(conversation_id, {"type": "message", "message": message_dict(inbound)})
+        if inbound.status == "for_agent":
+            await self.handoffs.to_consoles({"type": "message", "conversation_id": conversation_id, "message": message_dict(inbound)},
+                                            conversation_id)
+            return []
+        return await self.answer(inbound, profile)
+
+    async def answer(self, inbound: Message, profile: Dict[str, Any], retry: bool = False) -> List[Message]:
+        """Get the assistant's replies to a stored message and deliver them. Returns the stored
+        replies (none on failure).
+
+        If the assistant fails, the message stays pending for the retry loop and the customer gets
+        one apology (the first time only: not on a ``retry``). A failure of this very message (the
+        assistant is up: AnswerFailed) is counted; the retry loop waits longer after each, and the
+        last allowed one parks the message with a notice to the customer, so one message the
+        assistant cannot answer never holds up the others. On a ``retry`` an outage is raised
+        (AssistantUnavailable): the loop stops until the assistant is back."""
+        conversation_id = inbound.conversation_id
+        if inbound.id in self._in_flight:  # the retry loop and a channel's task may both get to it
+            return []
+        self._in_flight.add(inbound.id)
+        # The retry loop read the message as pending a moment ago; another task may have answered
+        # it since (its replies are stored before it leaves _in_flight): answer once only.
+        if retry and not await self.db(self.store.still_pending, inbound.id):
+            self._in_flight.discard(inbound.id)
+            return []
+        await self.notify(conversation_id, {"type": "typing", "on": True})
+        stored: List[Message] = []
+        handoff = outage = None
+        try:
+            conversation = await self.db(self.store.conversation, conversation_id)
+            # The stored message's id and time: actions key side effects on them (a retried
+            # message files one complaint) and count deadlines from the real receipt; its origin
+            # (a keyed hash of the client address) for the urgent-complaint limit.
+            # A tapped button is marked: its payload ("chat", "Shanghai") is no sign of a language.
+            metadata = {
+                "customer": profile, "channel": conversation.channel, "language": conversation.language,
+                "message": {"id": inbound.id, "received_at": message_dict(inbound)["created_at"], "origin": inbound.origin,
+                            "button": inbound.payload is not None},
+            }
+            try:
+                started = time.monotonic()
+                answer = await self.rasa.send(conversation_id, inbound.text, metadata, payload=inbound.payload)
+                stored = await self.db(self.store.store_replies, inbound, answer.replies, understanding=answer.understanding)
+                metrics.ASSISTANT_REPLY_SECONDS.labels(conversation.channel).observe(time.monotonic() - started)
+                handoff = answer.handoff
+                replied_in = (answer.understanding or {}).get("language")
+                if replied_in in SUPPORTED and replied_in != conversation.language:  # the conversation's language follows the assistant's
+                    await self.db(self.store.set_language, conversation_id, replied_in)
+                    conversation.language = replied_in
+            except AssistantUnavailable as error:
+                logger.warning("assistant %s for message %s: %s", "failed" if isinstance(error, AnswerFailed) else "unavailable",
+                               inbound.id, error)
+                outage = None if isinstance(error, AnswerFailed) else error
+                stored = await self._answer_failed(inbound, conversation, retry, outage is None)
+        finally:
+            self._in_flight.discard(inbound.id)
+            await self.notify(conversation_id, {"type": "typing", "on": False})
+        for message in stored:
+            await self.deliver(message)
+        if retry and outage is not None:
+            raise outage
+        if handoff:
+            await self.handoffs.hand_over(conversation, profile, handoff, message_language(inbound, conversation))
+        return stored
+
+    async def _answer_failed(self, inbound: Message, conversation: Conversation, retry: bool, counted: bool) -> List[Message]:
+        """What the customer is told when the assistant did not answer ``inbound``: an apology the
+        first time; when the failure is ``counted`` against the message (module AnswerFailed) and it
+        was the last allowed, the notice that it was parked."""
+        language = message_language(inbound, conversation)
+        told: List[Message] = []
+        if not retry:
+            apology = [{"text": knowledge.message("assistant_unavailable", language)}]
+            told = await self.db(self.store.store_replies, inbound, apology, sender="system", answered=False)
+        if counted:
+            notice = knowledge.message("assistant_gave_up", language)
+            parked = await self.db(self.store.record_failure, inbound, datetime.now(timezone.utc),
+                                   timedelta(seconds=self.settings.retry_interval), self.settings.max_answer_attempts, notice)
+            if parked is not None:
+                logger.error("message %s parked after %d failed answers", inbound.id, self.settings.max_answer_attempts)
+                told.append(parked)
+        return told
+
+    async def prompt_assistant(self, conversation: Conversation, payload: str, profile: Dict[str, Any], language: str) -> None:
+        """Have the assistant speak without a customer message (``payload`` is an intent such
+        as ``/EXTERNAL_survey``); its replies are stored and delivered like any other. If the
+        assistant is down, nothing is said."""
+        metadata = {"customer": profile, "channel": conversation.channel, "language": language}
+        try:
+            answer = await self.rasa.send(conversation.id, "", metadata, payload=payload)
+        except AssistantUnavailable as error:
+            logger.warning("assistant unavailable for %s in %s: %s", payload, conversation.id, error)
+            return
+        for reply in answer.replies:
+            message = await self.db(self.store.store_outbound, conversation.id, reply["text"], "bot",
+                                    reply.get("buttons"), reply.get("disclosure"), reply.get("action"))
+            await self.deliver(message)
+
+    async def say(self, conversation_id: str, text: str, sender: str) -> None:
+        """Store and deliver a message to the customer that answers nothing in particular."""
+        message = await self.db(self.store.store_outbound, conversation_id, text, sender)
+        await self.deliver(message)
+
+    async def deliver(self, message: Message) -> None:
+        """Deliver a stored message to the customer: to every open widget or app socket of the
+        conversation, and to the channels that send on their own (Telegram): each is told a
+        message is waiting and sends what it has not sent yet, from the database."""
+        for channel in self.channels:
+            await channel.deliver(message)
+
+    async def notify(self, conversation_id: str, frame: Dict[str, Any]) -> None:
+        """A live event for the customer's open clients (typing, queue place, a message)."""
+        for channel in self.channels:
+            await channel.notify(conversation_id, frame)
+
+    async def retry_pending(self) -> None:
+        """Answer the messages still pending, oldest first: those stored while the assistant was
+        down, and those it failed on whose wait is over. An outage ends the pass (tried again
+        later); a message that fails again waits longer and the others go on."""
+        for inbound in await self.db(self.store.pending_inbound, datetime.now(timezone.utc)):
+            if inbound.id in self._in_flight:
+                continue
+            conversation = await self.db(self.store.conversation, inbound.conversation_id)
+            try:
+                await self.answer(inbound, await self.profile(conversation), retry=True)
+            except AssistantUnavailable:
+                return  # still down; try again later
+
+    async def retry_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.retry_interval)
+            try:
+                await self.retry_pending()
+            except Exception:
+                logger.exception("retrying pending messages failed")

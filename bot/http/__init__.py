@@ -1,0 +1,1 @@
+"""The web toolkit the HTTP front ends share: the error body, request inputs, client addresses, security headers."""

@@ -1,0 +1,82 @@
+"""The contact service's HTTP app, its composition root: it builds the conversation core, installs
+every channel of ``channels/registry.py``, and mounts the agents' console and the staff API.
+Nothing imports this module (docs/architecture.md, "Who may import whom").
+
+Run it with ``python -m bot.server`` (``make run`` does, beside Rasa and the action server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Optional, Sequence, Type
+
+from prometheus_client import CollectorRegistry
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json as json_response
+
+from bot import staff_api
+from bot.complaints import overdue
+from bot.console import agents, auth, pages, quality, review
+from bot.core import customers, metrics as core_metrics
+from bot.core.channel import Channel
+from bot.core.conversations import Conversations
+from bot.core.settings import Settings
+from bot.http import errors, inputs, metrics
+from bot.http.host import Host
+from channels import registry
+
+_app_numbers = itertools.count(1)
+
+
+async def health(request: Request) -> HTTPResponse:
+    return json_response({"status": "ok", "rasa": await request.app.ctx.conversations.rasa.alive()})
+
+
+def create_app(settings: Optional[Settings] = None, channels: Optional[Sequence[Type[Channel]]] = None) -> Sanic:
+    """The app with ``channels`` (default: the registry's) installed."""
+    settings = settings or Settings()
+    app = Sanic(f"evergreen_contact_{next(_app_numbers)}")
+    app.config.REQUEST_MAX_SIZE = inputs.MAX_BODY_BYTES
+    app.config.WEBSOCKET_MAX_SIZE = inputs.MAX_BODY_BYTES
+    installed = [channel() for channel in (registry.CHANNELS if channels is None else channels)]
+    conversations = Conversations(settings, installed)
+    app.ctx.conversations = conversations
+    errors.install(app)
+
+    @app.before_server_start
+    async def start(app, _loop):
+        await conversations.db(registry.migrate, conversations.engine)
+        if settings.demo:
+            with conversations.store.sessions() as session:
+                customers.upsert(session, customers.read_export(customers.DEMO_CUSTOMERS))
+        await conversations.rasa.start()
+        app.ctx.retry_task = asyncio.get_running_loop().create_task(conversations.retry_forever())
+        app.ctx.overdue_task = asyncio.get_running_loop().create_task(
+            overdue.watch(conversations.store.sessions, settings.overdue_interval))
+
+    @app.after_server_stop
+    async def stop(app, _loop):
+        app.ctx.retry_task.cancel()
+        app.ctx.overdue_task.cancel()
+        await conversations.rasa.close()
+        conversations.engine.dispose()
+
+    app.add_route(health, "/health", methods=["GET"])
+    host = Host(conversations, console_staff=lambda request, csrf: auth.console_staff(request, conversations, csrf),
+                bearer_staff=lambda request: staff_api.bearer_staff(conversations, request))
+    for channel in installed:  # after `start`, which migrates before a channel's own start reads its tables
+        channel.install(app, host)
+    app.blueprint(staff_api.blueprint(conversations))  # after `start`, which migrates before it seeds
+    app.blueprint(auth.blueprint(conversations))  # docs/console.md
+    app.blueprint(agents.blueprint(conversations))
+    app.blueprint(pages.blueprint(conversations))  # the console's web pages
+    app.blueprint(review.blueprint(conversations))  # supervisors' review of misunderstood messages, early warnings
+    app.blueprint(quality.blueprint(conversations))  # the supervisors' quality dashboard
+    counts = CollectorRegistry()
+    counts.register(core_metrics.DatabaseCounts(conversations.store.sessions, [c.metrics for c in installed]))
+    counts.register(core_metrics.ASSISTANT_REPLY_SECONDS)
+    counts.register(core_metrics.MESSAGES_ACCEPTED)
+    metrics.serve(app, counts)  # GET /metrics (loopback, or METRICS_TOKEN), HTTP latency per route
+    return app

@@ -1,0 +1,350 @@
+"""What the email channel does with mail: ticket processing, the acknowledgement, agents'
+replies by mail (docs/email.md).
+
+A new mail is kept raw first (``TicketStore.store_received``), then processed by one task:
+
+1. a mail that continues a ticket (``TicketStore.ticket_for``) goes to that ticket's
+   conversation, for the agents (never to the assistant, and never acknowledged again);
+2. otherwise the assistant's NLU reads the subject and the new text, each on its own
+   (``understand``): fraud or
+   account takeover (triaged by bot/complaints/triage.py, in the NLU and on the whole mail) →
+   an urgent complaint; a complaint (insults and anger too) → a
+   complaint with its deadlines; product and FAQ questions → when the assistant is confident
+   (intent confidence ≥ 0.8 and the assistant answers without asking back), its answer goes
+   into the acknowledgement, with the risk disclosure where the assistant gives one. If Rasa is
+   down the ticket is opened unclassified (triage still counts) and acknowledged
+   without an answer: nothing waits for the assistant;
+3. the ticket, its queued conversation and the acknowledgement are written in one transaction
+   (``TicketStore.open_ticket``), and the outbox worker is woken: the customer has the
+   acknowledgement seconds after the mailbox had the mail.
+
+A mail that cannot be processed is tried again on the next rounds and, after five failures,
+left ``failed`` with its raw copy for an operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
+
+from sqlalchemy.exc import OperationalError
+
+from bot import knowledge, service_hours
+from bot.complaints import triage
+from bot.complaints.desk import ComplaintDesk, ComplaintDraft, UrgentLimitReached
+from bot.complaints.models import Complaint
+from bot.core.customers import profile_of
+from bot.core.models import Message
+from bot.core.rasa_client import AssistantUnavailable
+from bot.core.store import message_dict
+from bot.language import format_moment, reply_language
+from bot.privacy import mask_sensitive
+from bot.working_calendar import RESOLUTION_WORKING_DAYS
+from channels.email.autoreply import auto_reply_verdict
+from channels.email.mailbox import ImapConfig, MailboxReader
+from channels.email.outbox import OutboxWorker, SmtpConfig
+from channels.email.reading import InboundEmail, read_email
+from channels.email.tickets import (
+    CONVERSATION_PREFIX, Acknowledgement, AlreadyProcessed, NewTicket, TicketStore, conversation_id_for, digest,
+)
+
+if TYPE_CHECKING:
+    from bot.core.conversations import Conversations
+    from channels.email.models import EmailTicket
+
+logger = logging.getLogger(__name__)
+
+CONFIDENT = 0.8  # the assistant's intent confidence from which its answer goes into the acknowledgement
+ANSWERED_INTENTS = {"faq", "product_info", "product_list", "market_update", "branch_locator"}
+PRODUCT_INTENTS = {"product_info", "product_list", "recommend_product", "market_update"}
+NLU_CHARS = 500  # the start of the text the NLU reads (a mail's point is at its top)
+URGENCY = {"report_fraud": 2, "file_complaint": 1}  # a reading of subject or text that wins over a more confident one
+FIRST_HUMAN_REPLY = timedelta(hours=24)
+GIVE_UP_AFTER = 5  # processing attempts before a mail is left for an operator
+SWEEP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Understanding:
+    category: str  # fraud | complaint | product | faq | general | unclassified
+    intent: Optional[str] = None
+    confidence: Optional[float] = None
+    answer: Optional[str] = None
+    disclosure: Optional[str] = None
+
+    @property
+    def urgent(self) -> bool:
+        return self.category == "fraud"
+
+
+def own_addresses(imap: Optional[ImapConfig], smtp: Optional[SmtpConfig], environ=os.environ) -> List[str]:
+    addresses = [smtp.envelope_from] if smtp else []
+    if imap and "@" in imap.username:
+        addresses.append(imap.username)
+    addresses += [a.strip() for a in environ.get("EMAIL_OWN_ADDRESSES", "").split(",") if a.strip()]
+    return addresses
+
+
+class MailProcessor:
+    def __init__(self, service: "Conversations", imap: Optional[ImapConfig], smtp: Optional[SmtpConfig],
+                 ours: Iterable[str] = (), retry_seconds: float = 30.0):
+        self.service = service
+        self.smtp = smtp
+        self.own_addresses = list(ours)
+        self.tickets = TicketStore(service.store, smtp)
+        self.complaints = ComplaintDesk(service.store.sessions)
+        # service_hours' clock: the one the tickets' times come from (EVERGREEN_CLOCK in demos)
+        self.outbox_worker = OutboxWorker(service.store.sessions, smtp, clock=service_hours.now,
+                                          base_delay=timedelta(seconds=retry_seconds)) if smtp else None
+        self.reader = MailboxReader(imap, self._keep) if imap else None
+        self._work = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: List[asyncio.Task] = []
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    # --- running -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.outbox_worker:
+            await self.outbox_worker.start()  # first recovers what a stopped process left mid-send
+        self._tasks.append(asyncio.create_task(self._process_forever(), name="email-tickets"))
+        if self.reader:
+            self._tasks.append(asyncio.create_task(self.reader.run(self._stop), name="email-mailbox"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.outbox_worker:
+            await self.outbox_worker.stop()
+
+    def _keep(self, raw: bytes, uid: int) -> None:
+        """The mailbox reader's store (in its thread): keep the mail, then wake the processing."""
+        if self.tickets.store_received(raw, uid, service_hours.now()):
+            self._loop.call_soon_threadsafe(self._work.set)
+
+    def wake_for(self, message: Message) -> None:
+        """An outbound message is waiting (EmailChannel.deliver): an agent answered a ticket?"""
+        if message.sender == "agent" and message.conversation_id.startswith(CONVERSATION_PREFIX):
+            self._work.set()
+
+    async def _process_forever(self) -> None:
+        while True:
+            self._work.clear()
+            try:
+                await self.process_received()
+                await self.mail_agent_replies()
+            except Exception:  # the database may be away for a while; the next round tries again
+                logger.exception("email processing round failed")
+            try:
+                await asyncio.wait_for(self._work.wait(), timeout=SWEEP_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+    async def process_received(self) -> int:
+        """Process every kept mail not yet processed; how many were."""
+        done = 0
+        for mail_id in await self.service.db(self.tickets.received):
+            try:
+                await self.process(mail_id)
+                done += 1
+            except AlreadyProcessed:
+                pass
+            except OperationalError:
+                raise  # the database: the whole round is tried again later
+            except Exception as error:
+                logger.exception("email %s could not be processed", mail_id)
+                await self.service.db(self.tickets.processing_failed, mail_id, f"{type(error).__name__}: {error}", GIVE_UP_AFTER)
+        return done
+
+    async def mail_agent_replies(self) -> int:
+        if self.smtp is None:
+            return 0
+        count = 0
+        for ticket_id in await self.service.db(self.tickets.tickets_with_unmailed_replies):
+            count += await self.service.db(self.tickets.mail_agent_replies, ticket_id, service_hours.now(), self.compose_reply)
+        if count:
+            self.outbox_worker.wake()
+        return count
+
+    # --- one mail ------------------------------------------------------------------------------
+
+    async def process(self, mail_id: int) -> None:
+        service = self.service
+        raw, received_at = await service.db(self.tickets.raw, mail_id)
+        mail = read_email(raw)
+        now = service_hours.now()
+        ticket = await service.db(self.tickets.ticket_for, mail)
+        if ticket is not None:
+            message = await service.db(self.tickets.add_to_ticket, mail_id, mail, ticket, now)
+            await self._tell_consoles(ticket.conversation_id, message, ticket.urgent)
+            return
+        text = f"{mail.subject}\n{mail.new_text or mail.text}".strip()
+        language = reply_language(text, None)
+        conversation_id = conversation_id_for(mail.message_id)
+        await service.db(service.store.open_conversation, conversation_id, None, "email", language)
+        understanding = await self.understand(conversation_id, mask_sensitive(mail.subject),
+                                              mask_sensitive(mail.new_text or mail.text), language)
+        complaint = None
+        if understanding.category in ("complaint", "fraud"):
+            try:
+                complaint = await service.db(self._file_complaint, mail, conversation_id, language, text, understanding, received_at)
+            except UrgentLimitReached:  # too many urgent ones from this sender: still queued urgent, not filed
+                logger.warning("email %s: urgent complaint not filed, over the limit per sender", mail_id)
+        decided = NewTicket(
+            language=language, category=understanding.category, intent=understanding.intent,
+            confidence=understanding.confidence, urgent=understanding.urgent,
+            complaint_reference=complaint.reference if complaint else None,
+            no_acknowledgement=await service.db(self.no_acknowledgement, mail, now),
+        )
+
+        def acknowledge(ticket: "EmailTicket") -> Acknowledgement:
+            return self.acknowledgement(ticket, understanding, complaint, received_at)
+
+        ticket, message, _ack = await service.db(self.tickets.open_ticket, mail_id, mail, decided, now, acknowledge)
+        if ticket.acknowledgement_id and self.outbox_worker:
+            self.outbox_worker.wake()
+        await self._tell_consoles(ticket.conversation_id, message, ticket.urgent)
+
+    async def _tell_consoles(self, conversation_id: str, message: Message, urgent: bool) -> None:
+        consoles = self.service.handoffs
+        await consoles.to_consoles({"type": "queue_changed", "conversation_id": conversation_id, "urgent": urgent})
+        await consoles.to_consoles({"type": "message", "conversation_id": conversation_id, "message": message_dict(message)},
+                                   conversation_id)
+
+    async def understand(self, conversation_id: str, subject: str, text: str, language: str) -> Understanding:
+        """What the assistant makes of the mail (module docstring, step 2). The subject and the
+        text are read separately ("投诉：…" says in two words what a long story may blur): a
+        fraud or complaint reading of either wins, otherwise the more confident one. The NLU
+        reads the start of the text; triage reads all of it, so a fraud told at the end of a long
+        mail is still urgent."""
+        whole = f"{subject}\n{text}"
+        readings = []
+        for part in (subject, text[:NLU_CHARS]):
+            if part.strip():
+                try:
+                    parsed = await self.service.rasa.parse(part)
+                except AssistantUnavailable as error:
+                    logger.warning("assistant unavailable to classify an email: %s", error)
+                    return Understanding("fraud" if triage.decide(whole).urgent else "unclassified")
+                intent = parsed.get("intent") or {}
+                readings.append((intent.get("name"), float(intent.get("confidence") or 0.0), part))
+        if not readings:
+            return Understanding("fraud" if triage.decide(whole).urgent else "general")
+        name, confidence, part = max(readings, key=lambda r: (URGENCY.get(r[0], 0), r[1]))
+        # The NLU has triaged each part (report_fraud only when urgent); the whole mail is triaged
+        # too, for signs that only subject and text together show.
+        if name == "report_fraud" or triage.decide(whole, name).urgent:
+            category = "fraud"
+        elif name == "file_complaint":
+            category = "complaint"
+        elif name in PRODUCT_INTENTS:
+            category = "product"
+        elif name == "faq":
+            category = "faq"
+        else:
+            category = "general"
+        answer = disclosure = None
+        if name in ANSWERED_INTENTS and confidence >= CONFIDENT:
+            metadata = {"customer": profile_of(None), "channel": "email", "language": language}
+            try:
+                reply = await self.service.rasa.send(conversation_id, part, metadata)
+            except AssistantUnavailable as error:
+                logger.warning("assistant unavailable to answer an email: %s", error)
+            else:
+                # An answer, not a question back (buttons) and not a request for a person.
+                if reply.handoff is None and not any(r["buttons"] for r in reply.replies):
+                    answer = "\n\n".join(r["text"] for r in reply.replies)
+                    disclosure = next((r["disclosure"] for r in reply.replies if r["disclosure"]), None)
+        return Understanding(category, name, round(confidence, 3), answer, disclosure)
+
+    def _file_complaint(self, mail: InboundEmail, conversation_id: str, language: str, text: str,
+                        understanding: Understanding, received_at: datetime) -> Complaint:
+        sender = mail.reply_address
+        draft = ComplaintDraft(
+            source_key="email:" + digest(mail.message_id)[:40], conversation_id=conversation_id, customer_id=None,
+            channel="email", language=language, category=triage.suggest_category(text), description=text[:2000],
+            contact=f"email {sender.address}" if sender else None, urgent=understanding.urgent,
+            origin=self.service.origin(f"mail:{sender.key}") if sender else None,  # urgent ones are limited per sender
+        )
+        return self.complaints.file(draft, received_at)
+
+    def no_acknowledgement(self, mail: InboundEmail, now: datetime) -> Optional[str]:
+        """Why no acknowledgement may answer ``mail`` (autoreply.py's rules and caps), or None."""
+        if self.smtp is None:
+            return "no outgoing mail server configured"
+        sender = mail.reply_address
+        sent_today = self.tickets.acknowledgements_today(sender.key, now) if sender else 0
+        verdict = auto_reply_verdict(mail, self.own_addresses, [self.smtp.domain], acks_for_ticket=0,
+                                     acks_to_sender_today=sent_today)
+        return "; ".join(verdict.reasons) if verdict.reasons else None
+
+    # --- what we write -------------------------------------------------------------------------
+
+    @staticmethod
+    def _subject(ticket: "EmailTicket") -> str:
+        language = ticket.language
+        topic = ticket.subject or knowledge.message("email_subject_none", language)
+        return knowledge.message("email_subject_reply", language, reference=ticket.shown_reference, subject=topic)
+
+    @staticmethod
+    def _greeting(ticket: "EmailTicket") -> str:
+        if ticket.name:
+            return knowledge.message("email_greeting", ticket.language, name=ticket.name)
+        return knowledge.message("email_greeting_anonymous", ticket.language)
+
+    def acknowledgement(self, ticket: "EmailTicket", understanding: Understanding, complaint: Optional[Complaint],
+                        received_at: datetime) -> Acknowledgement:
+        language = ticket.language
+        topic = knowledge.message(f"email_topic_{understanding.category}", language)
+        if understanding.category == "complaint" and complaint is not None:
+            topic = topic.format(category=triage.category_label(complaint.category, language))
+        paragraphs = [self._greeting(ticket), knowledge.message(
+            "email_ack_received", language, reference=ticket.shown_reference, understood=topic,
+            due=format_moment(received_at + FIRST_HUMAN_REPLY, language))]
+        if complaint is not None:
+            paragraphs.append(knowledge.message(
+                "email_ack_complaint", language, reference=complaint.reference,
+                first_reply=format_moment(complaint.first_reply_due, language),
+                resolution=format_moment(complaint.resolution_due, language),
+                days=RESOLUTION_WORKING_DAYS[complaint.severity]))
+            if complaint.urgent:
+                paragraphs.append(knowledge.message("complaint_urgent", language, reference=complaint.reference))
+        elif understanding.urgent:  # over the limit of urgent complaints per sender: not filed again
+            paragraphs.append(knowledge.message("complaint_urgent_limited", language, next=""))
+        if understanding.answer:
+            paragraphs += [knowledge.message("email_ack_answer", language), understanding.answer]
+        paragraphs.append(knowledge.message("email_ack_keep_reference", language))
+        shown = "\n\n".join(paragraphs)
+        body = shown + (f"\n\n{understanding.disclosure}" if understanding.disclosure else "")
+        body += f"\n\n-- \n{knowledge.message('email_signature', language)}\n{knowledge.message('email_auto_note', language)}\n"
+        return Acknowledgement(self._subject(ticket), body, shown, understanding.disclosure)
+
+    def compose_reply(self, ticket: "EmailTicket", text: str):
+        """An agent's reply as a mail: (subject, body)."""
+        language = ticket.language
+        body = (f"{self._greeting(ticket)}\n\n{text}\n\n{knowledge.message('email_ack_keep_reference', language)}"
+                f"\n\n-- \n{knowledge.message('email_signature', language)}\n")
+        return self._subject(ticket), body
+
+    # --- for the console -----------------------------------------------------------------------
+
+    async def details(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The ticket behind an email conversation, for the console's conversation view."""
+        ticket = await self.service.db(self.tickets.ticket_of_conversation, conversation_id)
+        if ticket is None:
+            return None
+        attachments = await self.service.db(self.tickets.attachments, conversation_id)
+        return {
+            "reference": ticket.shown_reference, "inquiry_reference": ticket.reference, "subject": ticket.subject,
+            "address": ticket.address, "name": ticket.name, "category": ticket.category,
+            "acknowledged": ticket.acknowledged_at is not None, "no_acknowledgement": ticket.no_acknowledgement,
+            "attachments": [{"id": a.id, "filename": a.filename, "size": a.size,
+                             "url": f"/console/api/email-attachments/{a.id}"} for a in attachments],
+        }
