@@ -46,7 +46,9 @@ test-services:
 	@test -x /usr/sbin/dovecot || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
 	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 
+# lint-imports: the layering rules of .importlinter (docs/architecture.md, "Who may import whom").
 test: train test-services
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: train

@@ -56,6 +56,7 @@ class Assistant:
         contact_port: Optional[int] = None,
         service_env: Optional[dict] = None,
         tracker_store: Optional[str] = TRACKER_STORE,
+        contact_module: str = "bot.server",
     ):
         self.model = model
         self.rasa_port = rasa_port
@@ -64,6 +65,7 @@ class Assistant:
         self.contact_port = contact_port
         self.service_env = service_env or {}  # database and secrets, for the actions and the contact service
         self.tracker_store = tracker_store  # None: Rasa's default (the benchmark's stock assistant)
+        self.contact_module = contact_module  # what `python -m` runs as the contact service
         # Rasa's HTTP API (the contact service asks /model/parse to classify mail) answers only
         # with this token; one per Assistant, kept across restarts.
         self.rasa_token = self.service_env.get("RASA_API_TOKEN") or os.environ.get("RASA_API_TOKEN") or secrets.token_hex(32)
@@ -116,7 +118,7 @@ class Assistant:
                 contact_env = {**env, "CONTACT_HOST": env.get("CONTACT_HOST", HOST), "CONTACT_PORT": str(self.contact_port),
                                "RASA_URL": self.rasa_url, "RASA_API_TOKEN": self.rasa_token,
                                "ACTIONS_URL": self.actions_url}
-                contact = self._spawn("contact", ["bot.server"], contact_env)
+                contact = self._spawn("contact", [self.contact_module], contact_env)
                 _wait_until_up(f"{self.contact_url}/health", contact, timeout)
         except Exception:
             self.stop()

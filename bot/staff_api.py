@@ -23,7 +23,7 @@ from bot.complaints.lifecycle import ComplaintLifecycle
 from bot.core.time import iso
 from bot.complaints.models import CATEGORIES, STATES, Complaint, ComplaintEvent
 from bot.core import audit
-from bot.console.auth import request_address, require_role
+from bot.http.staff import request_address, require_role
 from bot.http import inputs
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError, csv_attachment, json_body

@@ -20,7 +20,8 @@ from bot.bookings.store import BookingStore
 from bot.complaints.desk import ComplaintDesk
 from bot.core.time import iso
 from bot.core import audit
-from bot.console.auth import console_staff, request_address
+from bot.console.auth import console_staff
+from bot.http.staff import request_address
 from bot.http import inputs
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError, json_body

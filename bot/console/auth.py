@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core import audit
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError, json_body
-from bot.http.client_address import client_address, over_https
+from bot.http.client_address import over_https
+from bot.http.staff import request_address
 from bot.core.models import Base, utcnow
 from bot.core.ratelimit import RateLimiter
-from bot.core.staff import MAX_PASSWORD, PASSWORDS, ROLES, Staff
+from bot.core.staff import MAX_PASSWORD, PASSWORDS, Staff
 from bot.core.time import as_aware
 
 COOKIE = "egw_console"
@@ -217,17 +218,6 @@ async def console_staff(request: Request, service: Conversations, csrf: bool) ->
     if csrf:
         _check_csrf(request, session)
     return staff
-
-
-def require_role(staff: Staff, role: str) -> None:
-    """403 unless ``staff`` has ``role`` or a higher one (a supervisor may do what an agent may)."""
-    if ROLES.index(staff.role) < ROLES.index(role):
-        raise ApiError(403, "forbidden", f"Only a {role} may do this.")
-
-
-def request_address(request: Request, service: Conversations) -> str:
-    """The client's address (its real one behind a trusted proxy), for limits and the audit log."""
-    return client_address(request, service.settings.trusted_proxies)
 
 
 def _secure(request: Request, service: Conversations) -> bool:

@@ -17,13 +17,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
 
 from bot import service_hours
-from bot.console.auth import console_staff, require_role
+from bot.console.auth import console_staff
+from bot.http.staff import require_role
 from bot.console.pages import CONSOLE_STATIC, headers
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError, csv_attachment
 from bot.quality.indicators import Filters, Indicators, InvalidPeriod
 
-CHANNELS = ("web", "app", "telegram", "email")
 QUEUES = ("general", "private")
 LANGUAGES = ("zh", "en")
 DEFAULT_DAYS = 7  # the last week, ending today (Beijing)
@@ -52,12 +52,13 @@ def choice(args, name: str, allowed: Sequence[str]) -> Optional[str]:
     return value
 
 
-def filters_of(args, today: date) -> Filters:
-    """The dashboard's filters from the query string; without dates, the last week ending today."""
+def filters_of(args, today: date, channels: Sequence[str]) -> Filters:
+    """The dashboard's filters from the query string; without dates, the last week ending today.
+    ``channels``: the conversation kinds of the installed channels ("web", "app", "telegram"…)."""
     end = _date(args, "to") or today
     start = _date(args, "from") or end - timedelta(days=DEFAULT_DAYS - 1)
     try:
-        return Filters(start, end, channel=choice(args, "channel", CHANNELS), queue=choice(args, "queue", QUEUES),
+        return Filters(start, end, channel=choice(args, "channel", channels), queue=choice(args, "queue", QUEUES),
                        language=choice(args, "language", LANGUAGES))
     except InvalidPeriod as error:
         raise ApiError(400, "invalid_request", f"Invalid period: {error}.") from None
@@ -83,12 +84,12 @@ def to_csv(columns: List[str], rows: List[List[Any]]) -> str:
 
 def blueprint(service: Conversations) -> Blueprint:
     bp = Blueprint("console_quality")
-    indicators = Indicators(service.store.sessions)
+    indicators = Indicators(service.store.sessions, [channel.quality for channel in service.channels])
 
     async def dashboard_of(request: Request) -> Dict[str, Any]:
         require_role(await console_staff(request, service, csrf=False), "supervisor")
         now = service_hours.now()
-        filters = filters_of(request.args, now.date())
+        filters = filters_of(request.args, now.date(), service.kinds())
         return (await service.db(indicators.dashboard, filters, now)).as_dict()
 
     @bp.get("/console/quality", strict_slashes=True)

@@ -12,7 +12,8 @@ from sanic.response import HTTPResponse, json as json_response, text
 
 from bot import service_hours
 from bot.core import audit
-from bot.console.auth import console_staff, request_address, require_role
+from bot.console.auth import console_staff
+from bot.http.staff import request_address, require_role
 from bot.http import inputs
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError, json_body
@@ -37,7 +38,7 @@ def blueprint(service: Conversations) -> Blueprint:
     @bp.get("/console/api/quality/review")
     async def items(request: Request) -> HTTPResponse:
         await supervisor(request)
-        filters = filters_of(request.args, service_hours.now().date())
+        filters = filters_of(request.args, service_hours.now().date(), service.kinds())
         status = choice(request.args, "status", STATUSES) or "unlabelled"
         found = await service.db(review.items, filters, status)
         return json_response({"items": [i.as_dict() for i in found], "intents": labels}, ensure_ascii=False)
@@ -67,7 +68,7 @@ def blueprint(service: Conversations) -> Blueprint:
     async def export(request: Request) -> HTTPResponse:
         await supervisor(request)
         # labels given in the period, when one is asked for; else every label
-        filters = filters_of(request.args, service_hours.now().date()) if request.args.get("from") else None
+        filters = filters_of(request.args, service_hours.now().date(), service.kinds()) if request.args.get("from") else None
         body = await service.db(review.export, filters)
         name = f"nlu-labels-{service_hours.now():%Y%m%d}.yml"
         return text(body, content_type="application/x-yaml; charset=utf-8",

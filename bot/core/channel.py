@@ -78,6 +78,11 @@ class Channel:
         core's session (bot/core/metrics.py)."""
         return ()
 
+    def quality(self, session: "Session", board: Any) -> None:
+        """Add the channel's own indicators to the supervisors' quality dashboard
+        (bot/quality/indicators.py), computed in the dashboard's session."""
+        return None
+
     @staticmethod
     def problems(environ: Mapping[str, str] = os.environ) -> List[str]:
         """Why the channel's settings cannot work (it would refuse to start), each naming its

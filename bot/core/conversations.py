@@ -70,6 +70,10 @@ class Conversations:
         abuse limits count by it without the address itself being stored."""
         return hmac.new(self.settings.session_secret.encode(), where.encode(), "sha256").hexdigest()[:32]
 
+    def kinds(self) -> List[str]:
+        """The conversation kinds of the installed channels ("web", "app", "telegram", "email")."""
+        return [kind.name for channel in self.channels for kind in channel.kinds]
+
     def capabilities(self, kind: str) -> Capabilities:
         """What the channel serving conversations of ``kind`` ("web", "telegram"…) can do."""
         for channel in self.channels:
@@ -89,16 +93,15 @@ class Conversations:
         customer = await self.db(self.store.customer, conversation.customer_id) if conversation.customer_id else None
         return profile_of(customer)
 
-    async def accept_inbound(self, channel: str, conversation_id: str, text: str, client_message_id: str, *,
+    async def accept_inbound(self, conversation_id: str, text: str, client_message_id: str, *,
                              payload: Optional[str] = None, origin: Optional[str] = None,
                              also: Sequence[Any] = ()) -> Accepted:
-        """Store a customer message of ``channel`` once per ``client_message_id``: masked, mobile
-        numbers sealed (ConversationStore.add_inbound), with ``also`` rows the channel commits
-        with it. Answering it is :meth:`handle_inbound`, once the channel has answered its client."""
+        """Store a customer message once per ``client_message_id`` of its conversation (opened by
+        the channel, which gave it its kind): masked, mobile numbers sealed
+        (ConversationStore.add_inbound), with ``also`` rows the channel commits with it. Answering
+        it is :meth:`handle_inbound`, once the channel has answered its client."""
         message, duplicate = await self.db(self.store.store_inbound, conversation_id, client_message_id, text,
                                            also, payload=payload, origin=origin)
-        if not duplicate:
-            metrics.MESSAGES_ACCEPTED.labels(channel).inc()
         return Accepted(message, duplicate)
 
     async def handle_inbound(self, inbound: Message, profile: Dict[str, Any]) -> List[Message]:

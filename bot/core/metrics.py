@@ -3,8 +3,8 @@
 Latency histograms are observed as messages flow through this process; counts (messages, queue
 lengths, complaints and bookings by state, and each channel's own, Channel.metrics) are read from
 the database when Prometheus scrapes, so they are exact across processes and restarts.
-``ASSISTANT_REPLY_SECONDS`` and ``MESSAGES_ACCEPTED`` are the process's own: every contact app of
-the process registers and shows them.
+``ASSISTANT_REPLY_SECONDS`` is the process's own: every contact app of the process registers and
+shows it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from typing import Callable, Iterable, Iterator, Sequence
 
-from prometheus_client import Counter as CounterMetric, Histogram
+from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -38,11 +38,6 @@ ASSISTANT_REPLY_SECONDS = Histogram(
 
 def _flag(value) -> str:
     return "true" if value else "false"
-
-
-MESSAGES_ACCEPTED = CounterMetric(
-    "evergreen_messages_accepted", "Customer messages this process accepted (Conversations.accept_inbound), by channel",
-    ["channel"], registry=None)
 
 
 class DatabaseCounts(Collector):

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple, Union
 
 from cryptography.fernet import Fernet
 
-from bot.http.client_address import TrustedProxies, trusted_proxies
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
 # Published in the source: signs the demo customers' identity tokens in demo mode, and is
 # accepted for them only (channels/web/identity.py); production refuses it (bot/server/production.py).
 DEMO_CUSTOMER_TOKEN_SECRET = "evergreen-demo-customer-token-secret-change-me"
+
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+TrustedProxies = Tuple[Network, ...]
+
+
+def trusted_proxies(setting: str) -> TrustedProxies:
+    """``TRUSTED_PROXIES``: comma-separated addresses or networks (``10.0.0.5, 172.16.0.0/12``)."""
+    networks = []
+    for item in filter(None, (part.strip() for part in setting.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"TRUSTED_PROXIES: {item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)") from None
+    return tuple(networks)
 
 
 def demo_mode() -> bool:

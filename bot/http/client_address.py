@@ -17,25 +17,14 @@ and escape every limit. ``FORWARDED_SECRET`` needs a proxy that adds a secret to
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
+
+from bot.core.settings import Network
 
 if TYPE_CHECKING:
     from sanic.request import Request
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-TrustedProxies = Tuple[Network, ...]
-
-
-def trusted_proxies(setting: str) -> TrustedProxies:
-    """``TRUSTED_PROXIES``: comma-separated addresses or networks (``10.0.0.5, 172.16.0.0/12``)."""
-    networks = []
-    for item in filter(None, (part.strip() for part in setting.split(","))):
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"TRUSTED_PROXIES: {item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)") from None
-    return tuple(networks)
 
 
 def _address(text: str) -> Optional[Address]:

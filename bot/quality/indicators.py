@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -33,7 +33,6 @@ from bot.handoff.models import Handoff
 from bot.privacy import mask_sensitive
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey
-from channels.email.models import EmailMail, EmailOutbox, EmailTicket
 
 LOW_CONFIDENCE = 0.6  # an answer given with less confidence than this counts as not understood
 NOT_UNDERSTOOD = ("nlu_fallback", "out_of_scope")
@@ -133,8 +132,9 @@ class Dashboard:
 class Indicators:
     """Computes a Dashboard from the database (synchronous; run it off the event loop)."""
 
-    def __init__(self, sessions: sessionmaker):
+    def __init__(self, sessions: sessionmaker, channels: Sequence[Callable[[Session, "Dashboard"], None]] = ()):
         self.sessions = sessions
+        self.channels = channels  # the channels' own indicators (Channel.quality)
 
     def dashboard(self, filters: Filters, now: datetime) -> Dashboard:
         board = Dashboard(filters, now)
@@ -142,7 +142,8 @@ class Indicators:
             self._satisfaction(session, board)
             self._speed_and_accuracy(session, board)
             self._human_service(session, board)
-            self._email(session, board)
+            for add_indicators in self.channels:
+                add_indicators(session, board)
             self._complaints(session, board)
         return board
 
@@ -273,24 +274,6 @@ class Indicators:
         board.sections["accuracy"]["handoffs_by_reason"] = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
         board.tables["handoffs_by_reason"] = (["reason", "count"], [[r, n] for r, n in sorted(reasons.items(), key=lambda i: (-i[1], i[0]))])
         board.sections["speed"]["not_claimed"] = len(handoffs) - len(claimed)
-
-    # --- email -------------------------------------------------------------------------------------
-
-    def _email(self, session: Session, board: Dashboard) -> None:
-        f = board.filters
-        if f.channel and f.channel != "email":
-            board.sections["speed"]["email_acknowledgement"] = {**spread([]), "within_minute": None}
-            return
-        query = (select(EmailMail.received_at, EmailOutbox.sent_at)
-                 .join(EmailTicket, EmailTicket.source_key == EmailMail.message_id)
-                 .join(EmailOutbox, EmailOutbox.id == EmailTicket.acknowledgement_id)
-                 .where(EmailMail.direction == "in", EmailMail.received_at >= f.since, EmailMail.received_at < f.until,
-                        EmailOutbox.sent_at.isnot(None)))
-        if f.language:
-            query = query.where(EmailTicket.language == f.language)
-        seconds = [(sent - received).total_seconds() for received, sent in session.execute(query)]
-        board.sections["speed"]["email_acknowledgement"] = {
-            **spread(seconds), "within_minute": ratio(sum(1 for s in seconds if s <= 60), len(seconds))}
 
     # --- complaints --------------------------------------------------------------------------------
 

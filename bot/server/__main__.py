@@ -6,8 +6,13 @@ from bot.server.production import refuse_unsafe_start
 from bot.core.settings import Settings
 from bot.privacy import install_log_masking
 
-if __name__ == "__main__":
+
+def main() -> None:
     install_log_masking()  # before anything logs: no secret a customer typed reaches the log
     settings = Settings()
     refuse_unsafe_start(settings)
     create_app(settings).run(host=settings.host, port=settings.port, access_log=False, workers=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -77,6 +77,5 @@ def create_app(settings: Optional[Settings] = None, channels: Optional[Sequence[
     counts = CollectorRegistry()
     counts.register(core_metrics.DatabaseCounts(conversations.store.sessions, [c.metrics for c in installed]))
     counts.register(core_metrics.ASSISTANT_REPLY_SECONDS)
-    counts.register(core_metrics.MESSAGES_ACCEPTED)
     metrics.serve(app, counts)  # GET /metrics (loopback, or METRICS_TOKEN), HTTP latency per route
     return app

@@ -14,7 +14,7 @@ from sanic import Sanic
 from bot.core.channel import Capabilities, Channel, ConversationKind
 from bot.core.models import Message
 from bot.http.host import Host
-from channels.email import metrics
+from channels.email import metrics, quality
 from channels.email.mailbox import ImapConfig
 from channels.email.outbox import EmailConfigError, SmtpConfig
 from channels.email.processing import MailProcessor, own_addresses
@@ -62,6 +62,9 @@ class EmailChannel(Channel):
 
     def metrics(self, session) -> Iterable[Any]:
         return metrics.counts(session)
+
+    def quality(self, session, board) -> None:
+        quality.acknowledgement_speed(session, board)
 
     @staticmethod
     def problems(environ: Mapping[str, str] = os.environ) -> List[str]:

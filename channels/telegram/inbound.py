@@ -124,7 +124,7 @@ class TelegramInbound:
         A tapped button is its title and the payload the service issued with it."""
         service = self.service
         accepted = await service.accept_inbound(
-            "telegram", conversation.id, text, f"tg-{incoming.update_id}", payload=payload,
+            conversation.id, text, f"tg-{incoming.update_id}", payload=payload,
             origin=service.origin(f"telegram:{incoming.user_id}"), also=[self._row(incoming, conversation.id)],
         )
         if accepted.duplicate or accepted.message is None:

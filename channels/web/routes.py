@@ -99,7 +99,7 @@ async def receive(conversations: Conversations, caller: Caller, body: Dict[str, 
     wait = conversations.limiter.retry_after(client_key)
     if wait:
         raise ApiError(429, "rate_limited", "Too many messages; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
-    accepted = await conversations.accept_inbound("web", conversation_id, text, client_message_id, payload=payload, origin=origin)
+    accepted = await conversations.accept_inbound(conversation_id, text, client_message_id, payload=payload, origin=origin)
     inbound = accepted.message
     if accepted.duplicate:
         replies = await conversations.db(conversations.store.replies_to, inbound.id)

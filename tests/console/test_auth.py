@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from bot.core import audit
 from bot.core.audit import AuditEntry
-from bot.console.auth import COOKIE, _set_cookie, require_role
+from bot.console.auth import COOKIE, _set_cookie
+from bot.http.staff import require_role
 from bot.core import staff as staff_accounts
 from bot.core.staff import PASSWORDS, Staff, demo_password
 from tests.contact.conftest import ROOT, contact_service_alone, database_url, free_port  # noqa: F401 (fixture)

@@ -13,6 +13,7 @@ from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.complaints.models import Complaint
 from bot.core.models import Conversation, Message
 from bot.handoff.models import Handoff
+from channels.email.channel import EmailChannel
 from bot.quality.indicators import CREDENTIAL_REQUEST, Filters, Indicators, InvalidPeriod, percentile
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey
@@ -135,7 +136,7 @@ def history(sessions):
                               acknowledgement_id=row.id, acknowledged_at=at(9).astimezone(SHANGHAI)))
             s.add(EmailMail(message_id=f"<mail{n}@them>", direction="in", state="processed", received_at=at(9).astimezone(SHANGHAI)))
         s.commit()
-    return Indicators(sessions)
+    return Indicators(sessions, [EmailChannel().quality])
 
 
 def test_every_indicator_of_the_day(history):
