@@ -1,6 +1,6 @@
 """The email channel as the core sees it: conversations of kind ``email`` (tickets), installed
 when ``EMAIL_IMAP_HOST`` (reading the service mailbox) or ``EMAIL_SMTP_HOST`` (sending) is set.
-Settings and behaviour: docs/email.md."""
+Settings and behaviour: README "Email" and docs/architecture.md, "Email channel"."""
 
 from __future__ import annotations
 

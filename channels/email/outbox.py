@@ -1,44 +1,8 @@
-"""The email outbox: every outgoing mail is committed first, then sent over SMTP by a worker.
-
-**Committed first.** Acknowledgements and agents' replies are built here as complete RFC 5322
-messages (``build_message``: Date, our Message-ID, In-Reply-To/References for threading,
-``Auto-Submitted: auto-replied`` on automatic replies) and stored in ``email_outbox`` with
-``enqueue`` in the caller's own transaction (so the ticket and its acknowledgement are committed
-together, or neither) or with ``enqueue_committed`` in a transaction of its own. Nothing talks to
-the mail server at that moment; ``OutboxWorker.wake()`` only shortens the worker's wait.
-
-**Claimed before sending.** A worker takes one due row at a time with a conditional UPDATE
-(``state`` queued/failed_temporarily → ``sending``, with its own id and the time) and commits the
-claim BEFORE it connects to the server. Of two workers, threads or processes reaching for the same
-row, the UPDATE matches for exactly one (PostgreSQL re-checks the condition after the row lock;
-SQLite has one writer at a time), and the other moves on to the next row.
-
-**What the server says decides.**
-- 250 after DATA → ``sent``.
-- A 4xx reply (greeting, MAIL, RCPT or DATA), connection refused, a timeout or a dropped
-  connection before DATA → ``failed_temporarily``, tried again after 30 s, 1 min, 2 min, ...
-  doubling to at most 1 h; after ``max_attempts`` (10, about 4 h) the row is ``parked``.
-  Errors while connecting, in EHLO, STARTTLS or AUTH are about the server or our settings, not
-  this mail, so even a 5xx there counts as temporary (it still parks after ``max_attempts``).
-- A 5xx reply to MAIL, RCPT or DATA → ``parked`` with the reply text; never retried by itself.
-- Recipients are all or nothing: if the server refuses any RCPT, no DATA is sent (a 5xx
-  refusal parks the mail, otherwise it is retried), so nobody receives a mail twice because
-  another recipient of it was retried.
-
-**Never sent twice after a crash.** The one moment where the outcome is unknown is between the
-end of DATA and the server's final reply, and a process that dies anywhere after committing its
-claim leaves the row in ``sending``: the server may or may not have accepted that mail. Such a
-row is never sent again by itself; it becomes ``uncertain`` and is listed for an operator
-(``needs_attention``), who checks the server's log and either ``requeue``s it or
-``confirm_sent``s it. The same holds for a connection lost or timed out during DATA. We prefer
-a mail an operator has to look at to a customer receiving the same reply twice.
-
-A row is taken as abandoned when its claim is older than ``stale_after`` (10 minutes; every SMTP
-exchange is cut off by ``send_deadline``, 2 minutes, well before that): a worker checks at
-start-up and then on every round, so a second worker starting next to a live one does not take
-that one's mail in flight for a dead one's. When the worker that claimed a row finally hears
-back after all, a 250 still marks it ``sent``.
-"""
+"""The email outbox: every outgoing mail is committed first (``enqueue``, in the caller's
+transaction), then sent over SMTP by ``OutboxWorker``, which claims one row at a time before it
+connects and lets the server's reply decide: sent, tried again later, parked, or — when a process
+died between DATA and the reply — ``uncertain`` for an operator, never sent twice by itself.
+The rules in full: docs/architecture.md, "Email channel", Outbox."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What the email channel does with mail: ticket processing, the acknowledgement, agents'
-replies by mail (docs/email.md).
+replies by mail (docs/architecture.md, "Email channel").
 
 A new mail is kept raw first (``TicketStore.store_received``), then processed by one task:
 
