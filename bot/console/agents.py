@@ -25,7 +25,6 @@ from bot.http.staff import request_address
 from bot.http import inputs
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError, json_body
-from bot.core.customers import profile_of
 from bot.core.ratelimit import ConnectionCap
 from bot.core.staff import Staff
 from bot.core.store import message_dict
@@ -56,175 +55,205 @@ def notes_of(sessions, conversation_id: str) -> List[Dict[str, Any]]:
         return [{"at": iso(e.at), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
 
 
-def blueprint(service: Conversations) -> Blueprint:
-    bp = Blueprint("console_agents")
-    sessions = service.store.sessions
+class AgentsDesk:
+    """What the console's agent routes keep per app (``app.ctx.console_agents``)."""
+
+    def __init__(self, service: Conversations):
+        self.service = service
+        self.complaints, self.bookings = ComplaintDesk(service.store.sessions), BookingStore(service.store.sessions)
+        # Only a logged-in staff member keeps a console socket open, so they are capped per account
+        # (tabs), not per address: a whole office of agents may share one address.
+        self.sockets_per_staff = ConnectionCap(SOCKETS_PER_STAFF)
+
+
+def service_of(request: Request) -> Conversations:
+    return request.app.ctx.conversations
+
+
+def recorder(staff: Staff, action: str, request: Request, **detail):
+    def record(session, handoff: Handoff) -> None:
+        audit.record(session, f"staff:{staff.id}", action, handoff.conversation_id,
+                     request_address(request, service_of(request)), handoff=handoff.id, **detail)
+    return record
+
+
+async def handoff_of(service: Conversations, handoff_id: str) -> Handoff:
+    handoff = await service.db(service.handoffs.desk.get, inputs.record_id(handoff_id, "handoff_id"))
+    if handoff is None:
+        raise ApiError(404, "not_found", "No such handoff.")
+    return handoff
+
+
+def text_of(body: Dict[str, Any]) -> str:
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        raise ApiError(422, "invalid_change", f"text must be 1–{MAX_TEXT} characters.")
+    return text.strip()
+
+
+async def after_queue_change(service: Conversations, handoff: Handoff) -> None:
+    if handoff.state != "waiting":
+        await service.handoffs.left_queue(handoff.conversation_id)
+    await service.handoffs.to_consoles({"type": "queue_changed", "conversation_id": handoff.conversation_id})
+    await service.handoffs.announce_positions()
+
+
+async def queue(request: Request) -> HTTPResponse:
+    service = service_of(request)
     desk = service.handoffs.desk
-    complaints, bookings = ComplaintDesk(sessions), BookingStore(sessions)
+    staff = await console_staff(request, service, csrf=False)
+    now = service_hours.now()
+    waiting = await service.db(desk.waiting)
+    positions = desk.positions(waiting)
+    live = await service.db(desk.with_agent, None if staff.is_supervisor else staff.id)
+    return json_response({
+        "waiting": [handoff_dict(h, now, positions[h.id]) for h in waiting],
+        "with_agents" if staff.is_supervisor else "mine": [handoff_dict(h, now) for h in live],
+        "agents_online": service.handoffs.agents_online(),
+    }, ensure_ascii=False)
 
-    # Only a logged-in staff member keeps a console socket open, so they are capped per account
-    # (tabs), not per address: a whole office of agents may share one address.
-    sockets_per_staff = ConnectionCap(SOCKETS_PER_STAFF)
 
-    def recorder(staff: Staff, action: str, request: Request, **detail):
-        def record(session, handoff: Handoff) -> None:
-            audit.record(session, f"staff:{staff.id}", action, handoff.conversation_id, request_address(request, service),
-                         handoff=handoff.id, **detail)
-        return record
+async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
+    service, agents = service_of(request), request.app.ctx.console_agents
+    staff = await console_staff(request, service, csrf=False)
+    handoff = await service.db(service.handoffs.desk.open_for, conversation_id)
+    if handoff is None or not may_see(staff, handoff):
+        raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
+    talk = await service.db(service.store.conversation, conversation_id)
+    messages = await service.db(service.store.history, conversation_id)
+    open_cases = await service.db(agents.complaints.open_for_owner, talk.customer_id, conversation_id)
+    callbacks = [c for c in await service.db(agents.bookings.list_callbacks, "requested") if c.conversation_id == conversation_id]
+    return json_response({
+        "handoff": handoff_dict(handoff, service_hours.now()),
+        "customer": await service.profile(talk),
+        "channel": talk.channel,
+        "messages": [message_dict(m) for m in messages],
+        "notes": await service.db(notes_of, service.store.sessions, conversation_id),
+        "complaints": [{"reference": c.reference, "state": c.state, "category": c.category, "urgent": c.urgent,
+                        "resolution_due": iso(c.resolution_due)} for c in open_cases],
+        "callbacks": [{"reference": c.reference, "window_start": iso(c.window_start)} for c in callbacks],
+        "channel_details": await service.details(talk),  # an email's ticket and attachments
+    }, ensure_ascii=False)
 
-    async def change(method, *args, **kwargs) -> Handoff:
-        return await service.db(method, *args, **kwargs)  # the desk's refusals: bot/http/errors.py
 
-    async def handoff_of(handoff_id: str) -> Handoff:
-        handoff = await service.db(desk.get, inputs.record_id(handoff_id, "handoff_id"))
-        if handoff is None:
-            raise ApiError(404, "not_found", "No such handoff.")
-        return handoff
+async def claim(request: Request, handoff_id: str) -> HTTPResponse:
+    service = service_of(request)
+    staff = await console_staff(request, service, csrf=True)
+    handoff = await service.db(service.handoffs.desk.claim, (await handoff_of(service, handoff_id)).id, staff.id,
+                               service_hours.now(), recorder(staff, "claim", request))
+    if service.capabilities(handoff.channel).live_chat:  # a mail thread is not told who opened it, only answered
+        await service.say(handoff.conversation_id, knowledge.message("agent_joined", handoff.language, name=staff.name), "system")
+    await after_queue_change(service, handoff)
+    return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
 
-    def text_of(body: Dict[str, Any]) -> str:
-        text = body.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-            raise ApiError(422, "invalid_change", f"text must be 1–{MAX_TEXT} characters.")
-        return text.strip()
 
-    @bp.get("/console/api/queue")
-    async def queue(request: Request) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=False)
-        now = service_hours.now()
-        waiting = await service.db(desk.waiting)
-        positions = desk.positions(waiting)
-        live = await service.db(desk.with_agent, None if staff.is_supervisor else staff.id)
-        return json_response({
-            "waiting": [handoff_dict(h, now, positions[h.id]) for h in waiting],
-            "with_agents" if staff.is_supervisor else "mine": [handoff_dict(h, now) for h in live],
-            "agents_online": service.handoffs.agents_online(),
-        }, ensure_ascii=False)
-
-    @bp.get("/console/api/conversations/<conversation_id>")
-    async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=False)
-        handoff = await service.db(desk.open_for, conversation_id)
-        if handoff is None or not may_see(staff, handoff):
-            raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
-        talk = await service.db(service.store.conversation, conversation_id)
-        messages = await service.db(service.store.history, conversation_id)
-        open_cases = await service.db(complaints.open_for_owner, talk.customer_id, conversation_id)
-        callbacks = [c for c in await service.db(bookings.list_callbacks, "requested") if c.conversation_id == conversation_id]
-        return json_response({
-            "handoff": handoff_dict(handoff, service_hours.now()),
-            "customer": profile_of(await service.db(service.store.customer, talk.customer_id) if talk.customer_id else None),
-            "channel": talk.channel,
-            "messages": [message_dict(m) for m in messages],
-            "notes": await service.db(notes_of, sessions, conversation_id),
-            "complaints": [{"reference": c.reference, "state": c.state, "category": c.category, "urgent": c.urgent,
-                            "resolution_due": iso(c.resolution_due)} for c in open_cases],
-            "callbacks": [{"reference": c.reference, "window_start": iso(c.window_start)} for c in callbacks],
-            "channel_details": await service.details(talk),  # an email's ticket and attachments
-        }, ensure_ascii=False)
-
-    @bp.post("/console/api/handoffs/<handoff_id>/claim")
-    async def claim(request: Request, handoff_id: str) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=True)
-        handoff = await change(desk.claim, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
-                               recorder(staff, "claim", request))
-        if service.capabilities(handoff.channel).live_chat:  # a mail thread is not told who opened it, only answered
-            await service.say(handoff.conversation_id, knowledge.message("agent_joined", handoff.language, name=staff.name), "system")
-        await after_queue_change(handoff)
-        return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
-
-    @bp.post("/console/api/handoffs/<handoff_id>/transfer")
-    async def transfer(request: Request, handoff_id: str) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=True)
-        body = json_body(request)
-        handoff = await change(desk.transfer, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
-                               body.get("queue"), body.get("agent"),
+async def transfer(request: Request, handoff_id: str) -> HTTPResponse:
+    service = service_of(request)
+    staff = await console_staff(request, service, csrf=True)
+    body = json_body(request)
+    handoff = await service.db(service.handoffs.desk.transfer, (await handoff_of(service, handoff_id)).id, staff.id,
+                               service_hours.now(), body.get("queue"), body.get("agent"),
                                recorder(staff, "transfer", request, queue=body.get("queue"), agent=body.get("agent")))
-        await after_queue_change(handoff)
-        return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
+    await after_queue_change(service, handoff)
+    return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
 
-    @bp.post("/console/api/handoffs/<handoff_id>/resolve")
-    async def resolve(request: Request, handoff_id: str) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=True)
-        handoff = await change(desk.resolve, (await handoff_of(handoff_id)).id, staff.id, service_hours.now(),
-                               recorder(staff, "resolve", request))
-        await service.handoffs.hand_back(handoff)
-        await after_queue_change(handoff)
-        return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
 
-    @bp.post("/console/api/conversations/<conversation_id>/messages")
-    async def reply(request: Request, conversation_id: str) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=True)
-        text = text_of(json_body(request))
-        handoff = await service.db(desk.open_for, conversation_id)
-        if handoff is None or handoff.state != "with_agent" or handoff.agent_id != staff.id:
-            raise ApiError(409, "conflict", "Claim the conversation before replying; it is not yours now.")
+async def resolve(request: Request, handoff_id: str) -> HTTPResponse:
+    service = service_of(request)
+    staff = await console_staff(request, service, csrf=True)
+    handoff = await service.db(service.handoffs.desk.resolve, (await handoff_of(service, handoff_id)).id, staff.id,
+                               service_hours.now(), recorder(staff, "resolve", request))
+    await service.handoffs.hand_back(handoff)
+    await after_queue_change(service, handoff)
+    return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
 
-        def store_and_audit():
-            message = service.store.store_outbound(conversation_id, mask_sensitive(text), "agent")
-            with sessions() as session:
-                audit.record(session, f"staff:{staff.id}", "reply", conversation_id, request_address(request, service),
-                             message=message.id)
-                session.commit()
-            return message
 
-        message = await service.db(store_and_audit)
-        await service.deliver(message)
-        frame = {"type": "message", "message": message_dict(message), "conversation_id": conversation_id}
-        await service.handoffs.to_consoles(frame, conversation_id)
-        return json_response({"message": message_dict(message)}, ensure_ascii=False)
+async def reply(request: Request, conversation_id: str) -> HTTPResponse:
+    service = service_of(request)
+    staff = await console_staff(request, service, csrf=True)
+    text = text_of(json_body(request))
+    handoff = await service.db(service.handoffs.desk.open_for, conversation_id)
+    if handoff is None or handoff.state != "with_agent" or handoff.agent_id != staff.id:
+        raise ApiError(409, "conflict", "Claim the conversation before replying; it is not yours now.")
+    address = request_address(request, service)
 
-    @bp.post("/console/api/conversations/<conversation_id>/typing")
-    async def typing(request: Request, conversation_id: str) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=True)
-        typing_on = bool(json_body(request).get("on"))
-        handoff = await service.db(desk.open_for, conversation_id)
-        if handoff is not None and handoff.agent_id == staff.id:
-            await service.hub.publish(conversation_id, {"type": "typing", "on": typing_on})
-        return json_response({"ok": True})
+    def store_and_audit():
+        message = service.store.store_outbound(conversation_id, mask_sensitive(text), "agent")
+        with service.store.sessions() as session:
+            audit.record(session, f"staff:{staff.id}", "reply", conversation_id, address, message=message.id)
+            session.commit()
+        return message
 
-    @bp.post("/console/api/conversations/<conversation_id>/notes")
-    async def note(request: Request, conversation_id: str) -> HTTPResponse:
-        staff = await console_staff(request, service, csrf=True)
-        text = text_of(json_body(request))
-        if not may_see(staff, await service.db(desk.open_for, conversation_id)):
-            raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
+    message = await service.db(store_and_audit)
+    await service.deliver(message)
+    frame = {"type": "message", "message": message_dict(message), "conversation_id": conversation_id}
+    await service.handoffs.to_consoles(frame, conversation_id)
+    return json_response({"message": message_dict(message)}, ensure_ascii=False)
 
-        def write():
-            with sessions() as session:
-                audit.record(session, f"staff:{staff.id}", "note", conversation_id, request_address(request, service), text=text)
-                session.commit()
 
-        await service.db(write)
-        await service.handoffs.to_consoles({"type": "note", "conversation_id": conversation_id}, conversation_id)
-        return json_response({"notes": await service.db(notes_of, sessions, conversation_id)}, ensure_ascii=False)
+async def typing(request: Request, conversation_id: str) -> HTTPResponse:
+    service = service_of(request)
+    staff = await console_staff(request, service, csrf=True)
+    typing_on = bool(json_body(request).get("on"))
+    handoff = await service.db(service.handoffs.desk.open_for, conversation_id)
+    if handoff is not None and handoff.agent_id == staff.id:
+        await service.notify(conversation_id, {"type": "typing", "on": typing_on})
+    return json_response({"ok": True})
 
-    @bp.websocket("/console/ws")
-    async def console_socket(request: Request, ws) -> None:
-        """Pushes what changed (queue, messages, notes, the customer typing) to the logged-in
-        console: what this staff member may see (``HandoffRouter.to_consoles``)."""
-        try:
-            staff = await console_staff(request, service, csrf=False)  # checks the Origin too
-        except ApiError as error:
-            await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
-            await ws.close()
-            return
-        if not sockets_per_staff.open(staff.id):
-            await ws.send(json.dumps({"type": "error", "error": {
-                "code": "too_many_connections", "message": f"At most {SOCKETS_PER_STAFF} console windows at once; close another."}}))
-            await ws.close(1013, "too many connections")  # 1013: try again later
-            return
-        service.handoffs.consoles[ws] = staff
-        try:
-            while True:
-                await ws.recv()  # the console only listens; this notices when it goes away
-        finally:
-            service.handoffs.consoles.pop(ws, None)
-            sockets_per_staff.closed(staff.id)
 
-    async def after_queue_change(handoff: Handoff) -> None:
-        if handoff.state != "waiting":
-            await service.handoffs.left_queue(handoff.conversation_id)
-        await service.handoffs.to_consoles({"type": "queue_changed", "conversation_id": handoff.conversation_id})
-        await service.handoffs.announce_positions()
+async def note(request: Request, conversation_id: str) -> HTTPResponse:
+    service = service_of(request)
+    staff = await console_staff(request, service, csrf=True)
+    text = text_of(json_body(request))
+    if not may_see(staff, await service.db(service.handoffs.desk.open_for, conversation_id)):
+        raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
+    address = request_address(request, service)
 
-    return bp
+    def write():
+        with service.store.sessions() as session:
+            audit.record(session, f"staff:{staff.id}", "note", conversation_id, address, text=text)
+            session.commit()
+
+    await service.db(write)
+    await service.handoffs.to_consoles({"type": "note", "conversation_id": conversation_id}, conversation_id)
+    return json_response({"notes": await service.db(notes_of, service.store.sessions, conversation_id)}, ensure_ascii=False)
+
+
+async def console_socket(request: Request, ws) -> None:
+    """Pushes what changed (queue, messages, notes, the customer typing) to the logged-in
+    console: what this staff member may see (``HandoffRouter.to_consoles``)."""
+    service, sockets_per_staff = service_of(request), request.app.ctx.console_agents.sockets_per_staff
+    try:
+        staff = await console_staff(request, service, csrf=False)  # checks the Origin too
+    except ApiError as error:
+        await ws.send(json.dumps({"type": "error", "error": {"code": error.code, "message": str(error)}}))
+        await ws.close()
+        return
+    if not sockets_per_staff.open(staff.id):
+        await ws.send(json.dumps({"type": "error", "error": {
+            "code": "too_many_connections", "message": f"At most {SOCKETS_PER_STAFF} console windows at once; close another."}}))
+        await ws.close(1013, "too many connections")  # 1013: try again later
+        return
+    service.handoffs.consoles[ws] = staff
+    try:
+        while True:
+            await ws.recv()  # the console only listens; this notices when it goes away
+    finally:
+        service.handoffs.consoles.pop(ws, None)
+        sockets_per_staff.closed(staff.id)
+
+
+def install(app, service: Conversations) -> None:
+    """The agent routes on ``app``, whose ``ctx.conversations`` is ``service``."""
+    app.ctx.console_agents = AgentsDesk(service)
+    bp = Blueprint("console_agents")
+    bp.add_route(queue, "/console/api/queue", methods=["GET"])
+    bp.add_route(conversation, "/console/api/conversations/<conversation_id>", methods=["GET"])
+    bp.add_route(claim, "/console/api/handoffs/<handoff_id>/claim", methods=["POST"])
+    bp.add_route(transfer, "/console/api/handoffs/<handoff_id>/transfer", methods=["POST"])
+    bp.add_route(resolve, "/console/api/handoffs/<handoff_id>/resolve", methods=["POST"])
+    bp.add_route(reply, "/console/api/conversations/<conversation_id>/messages", methods=["POST"])
+    bp.add_route(typing, "/console/api/conversations/<conversation_id>/typing", methods=["POST"])
+    bp.add_route(note, "/console/api/conversations/<conversation_id>/notes", methods=["POST"])
+    bp.add_websocket_route(console_socket, "/console/ws")
+    app.blueprint(bp)

@@ -70,7 +70,7 @@ def create_app(settings: Optional[Settings] = None, channels: Optional[Sequence[
         channel.install(app, host)
     app.blueprint(staff_api.blueprint(conversations))  # after `start`, which migrates before it seeds
     app.blueprint(auth.blueprint(conversations))  # docs/console.md
-    app.blueprint(agents.blueprint(conversations))
+    agents.install(app, conversations)
     app.blueprint(pages.blueprint(conversations))  # the console's web pages
     app.blueprint(review.blueprint(conversations))  # supervisors' review of misunderstood messages, early warnings
     app.blueprint(quality.blueprint(conversations))  # the supervisors' quality dashboard

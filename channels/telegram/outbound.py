@@ -75,7 +75,7 @@ class TelegramSender:
     # Waking
 
     def wake(self, message: Message) -> None:
-        """The outbound listener (``service.outbound_listeners``): a message is waiting."""
+        """A message is waiting (TelegramChannel.deliver)."""
         if message.conversation_id.startswith(PREFIX):
             self.kick(message.conversation_id)
 
