@@ -1,6 +1,7 @@
 """The agent console's web pages (channels/console/static/): ``GET /console/`` serves the single
-page, ``/console/static/<file>`` its script and styles. The API it talks to is in
-``bot/console/auth.py`` and ``bot/console/agents.py`` (docs/console.md).
+page, ``/console/static/<file>`` its script and styles, and ``shared.js``, the helpers the
+browser front ends share, kept with the widget's files (``channels/web/static/``). The API it
+talks to is in ``bot/console/auth.py`` and ``bot/console/agents.py`` (docs/console.md).
 
 Every answer carries the strict Content-Security-Policy and the other headers of our own pages
 (``bot/contact/security_headers.py``): only our own scripts, styles and connections, no framing.
@@ -19,6 +20,8 @@ from bot.contact.security_headers import PAGES as SECURITY_HEADERS, pages as hea
 from bot.contact.settings import ROOT
 
 CONSOLE_STATIC = ROOT / "channels" / "console" / "static"
+# The same file as /static/shared.js, where the widget loads it (docs/architecture.md).
+SHARED_SCRIPT = ROOT / "channels" / "web" / "static" / "shared.js"
 # Plain file names only: no directories, no dot files, only the types the console uses.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\.(?:html|js|css|png|svg)$")
 _TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
@@ -38,6 +41,8 @@ def blueprint(service: ContactService) -> Blueprint:
 
     @bp.get("/console/static/<name>")
     async def console_static(request: Request, name: str) -> HTTPResponse:
+        if name == SHARED_SCRIPT.name:
+            return await file(SHARED_SCRIPT, mime_type=_TYPES["js"], headers=headers())
         path = CONSOLE_STATIC / name
         if not _NAME.match(name) or path.resolve().parent != CONSOLE_STATIC.resolve() or not path.is_file():
             raise ApiError(404, "not_found", "No such console file.")
