@@ -1,6 +1,7 @@
 """The agent console's web pages (bot/console/static/): ``GET /console/`` serves the single
-page, ``/console/static/<file>`` its script and styles. The API it talks to is in
-``bot/console/auth.py`` and ``bot/console/agents.py`` (docs/console.md).
+page, ``/console/static/<file>`` its script and styles, and ``shared.js``, the helpers the
+browser front ends share (bot/http/static/). The API it talks to is in ``bot/console/auth.py``
+and ``bot/console/agents.py`` (docs/console.md).
 
 Every answer carries the strict Content-Security-Policy and the other headers of our own pages
 (``bot/http/security_headers.py``): only our own scripts, styles and connections, no framing.
@@ -9,6 +10,7 @@ Every answer carries the strict Content-Security-Policy and the other headers of
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from sanic import Blueprint
 from sanic.request import Request
@@ -16,8 +18,8 @@ from sanic.response import HTTPResponse, file, redirect
 
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError
+from bot.http import SHARED_SCRIPT
 from bot.http.security_headers import PAGES as SECURITY_HEADERS, pages as headers
-from pathlib import Path
 
 CONSOLE_STATIC = Path(__file__).parent / "static"
 # Plain file names only: no directories, no dot files, only the types the console uses.
@@ -39,6 +41,8 @@ def blueprint(service: Conversations) -> Blueprint:
 
     @bp.get("/console/static/<name>")
     async def console_static(request: Request, name: str) -> HTTPResponse:
+        if name == SHARED_SCRIPT.name:
+            return await file(SHARED_SCRIPT, mime_type=_TYPES["js"], headers=headers())
         path = CONSOLE_STATIC / name
         if not _NAME.match(name) or path.resolve().parent != CONSOLE_STATIC.resolve() or not path.is_file():
             raise ApiError(404, "not_found", "No such console file.")

@@ -15,7 +15,7 @@ from bot.core.channel import Capabilities, Channel, ConversationKind
 from bot.core.models import Message
 from bot.core.ratelimit import ConnectionCap, RateLimiter
 from bot.core.store import message_dict
-from bot.http import security_headers
+from bot.http import SHARED_SCRIPT, security_headers
 from bot.http.host import Host
 from channels.web import routes
 from channels.web.identity import IdentityVerifier
@@ -66,6 +66,7 @@ class WebChannel(Channel):
         origins = "*" if settings.allowed_origins.strip() == "*" else [o.strip() for o in settings.allowed_origins.split(",")]
         CORS(app, resources={r"/api/*": {"origins": origins}}, automatic_options=True, expose_headers=["Retry-After"])
         app.blueprint(routes.blueprint(settings.demo))
+        app.static("/static/shared.js", str(SHARED_SCRIPT))  # the front ends' helpers (bot/http/static/)
         app.static("/static", str(STATIC))
         app.register_middleware(embedded_file_headers, "response")
 

@@ -165,6 +165,11 @@ def test_an_agent_takes_over_a_conversation_in_the_console_and_hands_it_back(chr
     assert script.ok and script.headers["content-type"].startswith("text/javascript")
     assert script.headers["content-security-policy"] == CSP
     assert "innerHTML" not in script.text().split("*/", 1)[1], "the console never puts markup into the page"
+    shared = agent.request.get(chromium.base_url + "/console/static/shared.js")  # the front ends' helpers
+    assert shared.ok and shared.headers["content-type"].startswith("text/javascript")
+    assert shared.headers["content-security-policy"] == CSP
+    assert shared.body() == agent.request.get(chromium.base_url + "/static/shared.js").body()  # one file
+    assert "innerHTML" not in shared.text().split("*/", 1)[1]
     for wrong in ("/console/static/nothing.js", "/console/static/%2e%2e%2fpages.py", "/console/static/.hidden.js"):
         assert agent.request.get(chromium.base_url + wrong).status == 404, wrong
     assert agent.request.get(chromium.base_url + "/console").url.endswith("/console/")

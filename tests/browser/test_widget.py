@@ -34,6 +34,19 @@ def requests_to(page, path):
     return seen
 
 
+def fails_first(times):
+    """A route handler: the first ``times`` requests cannot connect, the later ones go through."""
+    left = {"n": times}
+
+    def handle(route):
+        if left["n"] > 0:
+            left["n"] -= 1
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+    return handle
+
+
 # ---------------------------------------------------------------- tests
 def test_chinese_question_is_answered_with_the_risk_disclosure_shown_apart(chromium):
     page = chromium.page()
@@ -350,22 +363,29 @@ def test_second_tab_follows_in_real_time_and_catches_up_after_a_dropped_connecti
 
 def test_service_unreachable_at_first_then_the_chat_recovers_by_itself(chromium):
     page = chromium.page()
-    failures = {"left": 2}
-
-    def flaky(route):
-        if failures["left"] > 0:
-            failures["left"] -= 1
-            route.abort("connectionrefused")
-        else:
-            route.continue_()
-
-    page.route("**/api/v1/sessions", flaky)
+    page.route("**/api/v1/sessions", fails_first(2))
     page.goto(chromium.base_url + "/")
     open_widget(page)
     notice = page.get_by_role("alert")
     expect(notice).to_contain_text("暂时无法连接客服系统，请检查网络后重试。")
     chromium.shot(page, "down")
     expect(notice).to_be_hidden(timeout=15_000)  # retried with backoff, quietly
+    answer = say(page, "长青货币宝起购金额是多少")
+    expect(answer).to_contain_text("100 元")
+
+
+def test_the_widget_adds_the_shared_helpers_itself_and_recovers_when_they_fail_to_load(chromium):
+    """The firm's page has one tag; widget.js loads shared.js (the HTTP helper) from next to
+    itself. Should that fail, the customer sees the network notice and the widget tries again."""
+    page = chromium.page()
+    page.route("**/static/shared.js", fails_first(2))  # as the page loads, and when the chat opens
+    page.goto(chromium.base_url + "/")
+    assert page.locator('script[src$="/static/widget.js"]').count() == 1  # the one tag
+    open_widget(page)
+    notice = page.get_by_role("alert")
+    expect(notice).to_contain_text("暂时无法连接客服系统，请检查网络后重试。")
+    expect(notice).to_be_hidden(timeout=15_000)  # loaded on the next try, quietly
+    expect(page.locator('script[src$="/static/shared.js"]')).to_have_count(1)  # the failed tag is gone
     answer = say(page, "长青货币宝起购金额是多少")
     expect(answer).to_contain_text("100 元")
 

@@ -86,7 +86,7 @@ def test_the_demo_page_has_no_inline_script_or_style():
     assert parser.found == []
 
 
-@pytest.mark.parametrize("path", ["/static/widget.js", "/static/widget.css", "/static/demo.js"])
+@pytest.mark.parametrize("path", ["/static/widget.js", "/static/shared.js", "/static/widget.css", "/static/demo.js"])
 def test_the_widgets_files_load_on_other_sites_and_are_never_sniffed(proxied, path):
     status, headers, _ = fetch(proxied, path, headers={"Origin": "https://www.firm.example"})
     assert status == 200 and headers["X-Content-Type-Options"] == "nosniff"

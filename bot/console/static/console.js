@@ -1,8 +1,9 @@
 /*!
  * Evergreen Wealth 长青财富 — agent console.
  *
- * Plain JavaScript, no dependencies, no build step; served by bot/console/pages.py under a
- * Content-Security-Policy that allows only this origin's script and styles. It speaks the
+ * Plain JavaScript, no build step; served by bot/console/pages.py under a
+ * Content-Security-Policy that allows only this origin's script and styles. console.html loads
+ * shared.js (the HTTP helper and labels the front ends share) before it. It speaks the
  * console API (docs/console.md): login and session (/console/api/login, /logout, /me), the
  * queue, conversations, claim, replies, typing, notes, transfer and resolve, and the WebSocket
  * /console/ws that says what changed.
@@ -42,18 +43,12 @@
     }
   ];
 
-  var REASONS = {
-    customer_request: 'Asked for an agent',
-    misunderstood: 'Assistant did not understand',
-    urgent: 'Urgent matter',
-    fraud: 'Fraud report',
-    private_advisor: 'Private advisor requested',
-    email: 'Email to the service mailbox'
-  };
+  var Shared = window.EvergreenShared; // shared.js: the HTTP helper and the labels the pages share
+  var REASONS = Shared.labels.reasons;
   var TIERS = { private: 'Private', premier: 'Premier', standard: 'Standard' };
-  var LANGUAGES = { zh: '中文', en: 'English' };
-  var CHANNELS = { web: 'Website chat', app: 'Mobile app', telegram: 'Telegram', email: 'Email' };
-  var QUEUES = { general: 'General queue', private: 'Private-client queue' };
+  var LANGUAGES = Shared.labels.languages;
+  var CHANNELS = Shared.labels.channels;
+  var QUEUES = Shared.labels.queues;
   var SENDERS = { customer: 'Customer', bot: 'Assistant', agent: 'Agent', system: 'System' };
 
   // ------------------------------------------------------------------ state
@@ -177,31 +172,11 @@
 
   // ------------------------------------------------------------------ HTTP
   function api(method, path, body) {
-    var headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
-    return fetch(API + path, {
-      method: method,
-      headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-      cache: 'no-store'
-    }).then(function (res) {
-      return res.text().then(function (raw) {
-        var data = null;
-        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
-        if (res.ok && data) return data;
-        var err = new Error((data && data.error && data.error.message) || ('The service answered HTTP ' + res.status + '.'));
-        err.status = res.status;
-        err.code = (data && data.error && data.error.code) || 'http_' + res.status;
-        var retry = parseInt(res.headers.get('Retry-After') || '', 10);
-        if (retry > 0) err.retryAfter = retry;
-        if (res.status === 401 && state.me && path !== '/login') sessionEnded();
-        throw err;
-      });
-    }, function () {
-      var err = new Error('Cannot reach the contact service. Check the connection; the console keeps trying.');
-      err.code = 'network';
+    return Shared.request(method, API + path, body, {
+      headers: method !== 'GET' && state.csrf ? { 'X-CSRF-Token': state.csrf } : null,
+      unreachable: 'Cannot reach the contact service. Check the connection; the console keeps trying.'
+    }).catch(function (err) {
+      if (err.status === 401 && state.me && path !== '/login') sessionEnded();
       throw err;
     });
   }

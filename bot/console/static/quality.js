@@ -1,8 +1,9 @@
 /*!
  * Evergreen Wealth 长青财富 — the supervisors' quality dashboard (quality.html).
  *
- * Plain JavaScript, no dependencies, no build step; served by bot/console/pages.py under the
- * console's Content-Security-Policy. It reads /console/api/me and
+ * Plain JavaScript, no build step; served by bot/console/pages.py under the
+ * console's Content-Security-Policy; quality.html loads shared.js (the HTTP helper and labels the
+ * front ends share) before it. It reads /console/api/me and
  * /console/api/quality/dashboard (docs/console.md, "Quality dashboard") and shows the figures as
  * they come: nothing is estimated or recomputed here, only formatted ("—" for a figure that has
  * no value, percentages with one decimal). Every text goes on the page with textContent and
@@ -21,18 +22,12 @@
   var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   var LIST_DAYS = 31; // a chart's description lists every day up to this many, else sums up
 
-  var CHANNELS = { web: 'Website chat', app: 'Mobile app', telegram: 'Telegram', email: 'Email' };
-  var QUEUES = { general: 'General queue', private: 'Private-client queue' };
-  var LANGUAGES = { zh: '中文', en: 'English' };
+  var Shared = window.EvergreenShared; // shared.js: the HTTP helper and the labels the pages share
+  var CHANNELS = Shared.labels.channels;
+  var QUEUES = Shared.labels.queues;
+  var LANGUAGES = Shared.labels.languages;
   var TRIGGERS = { agent: 'An agent', bot: 'The assistant' };
-  var REASONS = {
-    customer_request: 'Asked for an agent',
-    misunderstood: 'Assistant did not understand',
-    urgent: 'Urgent matter',
-    fraud: 'Fraud report',
-    private_advisor: 'Private advisor requested',
-    email: 'Email to the service mailbox'
-  };
+  var REASONS = Shared.labels.reasons;
   var DEADLINES = {
     first_reply: 'Acknowledged within 24 h',
     resolution: 'Resolved within 5/10 working days',
@@ -108,25 +103,10 @@
   // ------------------------------------------------------------------ HTTP
   function getJSON(path) { return call('GET', path); }
   function call(method, path, body) {
-    var headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
-    return fetch(API + path, {
-      method: method, headers: headers, credentials: 'same-origin', cache: 'no-store',
-      body: body === undefined ? undefined : JSON.stringify(body)
-    })
-      .then(function (res) {
-        return res.text().then(function (raw) {
-          var data = null;
-          try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
-          if (res.ok && data) return data;
-          var err = new Error((data && data.error && data.error.message) || ('The service answered HTTP ' + res.status + '.'));
-          err.status = res.status;
-          throw err;
-        });
-      }, function () {
-        throw new Error('Cannot reach the contact service. Check the connection and try again.');
-      });
+    return Shared.request(method, API + path, body, {
+      headers: method !== 'GET' && csrf ? { 'X-CSRF-Token': csrf } : null,
+      unreachable: 'Cannot reach the contact service. Check the connection and try again.'
+    });
   }
 
   function query(filters) {

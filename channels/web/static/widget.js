@@ -4,7 +4,8 @@
  * Embed with one tag:
  *   <script src="https://HOST/static/widget.js" data-identity-token="(optional JWT)" defer></script>
  *
- * Plain modern JavaScript, no dependencies, no build step. Speaks the contact-service API
+ * Plain modern JavaScript, no build step; its one companion, shared.js (the HTTP helper it shares
+ * with the console pages), it loads itself from next to widget.js. Speaks the contact-service API
  * (docs/contact-api.md): POST /api/v1/sessions, GET|POST /api/v1/messages, WebSocket /api/v1/ws,
  * and POST /api/v1/link-codes (a verified customer linking Telegram, when the service offers it).
  * Every piece of message text is inserted with textContent, never as HTML.
@@ -44,6 +45,7 @@
   var BASE = new URL('../', SCRIPT_URL).href.replace(/\/+$/, ''); // …/static/widget.js → service root
   var WS_BASE = BASE.replace(/^http/i, 'ws');
   var CSS_URL = new URL('widget.css', SCRIPT_URL).href;
+  var SHARED_URL = new URL('shared.js', SCRIPT_URL).href; // the helpers shared with the console pages
   var CONFIG = window.EvergreenChatConfig || {};
   var MAX_CHARS = 2000;
   var TYPING_REFRESH_MS = 8000; // re-send "typing on" at most this often while the customer types
@@ -402,32 +404,39 @@
   }
 
   // ------------------------------------------------------------------ HTTP
-  function api(method, path, body, token) {
-    var headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (token) headers.Authorization = 'Bearer ' + token;
-    return fetch(BASE + path, {
-      method: method,
-      headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store',
-      credentials: 'omit'
-    }).then(function (res) {
-      return res.text().then(function (raw) {
-        var data = null;
-        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
-        if (res.ok && data) return data;
-        var err = new Error((data && data.error && data.error.message) || ('HTTP ' + res.status));
-        err.status = res.status;
-        err.code = (data && data.error && data.error.code) || (res.ok ? 'invalid_response' : 'http_' + res.status);
-        var retry = parseInt(res.headers.get('Retry-After') || '', 10);
-        if (retry > 0) err.retryAfter = retry;
+  // The HTTP helper is the one the console pages use too (shared.js, next to this file). The firm's
+  // page has one tag, so the widget adds shared.js itself, at once, and every call waits for it;
+  // should it not load, the call fails as a network error and the next call tries again.
+  var sharedLoading = null;
+  function shared() {
+    if (window.EvergreenShared) return Promise.resolve(window.EvergreenShared);
+    if (!sharedLoading) {
+      var tag = document.createElement('script');
+      sharedLoading = new Promise(function (resolve, reject) {
+        tag.onload = function () { if (window.EvergreenShared) resolve(window.EvergreenShared); else reject(); };
+        tag.onerror = reject;
+        tag.src = SHARED_URL;
+        (document.head || document.documentElement).appendChild(tag);
+      }).catch(function () {
+        sharedLoading = null;
+        tag.remove();
+        var err = new Error('network');
+        err.code = 'network';
         throw err;
       });
-    }, function () {
-      var err = new Error('network');
-      err.code = 'network';
-      throw err;
+    }
+    return sharedLoading;
+  }
+  shared().catch(function () { /* the first call tries again */ });
+
+  function api(method, path, body, token) {
+    return shared().then(function (S) {
+      return S.request(method, BASE + path, body, {
+        headers: token ? { Authorization: 'Bearer ' + token } : null,
+        credentials: 'omit',
+        httpMessage: function (status) { return 'HTTP ' + status; },
+        unreachable: 'network'
+      });
     });
   }
 
