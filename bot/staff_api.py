@@ -176,121 +176,155 @@ class LivePush:
         asyncio.run_coroutine_threadsafe(self.service.deliver(message), self.loop)
 
 
-def blueprint(service: Conversations) -> Blueprint:
-    """The staff routes. Register it after the app's own start listener, which migrates the
-    database: this blueprint's listener seeds the demo supervisor into it."""
-    bp = Blueprint("staff_api")
-    sessions = service.store.sessions
-    push = LivePush(service)
-    lifecycle = ComplaintLifecycle(sessions, notify=push)
-    changes = {  # POST /complaints/<reference>/<action>: the method and the body fields it takes
-        "transition": (lifecycle.transition, ("to", "resolution", "reason")),
-        "severity": (lifecycle.set_severity, ("severity",)),
-        "urgent": (lifecycle.set_urgent, ("urgent",)),
-        "assign": (lifecycle.assign, ("assignee",)),
-        "extend": (lifecycle.extend, ("days", "reason")),
-        "notes": (lifecycle.add_note, ("text",)),
-    }
+class StaffDesk:
+    """What the staff routes keep per app (``app.ctx.staff_api``)."""
 
-    @bp.before_server_start
+    def __init__(self, service: Conversations):
+        self.service = service
+        self.push = LivePush(service)
+        self.lifecycle = ComplaintLifecycle(service.store.sessions, notify=self.push)
+        self.bookings = BookingStore(service.store.sessions)
+        self.changes = {  # POST /complaints/<reference>/<action>: the method and the body fields it takes
+            "transition": (self.lifecycle.transition, ("to", "resolution", "reason")),
+            "severity": (self.lifecycle.set_severity, ("severity",)),
+            "urgent": (self.lifecycle.set_urgent, ("urgent",)),
+            "assign": (self.lifecycle.assign, ("assignee",)),
+            "extend": (self.lifecycle.extend, ("days", "reason")),
+            "notes": (self.lifecycle.add_note, ("text",)),
+        }
+
+
+def desk_of(request: Request) -> StaffDesk:
+    return request.app.ctx.staff_api
+
+
+async def signed_in(request: Request) -> Staff:
+    return await bearer_staff(desk_of(request).service, request)
+
+
+async def supervisor(request: Request) -> Staff:
+    staff = await signed_in(request)
+    require_role(staff, "supervisor")
+    return staff
+
+
+async def queue(request: Request) -> HTTPResponse:
+    await signed_in(request)
+    service = desk_of(request).service
+    conditions, (limit, offset) = _filters(request.args), _page(request.args)
+    complaints, total = await service.db(list_complaints, service.store.sessions, conditions, limit, offset)
+    numbers = await service.db(service.vault.reveal, service.store.sessions, [c.contact_ref for c in complaints])
+    return json_response({"complaints": [complaint_dict(c, numbers) for c in complaints], "total": total,
+                          "limit": limit, "offset": offset}, ensure_ascii=False)
+
+
+async def complaint(request: Request, reference: str) -> HTTPResponse:
+    await signed_in(request)
+    service = desk_of(request).service
+    found = await service.db(complaint_with_events, service.store.sessions, service.vault, reference)
+    if found is None:
+        raise ApiError(404, "not_found", f"No complaint {reference}.")
+    return json_response(found, ensure_ascii=False)
+
+
+async def change(request: Request, reference: str, action: str) -> HTTPResponse:
+    staff = await signed_in(request)
+    desk = desk_of(request)
+    if action not in desk.changes:
+        raise ApiError(404, "not_found", f"No such change; use one of {', '.join(desk.changes)}.")
+    method, fields = desk.changes[action]
+    body = json_body(request)
+    service = desk.service
+    await service.db(method, reference, staff, *(body.get(name) for name in fields))  # refusals: bot/http/errors.py
+    return json_response(await service.db(complaint_with_events, service.store.sessions, service.vault, reference),
+                         ensure_ascii=False)
+
+
+async def period_report(request: Request) -> report.ComplaintReport:
+    await signed_in(request)
+    start, end = _period(request.args)
+    service = desk_of(request).service
+    return await service.db(report.build, service.store.sessions, start, end, service_hours.now())
+
+
+async def report_csv(request: Request) -> HTTPResponse:
+    result = await period_report(request)
+    filename = f"complaints-{result.start}-{result.end}.csv"
+    return csv_attachment(report.to_csv(result), filename)
+
+
+async def report_html(request: Request) -> HTTPResponse:
+    result = await period_report(request)
+    return html(report.to_html(result), headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+async def callbacks(request: Request) -> HTTPResponse:
+    await signed_in(request)
+    desk = desk_of(request)
+    service = desk.service
+    found = await service.db(desk.bookings.list_callbacks, request.args.get("state"))
+    numbers = await service.db(service.vault.reveal, service.store.sessions, [c.mobile_ref for c in found])
+    return json_response({"callbacks": [booking_dict(c, numbers, window_start=c.window_start, window_end=c.window_end)
+                                        for c in found]}, ensure_ascii=False)
+
+
+async def appointments(request: Request) -> HTTPResponse:
+    await signed_in(request)
+    desk = desk_of(request)
+    service = desk.service
+    found = await service.db(desk.bookings.list_appointments, request.args.get("state"))
+    numbers = await service.db(service.vault.reveal, service.store.sessions, [a.mobile_ref for a in found])
+    return json_response({"appointments": [booking_dict(a, numbers, city=a.city, starts_at=a.starts_at, ends_at=a.ends_at)
+                                           for a in found]}, ensure_ascii=False)
+
+
+async def parked(request: Request) -> HTTPResponse:
+    """Customer messages the assistant failed on too often (``Conversations.answer``)."""
+    await supervisor(request)
+    service = desk_of(request).service
+    found = await service.db(service.store.parked)
+    return json_response({"messages": [{**message_dict(m), "conversation_id": m.conversation_id, "attempts": m.attempts}
+                                       for m in found]}, ensure_ascii=False)
+
+
+async def retry_parked(request: Request, message_id: int) -> HTTPResponse:
+    """Give a parked message back to the retry loop once its cause is fixed (audited)."""
+    staff = await supervisor(request)
+    service = desk_of(request).service
+    message_id = inputs.record_id(message_id, "message_id")
+    address = request_address(request, service)
+    message = await service.db(service.store.unpark, message_id, lambda session: audit.record(
+        session, f"staff:{staff.id}", "message_retry", f"message:{message_id}", address))
+    if message is None:
+        raise ApiError(409, "conflict", "That message is not parked (or no such message).")
+    return json_response({"message": {**message_dict(message), "status": message.status}}, ensure_ascii=False)
+
+
+def install(app, service: Conversations) -> None:
+    """The staff routes on ``app``. Install it after the app's own start listener, which migrates
+    the database: this one seeds the demo supervisor into it."""
+    desk = app.ctx.staff_api = StaffDesk(service)
+
     async def start(app, _loop):
-        push.loop = asyncio.get_running_loop()
+        desk.push.loop = asyncio.get_running_loop()
 
         def demo_accounts():  # they exist in demo mode only
-            with sessions() as session:
+            with service.store.sessions() as session:
                 if service.settings.demo:
                     seed_demo(session)
                 else:
                     retire_demo(session)
         await service.db(demo_accounts)
 
-    async def signed_in(request: Request) -> Staff:
-        return await bearer_staff(service, request)
-
-    @bp.get("/api/v1/staff/complaints")
-    async def queue(request: Request) -> HTTPResponse:
-        await signed_in(request)
-        conditions, (limit, offset) = _filters(request.args), _page(request.args)
-        complaints, total = await service.db(list_complaints, sessions, conditions, limit, offset)
-        numbers = await service.db(service.vault.reveal, sessions, [c.contact_ref for c in complaints])
-        return json_response({"complaints": [complaint_dict(c, numbers) for c in complaints], "total": total,
-                              "limit": limit, "offset": offset}, ensure_ascii=False)
-
-    @bp.get("/api/v1/staff/complaints/<reference>")
-    async def complaint(request: Request, reference: str) -> HTTPResponse:
-        await signed_in(request)
-        found = await service.db(complaint_with_events, sessions, service.vault, reference)
-        if found is None:
-            raise ApiError(404, "not_found", f"No complaint {reference}.")
-        return json_response(found, ensure_ascii=False)
-
-    @bp.post("/api/v1/staff/complaints/<reference>/<action>")
-    async def change(request: Request, reference: str, action: str) -> HTTPResponse:
-        staff = await signed_in(request)
-        if action not in changes:
-            raise ApiError(404, "not_found", f"No such change; use one of {', '.join(changes)}.")
-        method, fields = changes[action]
-        body = json_body(request)
-        await service.db(method, reference, staff, *(body.get(name) for name in fields))  # refusals: bot/http/errors.py
-        return json_response(await service.db(complaint_with_events, sessions, service.vault, reference), ensure_ascii=False)
-
-    async def period_report(request: Request) -> report.ComplaintReport:
-        await signed_in(request)
-        start, end = _period(request.args)
-        return await service.db(report.build, sessions, start, end, service_hours.now())
-
-    @bp.get("/api/v1/staff/reports/complaints.csv")
-    async def report_csv(request: Request) -> HTTPResponse:
-        result = await period_report(request)
-        filename = f"complaints-{result.start}-{result.end}.csv"
-        return csv_attachment(report.to_csv(result), filename)
-
-    bookings = BookingStore(sessions)
-
-    @bp.get("/api/v1/staff/callbacks")
-    async def callbacks(request: Request) -> HTTPResponse:
-        await signed_in(request)
-        found = await service.db(bookings.list_callbacks, request.args.get("state"))
-        numbers = await service.db(service.vault.reveal, sessions, [c.mobile_ref for c in found])
-        return json_response({"callbacks": [booking_dict(c, numbers, window_start=c.window_start, window_end=c.window_end)
-                                            for c in found]}, ensure_ascii=False)
-
-    @bp.get("/api/v1/staff/appointments")
-    async def appointments(request: Request) -> HTTPResponse:
-        await signed_in(request)
-        found = await service.db(bookings.list_appointments, request.args.get("state"))
-        numbers = await service.db(service.vault.reveal, sessions, [a.mobile_ref for a in found])
-        return json_response({"appointments": [booking_dict(a, numbers, city=a.city, starts_at=a.starts_at, ends_at=a.ends_at)
-                                               for a in found]}, ensure_ascii=False)
-
-    async def supervisor(request: Request) -> Staff:
-        staff = await signed_in(request)
-        require_role(staff, "supervisor")
-        return staff
-
-    @bp.get("/api/v1/staff/messages/parked")
-    async def parked(request: Request) -> HTTPResponse:
-        """Customer messages the assistant failed on too often (``Conversations.answer``)."""
-        await supervisor(request)
-        found = await service.db(service.store.parked)
-        return json_response({"messages": [{**message_dict(m), "conversation_id": m.conversation_id, "attempts": m.attempts}
-                                           for m in found]}, ensure_ascii=False)
-
-    @bp.post("/api/v1/staff/messages/<message_id:int>/retry")
-    async def retry_parked(request: Request, message_id: int) -> HTTPResponse:
-        """Give a parked message back to the retry loop once its cause is fixed (audited)."""
-        staff = await supervisor(request)
-        message_id = inputs.record_id(message_id, "message_id")
-        address = request_address(request, service)
-        message = await service.db(service.store.unpark, message_id, lambda session: audit.record(
-            session, f"staff:{staff.id}", "message_retry", f"message:{message_id}", address))
-        if message is None:
-            raise ApiError(409, "conflict", "That message is not parked (or no such message).")
-        return json_response({"message": {**message_dict(message), "status": message.status}}, ensure_ascii=False)
-
-    @bp.get("/api/v1/staff/reports/complaints.html")
-    async def report_html(request: Request) -> HTTPResponse:
-        result = await period_report(request)
-        return html(report.to_html(result), headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
-
-    return bp
+    bp = Blueprint("staff_api")
+    bp.add_route(queue, "/api/v1/staff/complaints", methods=["GET"])
+    bp.add_route(complaint, "/api/v1/staff/complaints/<reference>", methods=["GET"])
+    bp.add_route(change, "/api/v1/staff/complaints/<reference>/<action>", methods=["POST"])
+    bp.add_route(report_csv, "/api/v1/staff/reports/complaints.csv", methods=["GET"])
+    bp.add_route(report_html, "/api/v1/staff/reports/complaints.html", methods=["GET"])
+    bp.add_route(callbacks, "/api/v1/staff/callbacks", methods=["GET"])
+    bp.add_route(appointments, "/api/v1/staff/appointments", methods=["GET"])
+    bp.add_route(parked, "/api/v1/staff/messages/parked", methods=["GET"])
+    bp.add_route(retry_parked, "/api/v1/staff/messages/<message_id:int>/retry", methods=["POST"])
+    app.register_listener(start, "before_server_start")
+    app.blueprint(bp)

@@ -113,6 +113,17 @@ async def queue(request: Request) -> HTTPResponse:
     }, ensure_ascii=False)
 
 
+async def channels(request: Request) -> HTTPResponse:
+    """The kinds of conversation the installed channels bring, with their names and what they can
+    do (the console shows the names and words a claim by them; the dashboard filters by them)."""
+    service = service_of(request)
+    await console_staff(request, service, csrf=False)
+    return json_response({"channels": [
+        {"kind": kind.name, "label": kind.labels.get("en", kind.name), "labels": kind.labels,
+         "live_chat": channel.capabilities.live_chat, "replies_by_email": channel.capabilities.replies_by_email}
+        for channel in service.channels for kind in channel.kinds]}, ensure_ascii=False)
+
+
 async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
     service, agents = service_of(request), request.app.ctx.console_agents
     staff = await console_staff(request, service, csrf=False)
@@ -248,6 +259,7 @@ def install(app, service: Conversations) -> None:
     app.ctx.console_agents = AgentsDesk(service)
     bp = Blueprint("console_agents")
     bp.add_route(queue, "/console/api/queue", methods=["GET"])
+    bp.add_route(channels, "/console/api/channels", methods=["GET"])
     bp.add_route(conversation, "/console/api/conversations/<conversation_id>", methods=["GET"])
     bp.add_route(claim, "/console/api/handoffs/<handoff_id>/claim", methods=["POST"])
     bp.add_route(transfer, "/console/api/handoffs/<handoff_id>/transfer", methods=["POST"])

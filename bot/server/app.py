@@ -68,7 +68,7 @@ def create_app(settings: Optional[Settings] = None, channels: Optional[Sequence[
                 bearer_staff=lambda request: staff_api.bearer_staff(conversations, request))
     for channel in installed:  # after `start`, which migrates before a channel's own start reads its tables
         channel.install(app, host)
-    app.blueprint(staff_api.blueprint(conversations))  # after `start`, which migrates before it seeds
+    staff_api.install(app, conversations)  # after `start`, which migrates before it seeds
     app.blueprint(auth.blueprint(conversations))  # docs/console.md
     agents.install(app, conversations)
     app.blueprint(pages.blueprint(conversations))  # the console's web pages

@@ -47,7 +47,8 @@
   var REASONS = Shared.labels.reasons;
   var TIERS = { private: 'Private', premier: 'Premier', standard: 'Standard' };
   var LANGUAGES = Shared.labels.languages;
-  var CHANNELS = Shared.labels.channels;
+  var CHANNELS = {}; // kind -> name, from GET /console/api/channels (the installed channels)
+  var CAPABILITIES = {}; // kind -> what its channel can do (live_chat, replies_by_email)
   var QUEUES = Shared.labels.queues;
   var SENDERS = { customer: 'Customer', bot: 'Assistant', agent: 'Agent', system: 'System' };
 
@@ -310,6 +311,13 @@
     showLogin('Your session has ended. Please log in again.');
   }
 
+  // The installed channels' names and capabilities, before anything is shown.
+  function loadChannels() {
+    return api('GET', '/channels').then(function (data) {
+      data.channels.forEach(function (c) { CHANNELS[c.kind] = c.label; CAPABILITIES[c.kind] = c; });
+    });
+  }
+
   function enterApp(me, csrf) {
     state.me = me;
     state.csrf = csrf;
@@ -376,7 +384,7 @@
     el.loginError.hidden = true;
     api('POST', '/login', { id: id, password: password }).then(function (data) {
       el.loginPassword.value = '';
-      enterApp(data.staff, data.csrf_token);
+      return loadChannels().then(function () { enterApp(data.staff, data.csrf_token); });
     }, function (err) {
       var text = err.message;
       if (err.code === 'rate_limited') {
@@ -687,7 +695,7 @@
     if (button) button.disabled = true;
     state.selfClaimed[hf.id] = true;
     api('POST', '/handoffs/' + encodeURIComponent(hf.id) + '/claim').then(function () {
-      flash(hf.channel === 'email' ? 'You have the conversation now; your replies go out by email.'
+      flash((CAPABILITIES[hf.channel] || {}).replies_by_email ? 'You have the conversation now; your replies go out by email.'
         : 'You have the conversation now; the customer was told you joined.', 'ok');
       refreshQueue();
       openConversation(hf.conversation_id, true);
@@ -1239,8 +1247,8 @@
   // ------------------------------------------------------------------ start
   showBoot();
   api('GET', '/me').then(function (me) {
-    enterApp(me.staff, me.csrf_token);
-  }, function (err) {
+    return loadChannels().then(function () { enterApp(me.staff, me.csrf_token); });
+  }).then(null, function (err) {
     showLogin(err.status === 401 ? null : err.message);
   });
 })();

@@ -23,7 +23,7 @@
   var LIST_DAYS = 31; // a chart's description lists every day up to this many, else sums up
 
   var Shared = window.EvergreenShared; // shared.js: the HTTP helper and the labels the pages share
-  var CHANNELS = Shared.labels.channels;
+  var CHANNELS = {}; // kind -> name, from GET /console/api/channels (the installed channels)
   var QUEUES = Shared.labels.queues;
   var LANGUAGES = Shared.labels.languages;
   var TRIGGERS = { agent: 'An agent', bot: 'The assistant' };
@@ -605,8 +605,15 @@
       el.userRole.textContent = me.staff.role === 'supervisor' ? 'Supervisor' : 'Agent';
       el.user.hidden = false;
       csrf = me.csrf_token;
+      return getJSON('/channels');
+    }).then(function (data) {
+      data.channels.forEach(function (c) {
+        CHANNELS[c.kind] = c.label;
+        inputs.channel.appendChild(h('option', { value: c.kind, text: c.label }));
+      });
+      inputs.channel.value = filters.channel;
       return load(filters);
-    }, failed);
+    }).then(null, failed);
   }
 
   start();

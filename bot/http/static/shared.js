@@ -10,7 +10,8 @@
  * window.EvergreenShared = {
  *   request(method, url, body, options) — fetch with JSON in and out; see below;
  *   responseError(res, data, fallback) — the service's error answer as an Error;
- *   labels: { channels, languages, queues, reasons } — how the console pages name the codes
+ *   labels: { languages, queues, reasons } — how the console pages name the codes (the channels'
+ *     names come from the service: GET /console/api/channels)
  * }
  */
 (function () {
@@ -20,7 +21,6 @@
 
   // Labels of the service's codes, as the console and the quality dashboard show them.
   var labels = {
-    channels: { web: 'Website chat', app: 'Mobile app', telegram: 'Telegram', email: 'Email' },
     languages: { zh: '中文', en: 'English' },
     queues: { general: 'General queue', private: 'Private-client queue' },
     reasons: {
