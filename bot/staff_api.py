@@ -9,7 +9,6 @@ import asyncio
 from datetime import date, timedelta
 from typing import Any, Dict, List, Optional, Tuple
 
-from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, html, json as json_response
 from sqlalchemy import case, func, or_, select
@@ -26,6 +25,7 @@ from bot.core import audit
 from bot.http.staff import request_address, require_role
 from bot.http import inputs
 from bot.core.conversations import Conversations
+from bot.http import routes
 from bot.http.errors import ApiError, csv_attachment, json_body
 from bot.core.models import Message
 from bot.core.staff import Staff, authenticate, retire_demo, seed_demo
@@ -300,6 +300,19 @@ async def retry_parked(request: Request, message_id: int) -> HTTPResponse:
     return json_response({"message": {**message_dict(message), "status": message.status}}, ensure_ascii=False)
 
 
+ROUTES = [
+    (queue, "/api/v1/staff/complaints", "GET"),
+    (complaint, "/api/v1/staff/complaints/<reference>", "GET"),
+    (change, "/api/v1/staff/complaints/<reference>/<action>", "POST"),
+    (report_csv, "/api/v1/staff/reports/complaints.csv", "GET"),
+    (report_html, "/api/v1/staff/reports/complaints.html", "GET"),
+    (callbacks, "/api/v1/staff/callbacks", "GET"),
+    (appointments, "/api/v1/staff/appointments", "GET"),
+    (parked, "/api/v1/staff/messages/parked", "GET"),
+    (retry_parked, "/api/v1/staff/messages/<message_id:int>/retry", "POST"),
+]
+
+
 def install(app, service: Conversations) -> None:
     """The staff routes on ``app``. Install it after the app's own start listener, which migrates
     the database: this one seeds the demo supervisor into it."""
@@ -316,15 +329,5 @@ def install(app, service: Conversations) -> None:
                     retire_demo(session)
         await service.db(demo_accounts)
 
-    bp = Blueprint("staff_api")
-    bp.add_route(queue, "/api/v1/staff/complaints", methods=["GET"])
-    bp.add_route(complaint, "/api/v1/staff/complaints/<reference>", methods=["GET"])
-    bp.add_route(change, "/api/v1/staff/complaints/<reference>/<action>", methods=["POST"])
-    bp.add_route(report_csv, "/api/v1/staff/reports/complaints.csv", methods=["GET"])
-    bp.add_route(report_html, "/api/v1/staff/reports/complaints.html", methods=["GET"])
-    bp.add_route(callbacks, "/api/v1/staff/callbacks", methods=["GET"])
-    bp.add_route(appointments, "/api/v1/staff/appointments", methods=["GET"])
-    bp.add_route(parked, "/api/v1/staff/messages/parked", methods=["GET"])
-    bp.add_route(retry_parked, "/api/v1/staff/messages/<message_id:int>/retry", methods=["POST"])
     app.register_listener(start, "before_server_start")
-    app.blueprint(bp)
+    app.blueprint(routes.blueprint("staff_api", ROUTES))

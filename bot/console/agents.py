@@ -10,7 +10,6 @@ import json
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
-from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from bot.console.auth import console_staff
 from bot.http.staff import request_address
 from bot.http import inputs
 from bot.core.conversations import Conversations
+from bot.http import routes
 from bot.http.errors import ApiError, json_body
 from bot.core.ratelimit import ConnectionCap
 from bot.core.staff import Staff
@@ -254,18 +254,21 @@ async def console_socket(request: Request, ws) -> None:
         sockets_per_staff.closed(staff.id)
 
 
+ROUTES = [
+    (queue, "/console/api/queue", "GET"),
+    (channels, "/console/api/channels", "GET"),
+    (conversation, "/console/api/conversations/<conversation_id>", "GET"),
+    (claim, "/console/api/handoffs/<handoff_id>/claim", "POST"),
+    (transfer, "/console/api/handoffs/<handoff_id>/transfer", "POST"),
+    (resolve, "/console/api/handoffs/<handoff_id>/resolve", "POST"),
+    (reply, "/console/api/conversations/<conversation_id>/messages", "POST"),
+    (typing, "/console/api/conversations/<conversation_id>/typing", "POST"),
+    (note, "/console/api/conversations/<conversation_id>/notes", "POST"),
+    (console_socket, "/console/ws", "WEBSOCKET"),
+]
+
+
 def install(app, service: Conversations) -> None:
     """The agent routes on ``app``, whose ``ctx.conversations`` is ``service``."""
     app.ctx.console_agents = AgentsDesk(service)
-    bp = Blueprint("console_agents")
-    bp.add_route(queue, "/console/api/queue", methods=["GET"])
-    bp.add_route(channels, "/console/api/channels", methods=["GET"])
-    bp.add_route(conversation, "/console/api/conversations/<conversation_id>", methods=["GET"])
-    bp.add_route(claim, "/console/api/handoffs/<handoff_id>/claim", methods=["POST"])
-    bp.add_route(transfer, "/console/api/handoffs/<handoff_id>/transfer", methods=["POST"])
-    bp.add_route(resolve, "/console/api/handoffs/<handoff_id>/resolve", methods=["POST"])
-    bp.add_route(reply, "/console/api/conversations/<conversation_id>/messages", methods=["POST"])
-    bp.add_route(typing, "/console/api/conversations/<conversation_id>/typing", methods=["POST"])
-    bp.add_route(note, "/console/api/conversations/<conversation_id>/notes", methods=["POST"])
-    bp.add_websocket_route(console_socket, "/console/ws")
-    app.blueprint(bp)
+    app.blueprint(routes.blueprint("console_agents", ROUTES))

@@ -18,7 +18,7 @@ from bot.core.conversations import Conversations
 from bot.core.customers import profile_of
 from bot.core.ratelimit import RateLimiter
 from bot.core.store import message_dict
-from bot.http import inputs, security_headers
+from bot.http import inputs, routes, security_headers
 from bot.http.errors import ApiError, json_body
 from channels.web import identity
 
@@ -273,15 +273,17 @@ async def demo_identity_token(request: Request) -> HTTPResponse:
     return json_response({"identity_token": token})
 
 
+ROUTES = [
+    (start_session, "/api/v1/sessions", "POST"),
+    (post_message, "/api/v1/messages", "POST"),
+    (get_messages, "/api/v1/messages", "GET"),
+    (socket, "/api/v1/ws", "WEBSOCKET"),
+    (link_code, "/api/v1/link-codes", "POST"),
+    (openapi, "/api/v1/openapi.yaml", "GET"),
+    (demo_page, "/", "GET"),
+]
+DEMO_ROUTES = [(demo_identity_token, "/demo/identity-token", "GET")]  # in production the route does not exist
+
+
 def blueprint(demo: bool) -> Blueprint:
-    bp = Blueprint("web_channel")
-    bp.add_route(start_session, "/api/v1/sessions", methods=["POST"])
-    bp.add_route(post_message, "/api/v1/messages", methods=["POST"])
-    bp.add_route(get_messages, "/api/v1/messages", methods=["GET"])
-    bp.add_websocket_route(socket, "/api/v1/ws")
-    bp.add_route(link_code, "/api/v1/link-codes", methods=["POST"])
-    bp.add_route(openapi, "/api/v1/openapi.yaml", methods=["GET"])
-    bp.add_route(demo_page, "/", methods=["GET"])
-    if demo:  # in production the route does not exist
-        bp.add_route(demo_identity_token, "/demo/identity-token", methods=["GET"])
-    return bp
+    return routes.blueprint("web_channel", ROUTES + (DEMO_ROUTES if demo else []))
