@@ -24,7 +24,6 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response
 from sqlalchemy import Column, DateTime, ForeignKey, String, update
@@ -32,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import audit
 from bot.core.conversations import Conversations
+from bot.http import routes
 from bot.http.errors import ApiError, json_body
 from bot.http.client_address import over_https
 from bot.http.staff import request_address
@@ -236,48 +236,56 @@ def _set_cookie(response: HTTPResponse, token: str, secure: bool) -> None:
         cookie["max-age"] = 0
 
 
-def blueprint(service: Conversations) -> Blueprint:
-    bp = Blueprint("console_auth")
+async def login(request: Request) -> HTTPResponse:
+    service, limits = request.app.ctx.conversations, request.app.ctx.login_limits
     sessions = service.store.sessions
-    limits = LoginLimits()
+    _check_origin(request)  # another site must not log a browser in to the attacker's account
+    body = json_body(request)
+    staff_id, password = body.get("id"), body.get("password")
+    if not isinstance(staff_id, str) or not isinstance(password, str) or not 1 <= len(staff_id) <= 64 \
+            or not 1 <= len(password) <= MAX_PASSWORD:
+        raise ApiError(400, "invalid_request", 'Send {"id": string, "password": string}.')
+    address = request_address(request, service)
+    wait, reached = limits.attempt(staff_id, address)
+    if wait:
+        await service.db(_record, sessions, "anonymous", "login_failed", target=f"staff:{staff_id}",
+                         ip=address, reason="rate_limited", limit=reached)
+        raise ApiError(429, "rate_limited", "Too many failed logins; please try again later.",
+                       {"Retry-After": str(int(wait) + 1)})
+    found = await service.db(log_in, sessions, staff_id, password, address)
+    if found is None:
+        raise ApiError(401, "login_failed", LOGIN_FAILED)
+    limits.succeeded(staff_id, address)
+    staff, token, csrf_token = found
+    response = json_response({"staff": staff_dict(staff), "csrf_token": csrf_token}, headers=NO_STORE)
+    _set_cookie(response, token, _secure(request, service))
+    return response
 
-    @bp.post("/console/api/login")
-    async def login(request: Request) -> HTTPResponse:
-        _check_origin(request)  # another site must not log a browser in to the attacker's account
-        body = json_body(request)
-        staff_id, password = body.get("id"), body.get("password")
-        if not isinstance(staff_id, str) or not isinstance(password, str) or not 1 <= len(staff_id) <= 64 \
-                or not 1 <= len(password) <= MAX_PASSWORD:
-            raise ApiError(400, "invalid_request", 'Send {"id": string, "password": string}.')
-        address = request_address(request, service)
-        wait, reached = limits.attempt(staff_id, address)
-        if wait:
-            await service.db(_record, sessions, "anonymous", "login_failed", target=f"staff:{staff_id}",
-                             ip=address, reason="rate_limited", limit=reached)
-            raise ApiError(429, "rate_limited", "Too many failed logins; please try again later.",
-                           {"Retry-After": str(int(wait) + 1)})
-        found = await service.db(log_in, sessions, staff_id, password, address)
-        if found is None:
-            raise ApiError(401, "login_failed", LOGIN_FAILED)
-        limits.succeeded(staff_id, address)
-        staff, token, csrf_token = found
-        response = json_response({"staff": staff_dict(staff), "csrf_token": csrf_token}, headers=NO_STORE)
-        _set_cookie(response, token, _secure(request, service))
-        return response
 
-    @bp.post("/console/api/logout")
-    async def logout(request: Request) -> HTTPResponse:
-        session, staff = await _current(request, service)
-        _check_csrf(request, session)
-        await service.db(log_out, sessions, session.id, staff.id, request_address(request, service))
-        response = json_response({"logged_out": True})
-        _set_cookie(response, "", _secure(request, service))
-        return response
+async def logout(request: Request) -> HTTPResponse:
+    service = request.app.ctx.conversations
+    session, staff = await _current(request, service)
+    _check_csrf(request, session)
+    await service.db(log_out, service.store.sessions, session.id, staff.id, request_address(request, service))
+    response = json_response({"logged_out": True})
+    _set_cookie(response, "", _secure(request, service))
+    return response
 
-    @bp.get("/console/api/me")
-    async def me(request: Request) -> HTTPResponse:
-        session, staff = await _current(request, service)
-        return json_response({"staff": staff_dict(staff), "csrf_token": session.csrf_token,
-                              "idle_timeout_seconds": round(_idle(service).total_seconds())}, headers=NO_STORE)
 
-    return bp
+async def me(request: Request) -> HTTPResponse:
+    service = request.app.ctx.conversations
+    session, staff = await _current(request, service)
+    return json_response({"staff": staff_dict(staff), "csrf_token": session.csrf_token,
+                          "idle_timeout_seconds": round(_idle(service).total_seconds())}, headers=NO_STORE)
+
+
+ROUTES = [
+    (login, "/console/api/login", "POST"),
+    (logout, "/console/api/logout", "POST"),
+    (me, "/console/api/me", "GET"),
+]
+
+
+def install(app) -> None:
+    app.ctx.login_limits = LoginLimits()
+    app.blueprint(routes.blueprint("console_auth", ROUTES))

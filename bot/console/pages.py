@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, redirect
 
-from bot.core.conversations import Conversations
 from bot.http.errors import ApiError
-from bot.http import SHARED_SCRIPT
+from bot.http import SHARED_SCRIPT, routes
 from bot.http.security_headers import PAGES as SECURITY_HEADERS, pages as headers
 
 CONSOLE_STATIC = Path(__file__).parent / "static"
@@ -28,24 +26,29 @@ _TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=ut
           "css": "text/css; charset=utf-8", "png": "image/png", "svg": "image/svg+xml"}
 
 
-def blueprint(service: Conversations) -> Blueprint:
-    bp = Blueprint("console_pages")
+async def console_bare(request: Request) -> HTTPResponse:
+    return redirect("/console/", headers=dict(SECURITY_HEADERS))  # redirect() adds to the dict
 
-    @bp.get("/console", strict_slashes=True)
-    async def console_bare(request: Request) -> HTTPResponse:
-        return redirect("/console/", headers=dict(SECURITY_HEADERS))  # redirect() adds to the dict
 
-    @bp.get("/console/", strict_slashes=True)
-    async def console_page(request: Request) -> HTTPResponse:
-        return await file(CONSOLE_STATIC / "console.html", mime_type=_TYPES["html"], headers=headers("no-store"))
+async def console_page(request: Request) -> HTTPResponse:
+    return await file(CONSOLE_STATIC / "console.html", mime_type=_TYPES["html"], headers=headers("no-store"))
 
-    @bp.get("/console/static/<name>")
-    async def console_static(request: Request, name: str) -> HTTPResponse:
-        if name == SHARED_SCRIPT.name:
-            return await file(SHARED_SCRIPT, mime_type=_TYPES["js"], headers=headers())
-        path = CONSOLE_STATIC / name
-        if not _NAME.match(name) or path.resolve().parent != CONSOLE_STATIC.resolve() or not path.is_file():
-            raise ApiError(404, "not_found", "No such console file.")
-        return await file(path, mime_type=_TYPES[name.rsplit(".", 1)[1]], headers=headers())
 
-    return bp
+async def console_static(request: Request, name: str) -> HTTPResponse:
+    if name == SHARED_SCRIPT.name:
+        return await file(SHARED_SCRIPT, mime_type=_TYPES["js"], headers=headers())
+    path = CONSOLE_STATIC / name
+    if not _NAME.match(name) or path.resolve().parent != CONSOLE_STATIC.resolve() or not path.is_file():
+        raise ApiError(404, "not_found", "No such console file.")
+    return await file(path, mime_type=_TYPES[name.rsplit(".", 1)[1]], headers=headers())
+
+
+ROUTES = [
+    (console_bare, "/console", "GET", {"strict_slashes": True}),
+    (console_page, "/console/", "GET", {"strict_slashes": True}),
+    (console_static, "/console/static/<name>", "GET"),
+]
+
+
+def install(app) -> None:
+    app.blueprint(routes.blueprint("console_pages", ROUTES))

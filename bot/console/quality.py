@@ -12,7 +12,6 @@ import re
 from datetime import date, timedelta
 from typing import Any, Dict, List, Optional, Sequence
 
-from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
 
@@ -21,6 +20,7 @@ from bot.console.auth import console_staff
 from bot.http.staff import require_role
 from bot.console.pages import CONSOLE_STATIC, headers
 from bot.core.conversations import Conversations
+from bot.http import routes
 from bot.http.errors import ApiError, csv_attachment
 from bot.quality.indicators import Filters, Indicators, InvalidPeriod
 
@@ -82,36 +82,41 @@ def to_csv(columns: List[str], rows: List[List[Any]]) -> str:
     return out.getvalue()
 
 
-def blueprint(service: Conversations) -> Blueprint:
-    bp = Blueprint("console_quality")
-    indicators = Indicators(service.store.sessions, [channel.quality for channel in service.channels])
+async def dashboard_of(request: Request) -> Dict[str, Any]:
+    service = request.app.ctx.conversations
+    require_role(await console_staff(request, service, csrf=False), "supervisor")
+    now = service_hours.now()
+    filters = filters_of(request.args, now.date(), service.kinds())
+    return (await service.db(request.app.ctx.quality_indicators.dashboard, filters, now)).as_dict()
 
-    async def dashboard_of(request: Request) -> Dict[str, Any]:
-        require_role(await console_staff(request, service, csrf=False), "supervisor")
-        now = service_hours.now()
-        filters = filters_of(request.args, now.date(), service.kinds())
-        return (await service.db(indicators.dashboard, filters, now)).as_dict()
 
-    @bp.get("/console/quality", strict_slashes=True)
-    async def quality_bare(request: Request) -> HTTPResponse:
-        return await quality_page(request)
+async def quality_page(request: Request) -> HTTPResponse:
+    return await file(CONSOLE_STATIC / "quality.html", mime_type="text/html; charset=utf-8", headers=headers("no-store"))
 
-    @bp.get("/console/quality/", strict_slashes=True)
-    async def quality_page(request: Request) -> HTTPResponse:
-        return await file(CONSOLE_STATIC / "quality.html", mime_type="text/html; charset=utf-8", headers=headers("no-store"))
 
-    @bp.get("/console/api/quality/dashboard")
-    async def dashboard(request: Request) -> HTTPResponse:
-        return json_response(await dashboard_of(request), ensure_ascii=False, headers={"Cache-Control": "no-store"})
+async def dashboard(request: Request) -> HTTPResponse:
+    return json_response(await dashboard_of(request), ensure_ascii=False, headers={"Cache-Control": "no-store"})
 
-    @bp.get(r"/console/api/quality/<name:[^/]+\.csv>")
-    async def table_csv(request: Request, name: str) -> HTTPResponse:
-        board, table_name = await dashboard_of(request), name[:-len(".csv")]
-        table = board["tables"].get(table_name)
-        if table is None:
-            raise ApiError(404, "not_found", f"No such table; use one of {', '.join(board['tables'])}.")
-        period = board["filters"]
-        filename = f"quality-{table_name}-{period['from']}-to-{period['to']}.csv"  # a known table: safe in the header
-        return csv_attachment(to_csv(table["columns"], table["rows"]), filename)
 
-    return bp
+async def table_csv(request: Request, name: str) -> HTTPResponse:
+    board, table_name = await dashboard_of(request), name[:-len(".csv")]
+    table = board["tables"].get(table_name)
+    if table is None:
+        raise ApiError(404, "not_found", f"No such table; use one of {', '.join(board['tables'])}.")
+    period = board["filters"]
+    filename = f"quality-{table_name}-{period['from']}-to-{period['to']}.csv"  # a known table: safe in the header
+    return csv_attachment(to_csv(table["columns"], table["rows"]), filename)
+
+
+ROUTES = [
+    (quality_page, "/console/quality", "GET", {"strict_slashes": True}),
+    (quality_page, "/console/quality/", "GET", {"strict_slashes": True, "name": "quality_page_slash"}),
+    (dashboard, "/console/api/quality/dashboard", "GET"),
+    (table_csv, r"/console/api/quality/<name:[^/]+\.csv>", "GET"),
+]
+
+
+def install(app, service: Conversations) -> None:
+    """The supervisors' dashboard on ``app``, with the installed channels' own indicators."""
+    app.ctx.quality_indicators = Indicators(service.store.sessions, [channel.quality for channel in service.channels])
+    app.blueprint(routes.blueprint("console_quality", ROUTES))

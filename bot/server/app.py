@@ -69,11 +69,11 @@ def create_app(settings: Optional[Settings] = None, channels: Optional[Sequence[
     for channel in installed:  # after `start`, which migrates before a channel's own start reads its tables
         channel.install(app, host)
     staff_api.install(app, conversations)  # after `start`, which migrates before it seeds
-    app.blueprint(auth.blueprint(conversations))  # docs/console.md
+    auth.install(app)  # the console (docs/console.md): login and sessions
     agents.install(app, conversations)
-    app.blueprint(pages.blueprint(conversations))  # the console's web pages
-    app.blueprint(review.blueprint(conversations))  # supervisors' review of misunderstood messages, early warnings
-    app.blueprint(quality.blueprint(conversations))  # the supervisors' quality dashboard
+    pages.install(app)  # the console's web pages
+    review.install(app, conversations)  # supervisors' review of misunderstood messages, early warnings
+    quality.install(app, conversations)  # the supervisors' quality dashboard
     counts = CollectorRegistry()
     counts.register(core_metrics.DatabaseCounts(conversations.store.sessions, [c.metrics for c in installed]))
     counts.register(core_metrics.ASSISTANT_REPLY_SECONDS)
