@@ -13,12 +13,13 @@ from sanic import Sanic
 
 from bot.core.channel import Capabilities, Channel, ConversationKind
 from bot.core.models import Message
+from bot.http import routes
 from bot.http.host import Host
 from channels.email import metrics, quality
 from channels.email.mailbox import ImapConfig
 from channels.email.outbox import EmailConfigError, SmtpConfig
 from channels.email.processing import MailProcessor, own_addresses
-from channels.email.routes import attachments_blueprint, outbox_blueprint
+from channels.email import routes as email_routes
 
 
 class EmailChannel(Channel):
@@ -29,6 +30,7 @@ class EmailChannel(Channel):
 
     def __init__(self) -> None:
         self.processor: Optional[MailProcessor] = None
+        self.host: Optional[Host] = None
 
     def install(self, app: Sanic, host: Host) -> None:
         """Raises EmailConfigError (the service refuses to start) for settings that cannot work."""
@@ -40,7 +42,8 @@ class EmailChannel(Channel):
         except ValueError:
             raise EmailConfigError("EMAIL_SMTP_RETRY_SECONDS must be a number of seconds") from None
         processor = self.processor = MailProcessor(host.conversations, imap, smtp, own_addresses(imap, smtp), retry_seconds)
-        app.ctx.email = processor
+        self.host = host
+        app.ctx.email = self  # the routes read it there
 
         async def start(app, _loop) -> None:  # after the app's own start, which migrates
             await processor.start()
@@ -50,8 +53,7 @@ class EmailChannel(Channel):
 
         app.register_listener(start, "before_server_start")
         app.register_listener(stop, "before_server_stop")
-        app.blueprint(attachments_blueprint(processor, host))
-        app.blueprint(outbox_blueprint(processor, host))
+        app.blueprint(routes.blueprint("email", email_routes.ROUTES))
 
     async def deliver(self, message: Message) -> None:
         if self.processor is not None:

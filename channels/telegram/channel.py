@@ -12,13 +12,13 @@ from sanic import Sanic
 
 from bot.core.channel import Capabilities, Channel, ConversationKind
 from bot.core.models import Message
+from bot.http import routes
 from bot.http.host import Host
-from channels.telegram import metrics
+from channels.telegram import metrics, webhook
 from channels.telegram.config import TelegramConfig, TelegramConfigError, telegram_config
 from channels.telegram.inbound import TelegramInbound
 from channels.telegram.outbound import TelegramSender, make_bot
 from channels.telegram.store import TelegramStore
-from channels.telegram.webhook import blueprint
 
 class TelegramChannel(Channel):
     name = "telegram"
@@ -42,7 +42,7 @@ class TelegramChannel(Channel):
         store = TelegramStore(conversations.store.sessions)
         self.sender = TelegramSender(conversations, store, make_bot(self.config))
         self.inbound = TelegramInbound(conversations, store, self.sender, self.config)
-        app.ctx.telegram = self.inbound
+        app.ctx.telegram = self.inbound  # the webhook reads it there
 
         async def start(app, _loop) -> None:  # after the app's own start, which migrates
             self.sender.start()  # the first sweep sends what an earlier run left unsent
@@ -53,7 +53,7 @@ class TelegramChannel(Channel):
 
         app.register_listener(start, "before_server_start")
         app.register_listener(stop, "before_server_stop")
-        app.blueprint(blueprint(self.inbound, self.config))
+        app.blueprint(routes.blueprint("telegram", webhook.ROUTES))
 
     async def deliver(self, message: Message) -> None:
         if self.sender is not None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hmac
 import logging
 
-from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response
 from sqlalchemy.exc import OperationalError
@@ -27,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 from bot.http import inputs
 from bot.http.errors import ApiError
 from bot.privacy import mask_sensitive
-from channels.telegram.config import SECRET_HEADER, WEBHOOK_PATH, TelegramConfig
+from channels.telegram.config import SECRET_HEADER, WEBHOOK_PATH
 from channels.telegram.inbound import TelegramInbound
 
 logger = logging.getLogger(__name__)
@@ -42,33 +41,30 @@ def refused(body: bytes, reason: str) -> None:
     logger.warning("telegram update refused (%s), %d bytes: %r", reason, len(body), excerpt)
 
 
-def blueprint(inbound: TelegramInbound, config: TelegramConfig) -> Blueprint:
-    bp = Blueprint("telegram")
-    secret = config.webhook_secret.encode()
-
-    @bp.post(WEBHOOK_PATH, stream=True)
-    async def webhook(request: Request) -> HTTPResponse:
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, secret):
-            raise ApiError(403, "forbidden", "Wrong or missing secret token.")
-        request.stream.request_max_size = MAX_UPDATE_BYTES  # beyond it: 413 (Sanic's PayloadTooLarge)
-        await request.receive_body()
-        try:
-            update = inputs.json_object(request.body, max_bytes=MAX_UPDATE_BYTES)
-            update_id = update.get("update_id")
-            if isinstance(update_id, bool) or not isinstance(update_id, int) or not 0 <= update_id <= inputs.MAX_ID:
-                raise inputs.InvalidInput("no update_id that is a whole number")
-        except inputs.InvalidInput as error:
-            refused(request.body, str(error))
-            return json_response({"ok": True})
-        try:
-            await inbound.receive(update)
-        except OperationalError:
-            raise  # the database is down: 503, and Telegram delivers the update again
-        except Exception:
-            # A fault of ours with this update: retrying would fail the same way and hold up the
-            # bot's later updates, so it is logged and acknowledged.
-            logger.exception("telegram update %s could not be handled", update_id)
+async def webhook(request: Request) -> HTTPResponse:
+    inbound: TelegramInbound = request.app.ctx.telegram
+    given = request.headers.get(SECRET_HEADER, "").encode()
+    if not hmac.compare_digest(given, inbound.config.webhook_secret.encode()):
+        raise ApiError(403, "forbidden", "Wrong or missing secret token.")
+    request.stream.request_max_size = MAX_UPDATE_BYTES  # beyond it: 413 (Sanic's PayloadTooLarge)
+    await request.receive_body()
+    try:
+        update = inputs.json_object(request.body, max_bytes=MAX_UPDATE_BYTES)
+        update_id = update.get("update_id")
+        if isinstance(update_id, bool) or not isinstance(update_id, int) or not 0 <= update_id <= inputs.MAX_ID:
+            raise inputs.InvalidInput("no update_id that is a whole number")
+    except inputs.InvalidInput as error:
+        refused(request.body, str(error))
         return json_response({"ok": True})
+    try:
+        await inbound.receive(update)
+    except OperationalError:
+        raise  # the database is down: 503, and Telegram delivers the update again
+    except Exception:
+        # A fault of ours with this update: retrying would fail the same way and hold up the
+        # bot's later updates, so it is logged and acknowledged.
+        logger.exception("telegram update %s could not be handled", update_id)
+    return json_response({"ok": True})
 
-    return bp
+
+ROUTES = [(webhook, WEBHOOK_PATH, "POST", {"stream": True})]
