@@ -29,7 +29,10 @@ from bot.core import staff as staff_accounts
 from bot.core.db import make_engine, session_factory
 from bot.launcher import _wait_until_up
 from bot.service_hours import SHANGHAI
-from tests.contact.conftest import ROOT, Client, database_url, free_port, service_env  # noqa: F401 (fixture)
+from tests.support.clients import Client
+from tests.support.ports import free_port
+from tests.support.system import ROOT, service_env
+
 
 SHANGHAI_OFFSET = "+08:00"
 

@@ -13,6 +13,7 @@ from sanic.compat import Header
 from bot.http.client_address import client_address, over_https, trusted_proxies
 from bot.core.settings import Settings
 
+
 PROXIES = trusted_proxies("10.0.0.5, 172.16.0.0/12, 2001:db8:1::/48")
 
 
