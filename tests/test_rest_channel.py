@@ -15,7 +15,7 @@ def post(assistant, body: bytes):
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         # Without the marker each action sends ahead of its messages for the contact service
-        # (what was understood, which action speaks: tests/contact cover it).
+        # (what was understood, which action speaks: tests/channels/web cover it).
         return [r for r in json.loads(response.read()) if "understanding" not in (r.get("custom") or {})]
 
 

@@ -1,6 +1,6 @@
 """The agent console's side of a Telegram handoff (issue #6): an agent in Debian's Chromium on
 /console/, a Telegram user whose updates are the Bot API's own JSON posted to the webhook, and
-the capture server of tests/telegram/ standing in for the Bot API, recording what the service
+the capture server of tests/support/telegram_api.py standing in for the Bot API, recording what the service
 sends to the chat. The system is this module's own (the contact service with the Telegram
 channel, Rasa and the action server, SQLite), its clock frozen inside agent hours. Each test
 leaves screenshots in test-artifacts/screenshots/."""

@@ -2,7 +2,7 @@
 link code in the widget, with the bot's deep link, and a real Telegram update ``/start <code>``
 posted to the webhook links that chat to the customer's profile. The system here is this
 module's own, with the Telegram channel configured and the Bot API replaced by the capture
-server of tests/telegram (``TELEGRAM_API_URL``). Each test leaves screenshots in
+server of tests/support/telegram_api.py (``TELEGRAM_API_URL``). Each test leaves screenshots in
 test-artifacts/screenshots/."""
 
 from __future__ import annotations
