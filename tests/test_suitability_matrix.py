@@ -31,8 +31,6 @@ PROFILES: Dict[str, dict] = {
 }
 
 # Short names customers use beside the catalogue names.
-
-
 SHORT_NAMES = {
     "EG-MM01": ("货币宝", "Cash Plus"),
     "EG-BD02": ("稳盈债券", "Steady Bond"),

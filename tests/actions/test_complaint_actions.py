@@ -20,8 +20,6 @@ from bot.references import pattern
 from tests.support.trackers import NOW, city_entity, count, make_tracker, product_entity, run_action, stored, texts, validate
 
 # Every test on its own SQLite database, the actions' clock at NOW (tests/conftest.py).
-
-
 pytestmark = pytest.mark.usefixtures("actions_database")
 
 

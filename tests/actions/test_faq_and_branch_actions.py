@@ -8,8 +8,6 @@ from actions.faq import ActionAnswerFaq
 from tests.support.trackers import DISCLOSURE, city_entity, make_tracker, product_entity, run_action, texts
 
 # topic → (Chinese question, facts, English question, facts), from the spec's FAQ table.
-
-
 FAQ_FACTS = {
     "open_account": ("怎么开户", ["10 分钟", "居民身份证", "借记卡", "手机号", "人脸识别", "18 周岁", "风险测评", "网点"],
                      "how do i open an account", ["10 minutes", "resident ID card", "debit card", "mobile number", "face verification", "18", "risk questionnaire", "branches"]),

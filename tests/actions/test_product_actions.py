@@ -8,8 +8,6 @@ from tests.support.trackers import DISCLOSURE, make_tracker, product_entity, run
 
 # product code → (question, fact the answer must contain), per language and attribute,
 # straight from the spec's product table.
-
-
 FACTS = {
     ("EG-MM01", "minimum"): ("长青货币宝起购金额是多少", "100 元", "What's the minimum for Cash Plus?", "100 CNY"),
     ("EG-BD02", "minimum"): ("稳盈债券最低买多少", "1,000 元", "minimum investment steady bond", "1,000 CNY"),

@@ -19,8 +19,6 @@ from tests.support.clients import Client
 
 # What an attacker (or a curious customer) types: Rasa's default intents, internal triggers, and
 # intents with entities that would set slots.
-
-
 COMMANDS = [
     "/restart", "/session_start", "/back", "  /restart  ", "//restart", "/", "/EXTERNAL_survey",
     '/rate{"rating": "5"}', '/request_human{"reason": "fraud"}', "/report_fraud",

@@ -37,8 +37,6 @@ from tests.support.trackers import count, make_tracker, run_action, stored, text
 from tests.support.waiting import wait_for
 
 # Every test on its own SQLite database, the actions' clock at NOW (tests/conftest.py).
-
-
 pytestmark = pytest.mark.usefixtures("actions_database")
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)

@@ -23,8 +23,6 @@ from tests.support.mail import new_mail
 from tests.support.trackers import make_tracker, run_action, stored, texts
 
 # Every test on its own SQLite database, the actions' clock at NOW (tests/conftest.py).
-
-
 pytestmark = pytest.mark.usefixtures("actions_database")
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
