@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import os
 import re
-
 from typing import Iterator
 
 import pytest
 
 from tests.support.browser import Browser, running_system
+from tests.support.telegram import TOKEN
+from tests.support.telegram_api import BotApi
 
 
 @pytest.fixture(scope="module")
 def bot_api():
-    """A stand-in for api.telegram.org recording every call (modules with the Telegram channel)."""
-    from tests.support.telegram_api import BotApi
-    from tests.support.telegram import TOKEN
-
+    """A stand-in for api.telegram.org recording every call (modules with the Telegram channel);
+    one per module, since the browser tests' system has one database (tests/conftest.py's
+    ``bot_api`` is one per database)."""
     api = BotApi(TOKEN).start()
     yield api
     api.stop()
