@@ -45,7 +45,7 @@ def new_database(kind: str, folder: Path) -> Iterator[str]:
         postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _select(database_url: str, model, where) -> Any:
+def _select(model, where) -> Any:
     query = select(model)
     for column, value in where.items():
         query = query.where(getattr(model, column) == value)
@@ -57,7 +57,7 @@ def rows(database_url: str, model, **where) -> List[Any]:
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:
-            return list(session.execute(_select(database_url, model, where)).scalars())
+            return list(session.execute(_select(model, where)).scalars())
     finally:
         engine.dispose()
 
@@ -67,7 +67,7 @@ def stored(database_url: str, model, **where) -> Any:
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:
-            return session.execute(_select(database_url, model, where)).scalar_one()
+            return session.execute(_select(model, where)).scalar_one()
     finally:
         engine.dispose()
 
