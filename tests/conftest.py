@@ -1,69 +1,29 @@
-"""Shared fixtures: trackers built in code, as in Rasa's own reference bots."""
+"""Fixtures shared by several test folders, built from the helpers in tests/support/. A folder's
+own fixtures are in its conftest.py; a test module imports helpers, never fixtures."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
-
-import secrets
-
-import psycopg2
 import pytest
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
-from bot.core.db import make_engine, session_factory
+from actions import bookings as booking_actions
+from actions import forms
+from bot.core.db import make_engine, session_factory, sessions_for
 from channels.registry import migrate
+from tests.support.clients import Client
+from tests.support.database import KINDS, new_database
+from tests.support.imap_server import DovecotServer
+from tests.support.mail import ticket_store
+from tests.support.smtp_server import SmtpServer
+from tests.support.system import rasa_and_actions, running_assistant
+from tests.support.telegram import TOKEN
+from tests.support.telegram_api import BotApi
+from tests.support.trackers import DISCLOSURE, NOW
 
 
-def user_event(text: str, intent: str) -> Dict[str, Any]:
-    return {"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": intent, "confidence": 0.9}}}
-
-
-def make_tracker(
-    text: str,
-    intent: str,
-    entities: Optional[List[Dict[str, Any]]] = None,
-    slots: Optional[Dict[str, Any]] = None,
-    faq: Optional[str] = None,
-    earlier: Optional[List[Dict[str, Any]]] = None,
-    metadata: Optional[Dict[str, Any]] = None,
-) -> Tracker:
-    """A tracker whose latest customer message is ``text``, classified as ``intent``.
-
-    ``faq`` is the response-selector key ("faq/fees"); ``earlier`` are events before it;
-    ``metadata`` is what the contact service sends with the message (profile, message id).
-    """
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
-    if faq:
-        latest["response_selector"] = {"faq": {"response": {"intent_response_key": faq}}}
-    events = list(earlier or []) + [{"event": "user", "text": text, "parse_data": latest, "metadata": metadata or {}}]
-    return Tracker("customer-1", slots or {}, latest, events, False, None, {}, "action_listen")
-
-
-def product_entity(code: str) -> Dict[str, Any]:
-    return {"entity": "product", "value": code}
-
-
-def city_entity(city: str) -> Dict[str, Any]:
-    return {"entity": "city", "value": city}
-
-
-async def run_action(action, tracker: Tracker):
-    """Run ``action``; return (message dicts, events). The ``understanding`` marker every action
-    sends ahead of its messages (actions/base.py) is left out; tests of it look at it directly."""
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, {})
-    return [m for m in dispatcher.messages if "understanding" not in (m.get("custom") or {})], events
-
-
-def texts(messages: List[Dict[str, Any]]) -> str:
-    return "\n".join(m.get("text") or "" for m in messages)
-
-
-DISCLOSURE = {
-    "zh": "理财非存款，产品有风险，投资须谨慎。",
-    "en": "Wealth management products are not deposits. Investing involves risk; past performance does not guarantee future results.",
-}
+def pytest_configure(config):
+    config.addinivalue_line("markers", "clock(when): the module's ``system`` runs with EVERGREEN_CLOCK frozen at ``when``")
 
 
 @pytest.fixture
@@ -71,29 +31,103 @@ def disclosure():
     return DISCLOSURE
 
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# --- databases ------------------------------------------------------------------------------------
 
-
-def postgres_admin(statement: str) -> None:
-    connection = psycopg2.connect(POSTGRES_ADMIN)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
-    connection.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 def sessions(request, tmp_path):
     """A fresh, migrated database of each kind for every test."""
-    if request.param == "sqlite":
-        url, name = f"sqlite:///{tmp_path / 'contact.db'}", None
-    else:
-        name = f"evergreen_test_{secrets.token_hex(4)}"
-        postgres_admin(f"CREATE DATABASE {name}")
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    engine = make_engine(url)
-    migrate(engine)
-    yield session_factory(engine)
+    with new_database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine)
+        yield session_factory(engine)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def database_url(request, tmp_path_factory):
+    """A new, empty database of each kind for the module (the running system migrates it)."""
+    with new_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def database(database_url):
+    """An engine on the module's database."""
+    engine = create_engine(database_url)
+    yield engine
     engine.dispose()
-    if name:
-        postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(database_url):
+    """A session on the module's database, for looking at what the services stored."""
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def actions_database(tmp_path, monkeypatch):
+    """The actions' database (``DATABASE_URL``): a new SQLite one; the forms' and the booking
+    actions' clock at ``NOW``. Modules of actions use it for every test
+    (``pytestmark = pytest.mark.usefixtures("actions_database")``)."""
+    url = f"sqlite:///{tmp_path / 'contact.db'}"
+    migrate(make_engine(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setattr(forms, "now", lambda: NOW)
+    monkeypatch.setattr(booking_actions, "now", lambda: NOW)
+    return sessions_for(url)
+
+
+# --- the running system ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def system(request, database_url, tmp_path_factory):
+    """The whole system on the module's database; its clock frozen where the module is marked
+    ``pytestmark = pytest.mark.clock(IN_HOURS)`` (tests/support/system.py), else the real one."""
+    marker = request.node.get_closest_marker("clock")
+    with running_assistant(database_url, tmp_path_factory.mktemp("logs"), clock=marker.args[0] if marker else None) as assistant:
+        yield assistant
+
+
+@pytest.fixture
+def client(system):
+    return Client(system.contact_url)
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    """Rasa and the action server without the contact service, a separate pair for each module."""
+    with rasa_and_actions(tmp_path_factory.mktemp("rest")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def bot_api(database_url):
+    """A new capture server standing in for the Telegram Bot API for each system (the same
+    users' chats must start empty)."""
+    api = BotApi(TOKEN).start()
+    yield api
+    api.stop()
+
+
+# Both mail servers start afresh for each database, so each run sees only its own mail.
+@pytest.fixture(scope="module")
+def dovecot(database_url):
+    server = DovecotServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def smtp(database_url, tmp_path_factory):
+    server = SmtpServer(tmp_path_factory.mktemp("smtp")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tickets(sessions):
+    """The email channel's ticket store on a fresh database."""
+    return ticket_store(sessions)

@@ -7,6 +7,7 @@ import pytest
 
 from bot import knowledge
 
+
 ASKS_FOR_SECRETS = [
     re.compile(r"(请|麻烦|需要)您?.{0,8}(提供|告诉|输入|发送|回复).{0,8}(密码|验证码)"),
     re.compile(r"\b(tell|give|send|provide|share|enter|type)\b.{0,12}\b(me|us)\b.{0,12}\b(password|code|pin)\b", re.I),

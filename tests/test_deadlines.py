@@ -27,6 +27,7 @@ from bot.working_calendar import (
     next_working_day,
 )
 
+
 SHIPPED_OVERRIDES = wc.OVERRIDES
 
 

@@ -21,26 +21,19 @@ from bot.complaints.models import Complaint
 from bot.complaints.overdue import DEADLINES  # (its imports also map personal_numbers, which complaints refer to)
 from bot.core.models import Conversation, Message
 from bot.core.staff import DEMO_AGENT
-from bot.launcher import Assistant
 from bot.service_hours import SHANGHAI
 from channels.email.models import STATES as OUTBOX_STATES, EmailOutbox, EmailTicket
 from channels.telegram.models import TelegramChat
-from tests.contact import conftest as contact
-from tests.contact.conftest import MODEL, Client, contact_service_alone, free_port, identity_token, service_env
-from tests.contact.test_handoff import IN_HOURS, Console
+from tests.support.clients import Client, Console
+from tests.support.ports import free_port
+from tests.support.system import IN_HOURS, contact_service_alone, identity_token
 
-database_url = contact.database_url  # the fixture: SQLite and PostgreSQL
+
+pytestmark = pytest.mark.clock(IN_HOURS)  # agents on duty
+
 
 Samples = Dict[Tuple[str, FrozenSet[Tuple[str, str]]], float]
 PRODUCT_QUESTION = "货币宝起购金额是多少"
-
-
-@pytest.fixture(scope="module")
-def system(database_url, tmp_path_factory):
-    env = {**service_env(database_url), "EVERGREEN_CLOCK": IN_HOURS}  # agents on duty: handoffs are queued
-    with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"),
-                   contact_port=free_port(), service_env=env) as assistant:
-        yield assistant
 
 
 def get_metrics(base_url: str, headers: Optional[Dict[str, str]] = None) -> Tuple[int, str]:

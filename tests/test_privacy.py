@@ -6,6 +6,7 @@ import pytest
 
 from bot.privacy import install_log_masking, mask_sensitive, mobile_numbers
 
+
 MASKED = [
     # a code a few words after its cue
     ("the verification code I just got is 448120", "the verification code I just got is ******"),

@@ -6,6 +6,7 @@ from bot.normalize import simplified
 from bot.product_resolver import resolve
 from bot.products import asked_attributes
 
+
 BOND_FUNDS = ("EG-BD02", "EG-FX06")
 
 

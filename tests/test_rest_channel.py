@@ -1,31 +1,12 @@
 """The real Rasa server and action server on loopback, spoken to over HTTP as a customer would."""
 
 import json
-import socket
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from bot.launcher import Assistant
-from tests.conftest import DISCLOSURE
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    work = tmp_path_factory.mktemp("rest")
-    database = {"DATABASE_URL": f"sqlite:///{work / 'contact.db'}", "EVERGREEN_CLOCK": "2026-11-30T10:00:00+08:00"}
-    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), work, service_env=database) as running:
-        yield running
+from tests.support.trackers import DISCLOSURE
 
 
 def post(assistant, body: bytes):
@@ -34,7 +15,7 @@ def post(assistant, body: bytes):
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         # Without the marker each action sends ahead of its messages for the contact service
-        # (what was understood, which action speaks: tests/contact cover it).
+        # (what was understood, which action speaks: tests/channels/web cover it).
         return [r for r in json.loads(response.read()) if "understanding" not in (r.get("custom") or {})]
 
 

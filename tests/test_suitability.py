@@ -10,7 +10,8 @@ from actions.products import ActionRecommendProducts
 from actions.purchase import ActionAnswerPurchase
 from bot.products import catalog, find_product
 from bot.suitability import Assessment, asks_own_level, own_level_answer, permitted_product_levels, purchase_answer
-from tests.conftest import DISCLOSURE, make_tracker, product_entity, run_action, texts
+from tests.support.trackers import DISCLOSURE, make_tracker, product_entity, run_action, texts
+
 
 TODAY = date(2026, 11, 30)
 STEPS = {"zh": "「买入」", "en": "Buy, enter the amount"}

@@ -14,18 +14,12 @@ from __future__ import annotations
 import itertools
 import json
 import urllib.request
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
 
-from bot.launcher import Assistant
 from bot.products import catalog
-from tests.conftest import DISCLOSURE
-from tests.test_rest_channel import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-TODAY = "2026-11-30"
+from tests.support.trackers import DISCLOSURE
 
 # The profile the contact service sends (bot/core/customers.py profile_of) per standing.
 PROFILES: Dict[str, dict] = {
@@ -75,14 +69,6 @@ RULE = {"zh": "只有产品风险等级不高于您的风险测评结果时才�
 HOW_TO_CHECK = "我的 → 风险测评"
 ADVISOR_ONLY = {"zh": ["仅通过理财顾问销售", "合格投资者", "300 万元", "50 万元"],
                 "en": ["sold only through an advisor", "qualified investors", "3,000,000 CNY", "500,000 CNY"]}
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    work = tmp_path_factory.mktemp("suitability")
-    env = {"DATABASE_URL": f"sqlite:///{work / 'contact.db'}", "EVERGREEN_CLOCK": f"{TODAY}T10:00:00+08:00"}
-    with Assistant(ROOT / "models" / "current.tar.gz", free_port(), free_port(), work, service_env=env) as running:
-        yield running
 
 
 def ask(assistant, sender: str, text: str, profile: dict, lang: str) -> str:

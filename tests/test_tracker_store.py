@@ -14,7 +14,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.references import pattern
 from bot.tracker_store import EARLIER_INTENTS, MAX_EVENTS, compact, state_of
-from tests.test_rest_channel import assistant  # noqa: F401  the real servers, a separate pair for this module
+
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = re.compile(pattern("C"))

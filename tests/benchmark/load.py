@@ -7,7 +7,6 @@ Each assistant runs as real processes (action server + ``rasa run``, started by
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 from bot.launcher import TRACKER_STORE, Assistant
 from tests.benchmark import heldout
 from tests.benchmark.report import Row, Section
+from tests.support.ports import free_port
 
 
 @dataclass
@@ -33,12 +33,6 @@ class Plan:
     long_conversation: int = 400
     window: int = 20
     warmup: int = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def conversation_texts() -> List[str]:

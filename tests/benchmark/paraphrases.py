@@ -11,7 +11,6 @@ several products.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,14 +20,9 @@ from bot.launcher import Assistant
 from tests.benchmark import heldout, models
 from tests.benchmark.report import Row, Section
 from tests.paraphrases.paraphrase_set import Paraphrase, Summary, load, run
+from tests.support.ports import free_port
 
 LANGUAGES = ("zh", "en", "mixed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _products(parse: Dict[str, Any]) -> set:

@@ -10,7 +10,7 @@ import pytest
 
 from bot import knowledge
 from bot.core.staff import DEMO_AGENT
-from tests.browser.conftest import CHROMIUM, running_system
+from tests.support.browser import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.customer import ANSWER, answers, customer_bubbles, log, open_widget, say  # noqa: E402
-from tests.browser.test_console import StaffSession, console, conversation_id, log_in, logged_in, queue_row  # noqa: E402
+from tests.support.console_page import StaffSession, console, conversation_id, log_in, logged_in, queue_row  # noqa: E402
+from tests.support.widget import ANSWER, answers, customer_bubbles, log, open_widget, say  # noqa: E402
 
 AFTER_HOURS = "2026-11-30T22:30:00+08:00"  # a Monday evening; agents are back the next morning
 BACK_AT = {"zh": "2026年12月1日（周二）09:00", "en": "Tue 1 Dec 2026, 09:00 Beijing time"}  # when agents are back

@@ -6,19 +6,15 @@ the README's pictures of the console (docs/images/console-*.png) are taken here 
 
 from __future__ import annotations
 
-import http.cookiejar
-import json
 import os
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
 from bot.http.security_headers import PAGE_CSP as CSP
-from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.references import pattern
-from tests.browser.conftest import CHROMIUM, ROOT
+from tests.support.browser import CHROMIUM, ROOT
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -27,39 +23,15 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.customer import ANSWER, log, open_widget, say, send  # noqa: E402
-README_IMAGES = ROOT / "docs" / "images"
+from tests.support.console_page import (  # noqa: E402
+    StaffSession, console, console_messages, conversation_id, log_in, logged_in, queue_row,
+)
+from tests.support.widget import ANSWER, log, open_widget, say, send  # noqa: E402
 
-# Before any script of the console runs: a desktop-notification permission that is granted, and
-# a record of the notifications and of the beeps (oscillators) the console makes.
-RECORD_ALERTS = """
-(() => {
-  window.__notifications = [];
-  function FakeNotification(title, options) {
-    window.__notifications.push({ title: title, body: (options && options.body) || '' });
-  }
-  FakeNotification.permission = 'granted';
-  FakeNotification.requestPermission = function () { return Promise.resolve('granted'); };
-  FakeNotification.prototype.close = function () {};
-  window.Notification = FakeNotification;
-  window.__beeps = 0;
-  const Audio = window.BaseAudioContext || window.AudioContext;
-  if (Audio) {
-    const create = Audio.prototype.createOscillator;
-    Audio.prototype.createOscillator = function () { window.__beeps += 1; return create.call(this); };
-  }
-})();
-"""
+README_IMAGES = ROOT / "docs" / "images"
 
 
 # ---------------------------------------------------------------- customer helpers
-def conversation_id(page) -> str:
-    return page.evaluate("""() => {
-        const key = Object.keys(localStorage).find(k => k.startsWith('evergreen-chat:') && k.endsWith(':session'));
-        return JSON.parse(localStorage.getItem(key)).conversationId;
-    }""")
-
-
 def wait_for_an_agent(page, text="我要转人工"):
     """Ask for a person; wait until the widget shows the customer's place in the queue."""
     say(page, text)
@@ -74,37 +46,6 @@ def customer(chromium, query=""):
     return page
 
 
-# ---------------------------------------------------------------- console helpers
-def console(chromium):
-    """A new browser context on the console's login page (its own cookies: one staff member)."""
-    page = chromium.page()
-    page.add_init_script(RECORD_ALERTS)
-    response = page.goto(chromium.base_url + "/console/")
-    assert response.status == 200
-    expect(page.get_by_role("heading", name="Agent console")).to_be_visible()
-    return page
-
-
-def log_in(page, staff_id, password=None):
-    page.get_by_label("Staff ID", exact=True).fill(staff_id)
-    page.get_by_label("Password", exact=True).fill(password if password is not None else demo_password(staff_id))
-    page.get_by_role("button", name="Log in").click()
-
-
-def logged_in(page, name):
-    expect(page.locator("#user-name")).to_have_text(name)
-    expect(page.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
-    expect(page.locator("#conn")).to_have_attribute("data-state", "live")  # the WebSocket is open
-
-
-def queue_row(page, conversation):
-    return page.locator(f'#queue-body tr[data-conversation-id="{conversation}"]')
-
-
-def console_messages(page, sender=None):
-    return page.locator("#messages .c-msg" + (f"--{sender}" if sender else ""))
-
-
 def readme_shot(page, name):
     """A picture for the README, at the page's 1280x800: into docs/images/ when
     ``UPDATE_README_IMAGES=1`` (so ordinary runs leave the checkout clean), else among the test
@@ -112,30 +53,6 @@ def readme_shot(page, name):
     folder = README_IMAGES if os.environ.get("UPDATE_README_IMAGES") == "1" else ROOT / "test-artifacts" / "readme-images"
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / name), animations="disabled")
-
-
-class StaffSession:
-    """The console API without a browser (cookie jar and CSRF token), to tidy up after a test."""
-
-    def __init__(self, base_url: str, staff_id: str):
-        self.base_url = base_url
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        self.csrf = None
-        status, answer = self.call("POST", "/console/api/login", {"id": staff_id, "password": demo_password(staff_id)})
-        assert status == 200, answer
-        self.csrf = answer["csrf_token"]
-
-    def call(self, method, path, body=None):
-        headers = {"Content-Type": "application/json"}
-        if self.csrf:
-            headers["X-CSRF-Token"] = self.csrf
-        request = urllib.request.Request(self.base_url + path, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        try:
-            with self.opener.open(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
 
 
 @pytest.fixture(autouse=True)

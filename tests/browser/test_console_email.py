@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.staff import DEMO_AGENT
 from channels.email.tickets import conversation_id_for
-from tests.browser.conftest import CHROMIUM, running_system
+from tests.support.browser import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -21,11 +21,11 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.customer import ANSWER  # noqa: E402
-from tests.browser.test_console import console, console_messages, log_in, logged_in, queue_row  # noqa: E402
-from tests.email.imap_server import DovecotServer  # noqa: E402
-from tests.email.smtp_server import SmtpServer  # noqa: E402
-from tests.email.test_channel import body, email_env, fixture, mails_to, subject  # noqa: E402
+from tests.support.console_page import console, console_messages, log_in, logged_in, queue_row  # noqa: E402
+from tests.support.imap_server import DovecotServer  # noqa: E402
+from tests.support.mail import body, email_env, fixture, mails_to, subject  # noqa: E402
+from tests.support.smtp_server import SmtpServer  # noqa: E402
+from tests.support.widget import ANSWER  # noqa: E402
 
 CUSTOMER = "olivia.brown@example.com"
 

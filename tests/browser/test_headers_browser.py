@@ -10,7 +10,7 @@ import json
 import pytest
 
 from bot.http.security_headers import PAGE_CSP
-from tests.browser.conftest import CHROMIUM
+from tests.support.browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.customer import open_widget, say  # noqa: E402
+from tests.support.widget import open_widget, say  # noqa: E402
 
 WATCH_VIOLATIONS = """
 window.__violations = [];

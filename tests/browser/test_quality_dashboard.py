@@ -16,8 +16,8 @@ import pytest
 
 from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.service_hours import SHANGHAI
-from tests.browser.conftest import CHROMIUM, SCREENSHOTS, running_system
-from tests.contact.conftest import Client
+from tests.support.browser import CHROMIUM, SCREENSHOTS, running_system
+from tests.support.clients import Client
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.test_console import StaffSession, console, log_in, logged_in  # noqa: E402
+from tests.support.console_page import StaffSession, console, log_in, logged_in  # noqa: E402
 
 COMMENT = "回复很及时"
 COMPLAINT = ["我要投诉", "上周赎回稳盈债券被多扣了0.5%的赎回费，之前没人告诉过我", "对", "退还赎回费", "我的手机 13812345678", "确认提交"]

@@ -1,6 +1,6 @@
 """The agent console's side of a Telegram handoff (issue #6): an agent in Debian's Chromium on
 /console/, a Telegram user whose updates are the Bot API's own JSON posted to the webhook, and
-the capture server of tests/telegram/ standing in for the Bot API, recording what the service
+the capture server of tests/support/telegram_api.py standing in for the Bot API, recording what the service
 sends to the chat. The system is this module's own (the contact service with the Telegram
 channel, Rasa and the action server, SQLite), its clock frozen inside agent hours. Each test
 leaves screenshots in test-artifacts/screenshots/."""
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot import knowledge
 from bot.core.models import Message
 from bot.core.staff import DEMO_AGENT
-from tests.browser.conftest import CHROMIUM, running_system
+from tests.support.browser import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.customer import ANSWER  # noqa: E402
-from tests.browser.test_console import console, console_messages, log_in, logged_in, queue_row  # noqa: E402
-from tests.telegram.conftest import TelegramUser, telegram_settings  # noqa: E402
+from tests.support.console_page import console, console_messages, log_in, logged_in, queue_row  # noqa: E402
+from tests.support.telegram import TelegramUser, telegram_settings  # noqa: E402
+from tests.support.widget import ANSWER  # noqa: E402
 
 QUIET = 2.0  # s: how long Telegram must hear nothing for a message the assistant has to leave alone
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from bot.references import pattern
-from tests.browser.conftest import CHROMIUM, PHONE
+from tests.support.browser import CHROMIUM, PHONE
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.customer import (  # noqa: E402
+from tests.support.widget import (  # noqa: E402
     ANSWER, answers, customer_bubbles, launcher, log, message_box, open_widget, panel, say,
 )
 

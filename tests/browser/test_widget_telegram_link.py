@@ -2,7 +2,7 @@
 link code in the widget, with the bot's deep link, and a real Telegram update ``/start <code>``
 posted to the webhook links that chat to the customer's profile. The system here is this
 module's own, with the Telegram channel configured and the Bot API replaced by the capture
-server of tests/telegram (``TELEGRAM_API_URL``). Each test leaves screenshots in
+server of tests/support/telegram_api.py (``TELEGRAM_API_URL``). Each test leaves screenshots in
 test-artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bot import knowledge
-from tests.browser.conftest import CHROMIUM, running_system
+from tests.support.browser import CHROMIUM, running_system
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.customer import message_box, open_widget, panel  # noqa: E402
-from tests.telegram.conftest import BOT_USERNAME, TelegramUser, telegram_settings  # noqa: E402
+from tests.support.telegram import BOT_USERNAME, TelegramUser, telegram_settings  # noqa: E402
+from tests.support.widget import message_box, open_widget, panel  # noqa: E402
 
 OFFER = {"zh": "在 Telegram 上继续", "en": "Continue on Telegram"}
 OPEN = {"zh": "打开 Telegram", "en": "Open Telegram"}

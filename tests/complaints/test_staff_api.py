@@ -11,10 +11,7 @@ import asyncio
 import csv
 import io
 import json
-import os
 import secrets
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,18 +24,19 @@ import websockets
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
 from bot.core import staff as staff_accounts
 from bot.core.db import make_engine, session_factory
-from bot.launcher import _wait_until_up
 from bot.service_hours import SHANGHAI
-from tests.contact.conftest import ROOT, Client, database_url, free_port, service_env  # noqa: F401 (fixture)
+from tests.support.clients import Client
+from tests.support.ports import free_port
+from tests.support.staff import staff_command
+from tests.support.system import contact_service_alone
+
 
 SHANGHAI_OFFSET = "+08:00"
 
 
-def staff_command(url: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.server.staff", *args, "--database-url", url],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60,
-    )
+def staff_says(url: str, *args: str) -> str:
+    """Run the staff command; its last line (a new account's token)."""
+    done = staff_command(url, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
@@ -46,27 +44,18 @@ def staff_command(url: str, *args: str) -> str:
 @pytest.fixture(scope="module")
 def service(database_url, tmp_path_factory):
     """The contact service alone (its Rasa port answers nothing), plus a team with tokens."""
-    port = free_port()
-    env = {**os.environ, **service_env(database_url), "CONTACT_HOST": "127.0.0.1", "CONTACT_PORT": str(port),
-           "RASA_URL": f"http://127.0.0.1:{free_port()}", "CONTACT_OVERDUE_INTERVAL": "1", "PYTHONPATH": str(ROOT)}
-    log_path = tmp_path_factory.mktemp("logs") / "contact.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot.server"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_up(f"http://127.0.0.1:{port}/health", process, 60)
-            tokens = {
-                "sue": staff_command(database_url, "add", "sue", "--name", "Sue Supervisor", "--role", "supervisor"),
-                "amy": staff_command(database_url, "add", "amy", "--name", "Amy Agent", "--role", "agent"),
-                "bob": staff_command(database_url, "add", "bob", "--name", "Bob Agent", "--role", "agent"),
-                "old": staff_command(database_url, "add", "old", "--name", "Old Agent", "--role", "agent"),
-            }
-            staff_command(database_url, "deactivate", "old")
-            engine = make_engine(database_url)
-            yield {"url": f"http://127.0.0.1:{port}", "tokens": tokens, "sessions": session_factory(engine), "log": log_path}
-            engine.dispose()
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    folder = tmp_path_factory.mktemp("logs")
+    with contact_service_alone(folder, free_port(), DATABASE_URL=database_url, CONTACT_OVERDUE_INTERVAL="1") as url:
+        tokens = {
+            "sue": staff_says(database_url, "add", "sue", "--name", "Sue Supervisor", "--role", "supervisor"),
+            "amy": staff_says(database_url, "add", "amy", "--name", "Amy Agent", "--role", "agent"),
+            "bob": staff_says(database_url, "add", "bob", "--name", "Bob Agent", "--role", "agent"),
+            "old": staff_says(database_url, "add", "old", "--name", "Old Agent", "--role", "agent"),
+        }
+        staff_says(database_url, "deactivate", "old")
+        engine = make_engine(database_url)
+        yield {"url": url, "tokens": tokens, "sessions": session_factory(engine), "log": folder / "contact.log"}
+        engine.dispose()
 
 
 def call(service, method: str, path: str, who: Optional[str] = None, body: Any = None,

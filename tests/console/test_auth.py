@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from argon2 import PasswordHasher
 from sanic.response import json as json_response
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import audit
@@ -29,16 +26,12 @@ from bot.console.auth import COOKIE, _set_cookie
 from bot.http.staff import require_role
 from bot.core import staff as staff_accounts
 from bot.core.staff import PASSWORDS, Staff, demo_password
-from tests.contact.conftest import ROOT, contact_service_alone, database_url, free_port  # noqa: F401 (fixture)
+from tests.support.ports import free_port
+from tests.support.staff import audit_rows, staff_command
+from tests.support.system import contact_service_alone
+
 
 IDLE_MINUTES = 0.1  # the short-timeout service: 6 seconds
-
-
-@pytest.fixture(scope="module")
-def database(database_url):
-    engine = create_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -99,24 +92,6 @@ def with_cookie(base_url: str, path: str, cookie: str, method: str = "GET") -> i
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def staff_command(database_url: str, *args: str, password: Optional[str] = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if password is not None:
-        env["STAFF_PASSWORD"] = password
-    return subprocess.run([sys.executable, "-m", "bot.server.staff", *args, "--database-url", database_url],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
-def audit_rows(database, action: str, target: Optional[str] = None, actor: Optional[str] = None) -> List[AuditEntry]:
-    query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
-    if target:
-        query = query.where(AuditEntry.target == target)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    with Session(database) as session:
-        return list(session.execute(query).scalars())
 
 
 def since(rows: List[AuditEntry], started: float) -> List[AuditEntry]:

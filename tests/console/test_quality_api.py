@@ -24,11 +24,8 @@ from bot.core.models import Message
 from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.quality.indicators import in_a_form, understood
 from bot.service_hours import SHANGHAI
-from tests.contact import conftest as contact
-from tests.contact.conftest import Client
-from tests.contact.test_handoff import Console
+from tests.support.clients import Client, Console
 
-database_url, system = contact.database_url, contact.system  # fixtures: SQLite and PostgreSQL, the real processes
 
 FORMULA_MESSAGE = "=cmd|' /C calc'!A0"  # what a CSV-injection attempt looks like
 FORMULA_COMMENT = "=1+1 服务很好"

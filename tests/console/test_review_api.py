@@ -4,13 +4,18 @@ agents), labelled, and exported as training data Rasa reads; on SQLite and Postg
 
 from __future__ import annotations
 
+import pytest
+
 import urllib.request
 
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
 from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
-from tests.contact.conftest import Client, database_url  # noqa: F401 (database_url: a fixture)
-from tests.contact.test_handoff import Console, system  # noqa: F401 (system: the fixture)
+from tests.support.clients import Client, Console
+from tests.support.system import IN_HOURS
+
+
+pytestmark = pytest.mark.clock(IN_HOURS)  # agents on duty
 
 GIBBERISH = "zxcv qwpo mnbv 13812345678"
 

@@ -7,7 +7,6 @@ at least 97% of the entries answered right.
 """
 
 import re
-import socket
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bot import knowledge
 from bot.launcher import Assistant
 from bot.language import detect_language
 from tests.paraphrases.paraphrase_set import Paraphrase, Reply, contains_fact, judge, load, run
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASS_RATE = 0.97
@@ -29,12 +29,6 @@ NEAR_COPY = 85
 PARAPHRASES = load()
 CODES = [p["code"] for p in knowledge.load("products")["products"]]
 TOPICS = list(knowledge.load("faq"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------- the set's rules

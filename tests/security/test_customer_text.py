@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import knowledge
@@ -15,7 +15,7 @@ from bot.core.models import Message
 from bot.core.rasa_client import RasaClient, as_customer_words
 from bot.handoff.models import Handoff
 from bot.surveys import Survey
-from tests.contact.conftest import Client, system  # noqa: F401 (system: a fixture)
+from tests.support.clients import Client
 
 # What an attacker (or a curious customer) types: Rasa's default intents, internal triggers, and
 # intents with entities that would set slots.
@@ -31,13 +31,6 @@ COMMANDS = [
 def database_url(tmp_path_factory):
     """SQLite only: nothing here depends on the kind of database."""
     yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'contact.db'}"
-
-
-@pytest.fixture(scope="module")
-def database(database_url):
-    engine = create_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def count(database, model, *where) -> int:

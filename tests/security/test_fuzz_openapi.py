@@ -23,7 +23,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from bot.http import inputs
-from tests.contact.conftest import Client, contact_service_alone, database_url, free_port  # noqa: F401 (fixture)
+from tests.support.clients import Client
+from tests.support.ports import free_port
+from tests.support.system import contact_service_alone
+
 
 EXAMPLES = 100  # per operation and generation mode
 

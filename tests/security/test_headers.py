@@ -16,7 +16,8 @@ import pytest
 from bot.http.security_headers import PAGE_CSP
 from bot.core.settings import ROOT
 from bot.core.staff import DEMO_AGENT, demo_password
-from tests.contact.conftest import contact_service_alone, free_port
+from tests.support.ports import free_port
+from tests.support.system import contact_service_alone
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,9 @@ from channels.web.identity import IdentityKeyError, conversation_id_for, read_jw
 from bot.server.production import problems
 from bot.core.settings import Settings
 from bot.core.settings import DEMO_CUSTOMER_TOKEN_SECRET
-from tests.contact.conftest import ROOT, contact_service_alone, free_port
+from tests.support.ports import free_port
+from tests.support.system import ROOT, contact_service_alone
+
 
 OPERATOR_SECRET = "operator-customer-token-secret-of-more-than-32-bytes"
 SESSION_SECRET = "operator-session-secret-of-more-than-32-bytes"

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import websockets
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft
@@ -30,10 +30,14 @@ from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password, demo_toke
 from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.service_hours import SHANGHAI
 from channels.telegram.models import TelegramUpdate
-from tests.contact.conftest import Client, contact_service_alone, database_url, free_port  # noqa: F401 (fixture)
-from tests.telegram.conftest import SECRET, WEBHOOK, TelegramUser, bot_api, telegram_settings  # noqa: F401 (fixture)
+from tests.support.clients import Client
+from tests.support.ports import free_port
+from tests.support.system import contact_service_alone
+from tests.support.telegram import SECRET, WEBHOOK, telegram_settings, TelegramUser
 
 BEYOND_64_BITS = "99999999999999999999999"
+
+
 DEEP = b"[" * 20000 + b"]" * 20000
 DEEP_IN_A_FIELD = b'{"text": ' + b"[" * 20000 + b"]" * 20000 + b', "client_message_id": "d1"}'
 # A string with a NUL, a bell, a C1 control, a lone surrogate, a tab and a Windows line end, as JSON
@@ -73,13 +77,6 @@ def service(database_url, bot_api, tmp_path_factory):
     folder = tmp_path_factory.mktemp("inputs")
     with contact_service_alone(folder, free_port(), DATABASE_URL=database_url, **telegram_settings(bot_api), **MAIL) as url:
         yield Service(url, folder / "contact.log")
-
-
-@pytest.fixture(scope="module")
-def database(database_url):
-    engine = create_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def refused(status: int, answer: Any, expected: int = 400, code: str = "invalid_request", naming: str = "") -> None:

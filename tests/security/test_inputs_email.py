@@ -10,7 +10,8 @@ import re
 from sqlalchemy import select
 
 from channels.email.models import EmailAttachment
-from tests.email.test_tickets import open_from, tickets  # noqa: F401 (tickets: a fixture)
+from tests.support.mail import open_from
+
 
 HOSTILE_MAIL = (
     b"From: =?utf-8?b?V2VpAA==?= <wei@customer.example>\r\nTo: service@evergreen.example\r\n"

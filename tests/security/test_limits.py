@@ -20,8 +20,10 @@ import websockets
 from bot.console.auth import FAILED_PER_ACCOUNT, FAILED_PER_ACCOUNT_AND_ADDRESS, FAILED_PER_ADDRESS
 from bot.core.ratelimit import ConnectionCap, RateLimiter
 from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR, demo_password
-from tests.console.test_auth import audit_rows, database, staff_command  # noqa: F401 (database: a fixture)
-from tests.contact.conftest import contact_service_alone, database_url, free_port  # noqa: F401 (fixture)
+from tests.support.ports import free_port
+from tests.support.staff import audit_rows, staff_command
+from tests.support.system import contact_service_alone
+
 
 SESSIONS_PER_MINUTE = 10
 SOCKETS = 20  # the default CONTACT_SOCKETS_PER_ADDRESS

@@ -28,12 +28,16 @@ from bot.complaints.models import Complaint
 from bot.core.db import make_engine, session_factory
 from bot.handoff.models import Handoff
 from bot.service_hours import SHANGHAI
-from tests.conftest import make_tracker, run_action, texts
-from tests.contact.conftest import contact_service_alone, free_port
-from tests.email.imap_server import DovecotServer
-from tests.email.smtp_server import SmtpServer
-from tests.email.test_channel import body, email_env, mails_to, message_id_of, new_mail, ticket_of, wait_for
-from tests.test_complaint_actions import count, database, stored, validate  # noqa: F401 (database: a fixture)
+from tests.support.imap_server import DovecotServer
+from tests.support.mail import body, email_env, mails_to, message_id_of, new_mail, ticket_of
+from tests.support.ports import free_port
+from tests.support.smtp_server import SmtpServer
+from tests.support.system import contact_service_alone
+from tests.support.trackers import count, make_tracker, run_action, stored, texts, validate
+from tests.support.waiting import wait_for
+
+# Every test on its own SQLite database, the actions' clock at NOW (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("actions_database")
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 FRAUD = "Someone hacked my account and transferred my money out"
@@ -106,7 +110,7 @@ def test_the_limit_holds_when_several_processes_file_at_once(sessions):
     assert filed(sessions, origin="flooder") == URGENT_PER_ORIGIN
 
 
-# --- the assistant's actions (SQLite; the test_complaint_actions database) ------------------------
+# --- the assistant's actions (SQLite; the actions_database fixture) ------------------------
 
 def fraud_report(message_id: int, conversation: str, origin: str, text: str = FRAUD):
     metadata = stored(message_id)
@@ -116,7 +120,7 @@ def fraud_report(message_id: int, conversation: str, origin: str, text: str = FR
     return tracker
 
 
-async def test_beyond_the_limit_a_fraud_report_is_handed_to_a_person_not_filed(database, monkeypatch):
+async def test_beyond_the_limit_a_fraud_report_is_handed_to_a_person_not_filed(actions_database, monkeypatch):
     monkeypatch.setenv("EVERGREEN_CLOCK", "2026-11-30T10:00:00+08:00")  # agents are in
     told: List[str] = []
     for n in range(URGENT_PER_ORIGIN + 2):
@@ -126,7 +130,7 @@ async def test_beyond_the_limit_a_fraud_report_is_handed_to_a_person_not_filed(d
         handoff = [m["custom"]["handoff"] for m in messages if "handoff" in (m.get("custom") or {})]
         assert handoff and handoff[0]["urgent"] is True  # every one reaches a person, at the head of the queue
         assert (handoff[0]["complaint_reference"] is None) == (n >= URGENT_PER_ORIGIN)
-    assert count(database, Complaint) == URGENT_PER_ORIGIN
+    assert count(actions_database, Complaint) == URGENT_PER_ORIGIN
     assert all("我们已将此事标记为紧急（编号" in said for said in told[:URGENT_PER_ORIGIN])
     for said in told[URGENT_PER_ORIGIN:]:
         assert "本次不再另行登记新的投诉编号" in said and "正在为您优先转接人工客服" in said
@@ -135,7 +139,7 @@ async def test_beyond_the_limit_a_fraud_report_is_handed_to_a_person_not_filed(d
     assert "We've marked this as urgent (reference C" in texts(messages)
 
 
-async def test_after_hours_the_customer_is_told_when_agents_are_back_and_the_form_ends(database, monkeypatch):
+async def test_after_hours_the_customer_is_told_when_agents_are_back_and_the_form_ends(actions_database, monkeypatch):
     monkeypatch.setenv("EVERGREEN_CLOCK", "2026-11-30T23:00:00+08:00")
     form = ValidateComplaintForm()
     for n in range(URGENT_PER_CONVERSATION):
@@ -145,7 +149,7 @@ async def test_after_hours_the_customer_is_told_when_agents_are_back_and_the_for
     dispatcher_slots, said = validate(form.validate_complaint_description, FRAUD, tracker)
     assert dispatcher_slots["complaint_reference"] == NOT_FILED  # no more questions: the form is over
     assert "not registered as a new complaint" in said and "Our agents are back on" in said and "call 110" in said
-    assert count(database, Complaint) == URGENT_PER_CONVERSATION
+    assert count(actions_database, Complaint) == URGENT_PER_CONVERSATION
 
 
 # --- the email channel: per sender ----------------------------------------------------------------

@@ -15,19 +15,17 @@ from sqlalchemy.orm import Session
 from bot.complaints.desk import URGENT_PER_ORIGIN
 from bot.complaints.models import Complaint
 from bot.handoff.models import Handoff
-from bot.launcher import Assistant
 from bot.references import pattern
-from tests.contact.conftest import MODEL, Client, database_url, free_port, service_env  # noqa: F401 (fixture)
-from tests.contact.test_handoff import IN_HOURS, texts
+from tests.support.clients import Client, texts
+from tests.support.system import IN_HOURS, running_assistant
+
 
 REPORT = "我的账户被盗了，有人登录后把5万元转走了，不是我操作的！"
 
 
 @pytest.fixture(scope="module")
 def system(database_url, tmp_path_factory):
-    env = {**service_env(database_url), "EVERGREEN_CLOCK": IN_HOURS, "TRUSTED_PROXIES": "127.0.0.1"}
-    with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"),
-                   contact_port=free_port(), service_env=env) as assistant:
+    with running_assistant(database_url, tmp_path_factory.mktemp("logs"), clock=IN_HOURS, TRUSTED_PROXIES="127.0.0.1") as assistant:
         yield assistant
 
 

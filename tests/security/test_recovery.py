@@ -11,7 +11,7 @@ import json
 import threading
 import time
 import urllib.request
-from typing import Callable, List
+from typing import List
 
 import aiohttp
 from aiohttp import web
@@ -22,9 +22,11 @@ from bot.complaints.models import Complaint
 from bot.core.models import Message
 from bot.core.staff import demo_token
 from bot.launcher import Assistant
-from tests.contact.conftest import (  # noqa: F401 (database_url, system: fixtures)
-    MODEL, Client, contact_service_alone, database_url, free_port, service_env, system,
-)
+from tests.support.clients import Client
+from tests.support.ports import free_port
+from tests.support.system import MODEL, contact_service_alone, service_env
+from tests.support.waiting import wait_for
+
 
 POISON = "POISON"
 
@@ -74,13 +76,6 @@ class FaultyRasa:
         self._thread.join(10)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
-
-
 def staff_call(url: str, method: str, path: str):
     request = urllib.request.Request(url + path, method=method, headers={"Authorization": f"Bearer {demo_token()}"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -114,10 +109,10 @@ def test_a_poisoned_message_is_parked_and_everything_else_is_answered(tmp_path):
 
         rasa.down = False
         for customer in customers[:1] + customers[2:]:
-            wait_for(lambda: "bot" in senders(customer))
+            wait_for(lambda: "bot" in senders(customer), timeout=90)
         poisoned = customers[1]
         with Session(engine) as session:
-            wait_for(lambda: session.get(Message, stored[1]).status == "parked")
+            wait_for(lambda: session.get(Message, stored[1]).status == "parked", timeout=90)
             session.expire_all()
             assert session.get(Message, stored[1]).attempts == 3
         assert rasa.poisoned_calls == 3
@@ -134,7 +129,7 @@ def test_a_poisoned_message_is_parked_and_everything_else_is_answered(tmp_path):
         assert rasa.poisoned_calls == 3 and len(poisoned.history()) == 3
         rasa.poison = False  # the cause is fixed; a supervisor gives the message back
         assert staff_call(url, "POST", f"/api/v1/staff/messages/{stored[1]}/retry")["message"]["status"] == "pending"
-        wait_for(lambda: senders(poisoned) == ["customer", "system", "system", "bot"])
+        wait_for(lambda: senders(poisoned) == ["customer", "system", "system", "bot"], timeout=90)
         assert "R2" in poisoned.history()[3]["text"]
         assert staff_call(url, "GET", "/api/v1/staff/messages/parked")["messages"] == []
         engine.dispose()

@@ -19,9 +19,11 @@ from bot.complaints.models import Complaint
 from bot.references import new_reference, pattern, well_formed
 from bot.service_hours import SHANGHAI
 from channels.email.reading import read_email
-from tests.conftest import make_tracker, run_action, texts
-from tests.email.test_channel import new_mail
-from tests.test_complaint_actions import database, stored  # noqa: F401 (database: a fixture)
+from tests.support.mail import new_mail
+from tests.support.trackers import make_tracker, run_action, stored, texts
+
+# Every test on its own SQLite database, the actions' clock at NOW (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("actions_database")
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
@@ -83,9 +85,9 @@ def test_email_subjects_carry_both_forms():
     assert read_email(raw).subject_references == (new, "Q20261127-0001")  # the five-digit one is no reference
 
 
-def file_owned(database, reference: str, conversation: str = "customer-1") -> Complaint:
+def file_owned(actions_database, reference: str, conversation: str = "customer-1") -> Complaint:
     """A complaint filed under ``reference`` (an old one, or a new one), owned by the tracker's conversation."""
-    with database() as session:
+    with actions_database() as session:
         complaint = Complaint(
             reference=reference, source_key=f"key-{reference}", conversation_id=conversation, channel="web",
             language="en", category="fees", severity="general", urgent=False, description="charged twice",
@@ -101,10 +103,10 @@ async def status(text: str) -> str:
     return texts(messages)
 
 
-async def test_the_status_look_up_finds_old_and_new_references_and_tells_a_typo(database):
+async def test_the_status_look_up_finds_old_and_new_references_and_tells_a_typo(actions_database):
     new = new_reference("C", NOW)
-    file_owned(database, "C20261128-0007")
-    file_owned(database, new)
+    file_owned(actions_database, "C20261128-0007")
+    file_owned(actions_database, new)
     assert "Complaint C20261128-0007 (Fees and charges)" in await status("status of C20261128-0007?")
     assert f"Complaint {new} (Fees and charges)" in await status(f"where is my complaint {new}")
     spaced = f"c {new[1:9]} {new[10:]}"  # as typed on a phone

@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
 from bot.core.staff import DEMO_AGENT
-from bot.launcher import Assistant
 from channels.email.tickets import conversation_id_for
-from tests.contact.conftest import MODEL, Client, database_url, free_port, service_env  # noqa: F401 (fixtures)
-from tests.contact.test_complaints import REFERENCE, buttons, texts
-from tests.contact.test_handoff import Console
-from tests.email.test_channel import SERVICE, dovecot, email_env, processed, smtp, wait_for  # noqa: F401 (fixtures)
-from tests.telegram.conftest import IN_HOURS, TelegramUser, bot_api, post_update, telegram_settings  # noqa: F401
+from tests.support.clients import REFERENCE, buttons, Client, Console, texts
+from tests.support.mail import SERVICE, email_env, processed
+from tests.support.system import IN_HOURS, running_assistant
+from tests.support.telegram import post_update, telegram_settings, TelegramUser
+from tests.support.waiting import wait_for
+
 
 PASSWORD = "Zq83kd71"
 CODE = "384920"
@@ -42,10 +42,8 @@ SENDER = "wang.fang@customer.example"
 @pytest.fixture(scope="module")
 def system(database_url, bot_api, dovecot, smtp, tmp_path_factory):
     """Widget API, Telegram and email at once: one start of the processes per database."""
-    env = {**service_env(database_url), "EVERGREEN_CLOCK": IN_HOURS, **telegram_settings(bot_api),
-           **email_env(dovecot, smtp)}
-    with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"), contact_port=free_port(),
-                   service_env=env) as assistant:
+    with running_assistant(database_url, tmp_path_factory.mktemp("logs"), clock=IN_HOURS, **telegram_settings(bot_api),
+                           **email_env(dovecot, smtp)) as assistant:
         yield assistant
 
 

@@ -7,11 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.core.models import Conversation
-from bot.core.staff import save
-from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey, SurveyDesk, parse_rating
+from tests.support.database import resolved_handoff
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
@@ -19,18 +17,6 @@ T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 @pytest.fixture
 def surveys(sessions):
     return SurveyDesk(sessions)
-
-
-def resolved_handoff(sessions, conversation_id: str):
-    """A conversation an agent (amy) took and handed back."""
-    with sessions() as session:
-        save(session, "amy", "Amy", "agent")
-        session.add(Conversation(id=conversation_id, channel="app", owner="bot"))
-        session.commit()
-    desk = HandoffDesk(sessions)
-    handoff = desk.request(HandoffRequest(conversation_id, "customer_request", "premier", "en"), T0)
-    desk.claim(handoff.id, "amy", T0 + timedelta(minutes=1))
-    return desk.resolve(handoff.id, "amy", T0 + timedelta(minutes=9))
 
 
 def stored(sessions, survey_id: int) -> Survey:
