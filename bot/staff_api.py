@@ -292,7 +292,7 @@ async def retry_parked(request: Request, message_id: int) -> HTTPResponse:
     staff = await supervisor(request)
     service = desk_of(request).service
     message_id = inputs.record_id(message_id, "message_id")
-    address = request_address(request, service)
+    address = request_address(request)
     message = await service.db(service.store.unpark, message_id, lambda session: audit.record(
         session, f"staff:{staff.id}", "message_retry", f"message:{message_id}", address))
     if message is None:

@@ -73,7 +73,7 @@ def service_of(request: Request) -> Conversations:
 def recorder(staff: Staff, action: str, request: Request, **detail):
     def record(session, handoff: Handoff) -> None:
         audit.record(session, f"staff:{staff.id}", action, handoff.conversation_id,
-                     request_address(request, service_of(request)), handoff=handoff.id, **detail)
+                     request_address(request), handoff=handoff.id, **detail)
     return record
 
 
@@ -186,7 +186,7 @@ async def reply(request: Request, conversation_id: str) -> HTTPResponse:
     handoff = await service.db(service.handoffs.desk.open_for, conversation_id)
     if handoff is None or handoff.state != "with_agent" or handoff.agent_id != staff.id:
         raise ApiError(409, "conflict", "Claim the conversation before replying; it is not yours now.")
-    address = request_address(request, service)
+    address = request_address(request)
 
     def store_and_audit():
         message = service.store.store_outbound(conversation_id, mask_sensitive(text), "agent")
@@ -218,7 +218,7 @@ async def note(request: Request, conversation_id: str) -> HTTPResponse:
     text = text_of(json_body(request))
     if not may_see(staff, await service.db(service.handoffs.desk.open_for, conversation_id)):
         raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
-    address = request_address(request, service)
+    address = request_address(request)
 
     def write():
         with service.store.sessions() as session:

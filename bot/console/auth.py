@@ -181,8 +181,8 @@ def log_out(sessions: sessionmaker, session_id: str, staff_id: str, ip: str) -> 
         db.commit()
 
 
-def _idle(service: Conversations) -> timedelta:
-    return timedelta(minutes=service.settings.console_idle_minutes)
+def _idle(request: Request) -> timedelta:
+    return timedelta(minutes=request.app.ctx.settings.console_idle_minutes)
 
 
 def _check_origin(request: Request) -> None:
@@ -198,8 +198,8 @@ async def _current(request: Request, service: Conversations) -> Tuple[ConsoleSes
         raise RuntimeError("console sessions are for /console/ routes only")
     _check_origin(request)
     token = request.cookies.get(COOKIE)
-    address = request_address(request, service)
-    found = await service.db(resume, service.store.sessions, _digest(token), _idle(service), address) if token else None
+    address = request_address(request)
+    found = await service.db(resume, service.store.sessions, _digest(token), _idle(request), address) if token else None
     if found is None:
         raise ApiError(401, "unauthorized", "Please log in to the console (again).")
     return found
@@ -220,10 +220,11 @@ async def console_staff(request: Request, service: Conversations, csrf: bool) ->
     return staff
 
 
-def _secure(request: Request, service: Conversations) -> bool:
+def _secure(request: Request) -> bool:
     """Whether the session cookie is marked Secure (module docstring)."""
-    forced = service.settings.console_secure_cookies
-    return forced if forced is not None else over_https(request, service.settings.trusted_proxies)
+    settings = request.app.ctx.settings
+    forced = settings.console_secure_cookies
+    return forced if forced is not None else over_https(request, settings.trusted_proxies)
 
 
 def _set_cookie(response: HTTPResponse, token: str, secure: bool) -> None:
@@ -245,7 +246,7 @@ async def login(request: Request) -> HTTPResponse:
     if not isinstance(staff_id, str) or not isinstance(password, str) or not 1 <= len(staff_id) <= 64 \
             or not 1 <= len(password) <= MAX_PASSWORD:
         raise ApiError(400, "invalid_request", 'Send {"id": string, "password": string}.')
-    address = request_address(request, service)
+    address = request_address(request)
     wait, reached = limits.attempt(staff_id, address)
     if wait:
         await service.db(_record, sessions, "anonymous", "login_failed", target=f"staff:{staff_id}",
@@ -258,7 +259,7 @@ async def login(request: Request) -> HTTPResponse:
     limits.succeeded(staff_id, address)
     staff, token, csrf_token = found
     response = json_response({"staff": staff_dict(staff), "csrf_token": csrf_token}, headers=NO_STORE)
-    _set_cookie(response, token, _secure(request, service))
+    _set_cookie(response, token, _secure(request))
     return response
 
 
@@ -266,9 +267,9 @@ async def logout(request: Request) -> HTTPResponse:
     service = request.app.ctx.conversations
     session, staff = await _current(request, service)
     _check_csrf(request, session)
-    await service.db(log_out, service.store.sessions, session.id, staff.id, request_address(request, service))
+    await service.db(log_out, service.store.sessions, session.id, staff.id, request_address(request))
     response = json_response({"logged_out": True})
-    _set_cookie(response, "", _secure(request, service))
+    _set_cookie(response, "", _secure(request))
     return response
 
 
@@ -276,7 +277,7 @@ async def me(request: Request) -> HTTPResponse:
     service = request.app.ctx.conversations
     session, staff = await _current(request, service)
     return json_response({"staff": staff_dict(staff), "csrf_token": session.csrf_token,
-                          "idle_timeout_seconds": round(_idle(service).total_seconds())}, headers=NO_STORE)
+                          "idle_timeout_seconds": round(_idle(request).total_seconds())}, headers=NO_STORE)
 
 
 ROUTES = [

@@ -54,7 +54,7 @@ async def label(request: Request, message_id: int) -> HTTPResponse:
     service = desk.service
     message_id = inputs.record_id(message_id, "message_id")
     intent = json_body(request).get("intent")
-    address = request_address(request, service)
+    address = request_address(request)
 
     def write() -> None:
         desk.review.label(message_id, intent, staff.id, service_hours.now(), desk.labels)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
-from bot.core.settings import Network
+from bot.http.settings import Network
 
 if TYPE_CHECKING:
     from sanic.request import Request

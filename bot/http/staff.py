@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sanic.request import Request
 
-from bot.core.conversations import Conversations
 from bot.core.staff import ROLES, Staff
 from bot.http.client_address import client_address
 from bot.http.errors import ApiError
@@ -16,6 +15,6 @@ def require_role(staff: Staff, role: str) -> None:
         raise ApiError(403, "forbidden", f"Only a {role} may do this.")
 
 
-def request_address(request: Request, service: Conversations) -> str:
+def request_address(request: Request) -> str:
     """The client's address (its real one behind a trusted proxy), for limits and the audit log."""
-    return client_address(request, service.settings.trusted_proxies)
+    return client_address(request, request.app.ctx.settings.trusted_proxies)

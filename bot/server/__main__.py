@@ -3,13 +3,13 @@ production mode it exits with status 2, naming every unsafe setting, before it l
 
 from bot.server.app import create_app
 from bot.server.production import refuse_unsafe_start
-from bot.core.settings import Settings
+from bot.http.settings import HttpSettings
 from bot.privacy import install_log_masking
 
 
 def main() -> None:
     install_log_masking()  # before anything logs: no secret a customer typed reaches the log
-    settings = Settings()
+    settings = HttpSettings()
     refuse_unsafe_start(settings)
     create_app(settings).run(host=settings.host, port=settings.port, access_log=False, workers=1)
 

@@ -22,7 +22,7 @@ from bot.console import agents, auth, pages, quality, review
 from bot.core import customers, metrics as core_metrics
 from bot.core.channel import Channel
 from bot.core.conversations import Conversations
-from bot.core.settings import Settings
+from bot.http.settings import HttpSettings
 from bot.http import errors, inputs, metrics
 from bot.http.host import Host
 from channels import registry
@@ -34,15 +34,16 @@ async def health(request: Request) -> HTTPResponse:
     return json_response({"status": "ok", "rasa": await request.app.ctx.conversations.rasa.alive()})
 
 
-def create_app(settings: Optional[Settings] = None, channels: Optional[Sequence[Type[Channel]]] = None) -> Sanic:
+def create_app(settings: Optional[HttpSettings] = None, channels: Optional[Sequence[Type[Channel]]] = None) -> Sanic:
     """The app with ``channels`` (default: the registry's) installed."""
-    settings = settings or Settings()
+    settings = settings or HttpSettings()
     app = Sanic(f"evergreen_contact_{next(_app_numbers)}")
     app.config.REQUEST_MAX_SIZE = inputs.MAX_BODY_BYTES
     app.config.WEBSOCKET_MAX_SIZE = inputs.MAX_BODY_BYTES
     installed = [channel() for channel in (registry.CHANNELS if channels is None else channels)]
     conversations = Conversations(settings, installed)
     app.ctx.conversations = conversations
+    app.ctx.settings = settings  # the front ends' (and the core's) settings
     errors.install(app)
 
     @app.before_server_start
@@ -64,7 +65,7 @@ def create_app(settings: Optional[Settings] = None, channels: Optional[Sequence[
         conversations.engine.dispose()
 
     app.add_route(health, "/health", methods=["GET"])
-    host = Host(conversations, console_staff=lambda request, csrf: auth.console_staff(request, conversations, csrf),
+    host = Host(conversations, settings, console_staff=lambda request, csrf: auth.console_staff(request, conversations, csrf),
                 bearer_staff=lambda request: staff_api.bearer_staff(conversations, request))
     for channel in installed:  # after `start`, which migrates before a channel's own start reads its tables
         channel.install(app, host)

@@ -30,7 +30,8 @@ from typing import List, Mapping, Optional
 from cryptography.fernet import Fernet
 
 from channels.web.identity import IdentityKeyError, IdentityVerifier
-from bot.core.settings import DEMO_CUSTOMER_TOKEN_SECRET, VAR, Settings
+from bot.core.settings import VAR
+from bot.http.settings import DEMO_CUSTOMER_TOKEN_SECRET, HttpSettings
 from channels import registry
 
 MIN_SECRET_BYTES = 32
@@ -38,9 +39,9 @@ MAKE_SECRET = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
 MAKE_FERNET_KEY = "python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\""
 
 
-def problems(settings: Settings, environ: Mapping[str, str] = os.environ) -> List[str]:
+def problems(settings: HttpSettings, environ: Mapping[str, str] = os.environ) -> List[str]:
     """Every reason these settings are unsafe for production, each naming its variable; none in
-    demo mode. ``environ`` holds what ``Settings`` does not (metrics, the channels')."""
+    demo mode. ``environ`` holds what ``HttpSettings`` does not (metrics, the channels')."""
     if settings.demo:
         return []
     found = _identity(settings)
@@ -62,9 +63,9 @@ def problems(settings: Settings, environ: Mapping[str, str] = os.environ) -> Lis
     return found
 
 
-def refuse_unsafe_start(settings: Optional[Settings] = None) -> None:
+def refuse_unsafe_start(settings: Optional[HttpSettings] = None) -> None:
     """In production, exit with status 2 naming every problem, before anything starts or listens."""
-    found = problems(settings or Settings())
+    found = problems(settings or HttpSettings())
     if found:
         print("Refusing to start in production mode (CONTACT_DEMO is not 1); fix these settings:",
               *(f"  - {problem}" for problem in found), sep="\n", file=sys.stderr)
@@ -77,7 +78,7 @@ def _short(name: str, value: str) -> List[str]:
     return []
 
 
-def _identity(settings: Settings) -> List[str]:
+def _identity(settings: HttpSettings) -> List[str]:
     """A usable key file if one is named; the HS256 secret unless a public key replaces it, and
     never the published one (with a public key it is optional, but if set it is accepted too)."""
     found = []

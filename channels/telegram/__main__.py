@@ -15,7 +15,7 @@ import sys
 
 from telegram import Bot
 
-from bot.core.settings import Settings
+from bot.http.settings import HttpSettings
 from bot.privacy import install_log_masking
 from channels.telegram.config import ALLOWED_UPDATES, WEBHOOK_PATH, TelegramConfigError, telegram_config
 from channels.telegram.polling import SecretMismatch, poll
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     install_log_masking()  # the updates it forwards are customers' text
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would print the bot token
-    settings = Settings()
+    settings = HttpSettings()
     try:
         config = telegram_config()
     except TelegramConfigError as error:

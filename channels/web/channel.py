@@ -57,7 +57,7 @@ class WebChannel(Channel):
         self.host: Optional[Host] = None
 
     def install(self, app: Sanic, host: Host) -> None:
-        settings = host.conversations.settings
+        settings = host.settings
         self.host = host
         self.sessions_per_address = RateLimiter(settings.rate_limit_sessions, settings.rate_limit_window)
         self.sockets_per_address = ConnectionCap(settings.sockets_per_address)

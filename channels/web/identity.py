@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from bot.core import customers
-from bot.core.settings import DEMO_CUSTOMER_TOKEN_SECRET, Settings
+from bot.http.settings import DEMO_CUSTOMER_TOKEN_SECRET, HttpSettings
 
 MAX_IDENTITY_TOKEN_LIFETIME = 15 * 60  # seconds between iat and exp
 SESSION_LIFETIME = 12 * 3600
@@ -142,7 +142,7 @@ class IdentityVerifier:
         self.issuer, self.audience = issuer, audience
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "IdentityVerifier":
+    def from_settings(cls, settings: HttpSettings) -> "IdentityVerifier":
         """Raises IdentityKeyError for a key file that cannot be used."""
         key_file, jwks_file = settings.customer_token_public_key_file, settings.customer_token_jwks_file
         if key_file and jwks_file:

@@ -202,7 +202,7 @@ async def socket(request: Request, ws) -> None:
         return
     client = web.host.address(request)
     if not web.sockets_per_address.open(client):
-        await send_error(ws, "too_many_connections", f"At most {conversations.settings.sockets_per_address} chat "
+        await send_error(ws, "too_many_connections", f"At most {web.host.settings.sockets_per_address} chat "
                                                      "connections per network; close another chat window.")
         await ws.close(1013, "too many connections")  # 1013: try again later
         return

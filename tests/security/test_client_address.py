@@ -10,9 +10,8 @@ from typing import Dict, List, Optional
 import pytest
 from sanic.compat import Header
 
-from bot.core.settings import trusted_proxies
+from bot.http.settings import HttpSettings as Settings, trusted_proxies
 from bot.http.client_address import client_address, over_https
-from bot.core.settings import Settings
 
 
 PROXIES = trusted_proxies("10.0.0.5, 172.16.0.0/12, 2001:db8:1::/48")

@@ -34,8 +34,7 @@ from sqlalchemy.orm import Session
 from bot.core import customers, staff
 from channels.web.identity import IdentityKeyError, conversation_id_for, read_jwks_file, read_public_key_file
 from bot.server.production import problems
-from bot.core.settings import Settings
-from bot.core.settings import DEMO_CUSTOMER_TOKEN_SECRET
+from bot.http.settings import DEMO_CUSTOMER_TOKEN_SECRET, HttpSettings as Settings
 from tests.support.ports import free_port
 from tests.support.system import ROOT, contact_service_alone
 

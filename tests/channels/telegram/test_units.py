@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import Message
-from bot.core.settings import Settings
+from bot.http.settings import HttpSettings as Settings
 from channels.telegram import updates as kinds
 from channels.telegram.config import TelegramConfigError, telegram_config
 from channels.telegram.inbound import first_language
