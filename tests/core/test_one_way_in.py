@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 from bot.core.models import Message
 from bot.core.vault import PersonalNumber
 from bot.launcher import Assistant
-from tests.contact.conftest import MODEL, Client, free_port, service_env
-from tests.email.imap_server import DovecotServer
-from tests.email.smtp_server import SmtpServer
-from tests.email.test_channel import email_env, new_mail
-from tests.telegram.capture import BotApi
-from tests.telegram.conftest import TelegramUser, telegram_settings
+from tests.support.clients import Client
+from tests.support.imap_server import DovecotServer
+from tests.support.mail import email_env, new_mail
+from tests.support.ports import free_port
+from tests.support.smtp_server import SmtpServer
+from tests.support.system import MODEL, service_env
+from tests.support.telegram import TOKEN, TelegramUser, telegram_settings
+from tests.support.telegram_api import BotApi
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_WORDS = "我的手机13812345678，卡号6222021234567890123，密码是abc12345"
@@ -58,7 +60,7 @@ def test_only_the_core_makes_a_customer_message():
 @pytest.fixture(scope="module")
 def everything(tmp_path_factory):
     """One system with all three channels on (the web is always on)."""
-    api, dovecot = BotApi("123456789:AAHevergreen-test-token_0123456789").start(), DovecotServer().start()
+    api, dovecot = BotApi(TOKEN).start(), DovecotServer().start()
     smtp = SmtpServer(tmp_path_factory.mktemp("smtp")).start()
     database_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'contact.db'}"
     env = {**service_env(database_url), **telegram_settings(api), **email_env(dovecot, smtp)}

@@ -1,7 +1,7 @@
-"""``python -m tests.echo_channel.serve``: the contact service with the echo channel registered."""
+"""``python -m tests.channels.echo.serve``: the contact service with the echo channel registered."""
 
 from channels import registry
-from tests.echo_channel.channel import EchoChannel
+from tests.channels.echo.channel import EchoChannel
 
 registry.CHANNELS.append(EchoChannel)  # the one line a new channel adds to channels/registry.py
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from bot.core.models import Message
 from bot.core.vault import PersonalNumber
 from bot.launcher import Assistant
-from tests.contact.conftest import MODEL, free_port, service_env
+from tests.support.ports import free_port
+from tests.support.system import MODEL, service_env
 
 QUESTION = "我的手机13812345678，长青货币宝起购金额是多少？"
 
@@ -23,7 +24,7 @@ QUESTION = "我的手机13812345678，长青货币宝起购金额是多少？"
 def echo_system(tmp_path_factory):
     database_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'contact.db'}"
     with Assistant(MODEL, free_port(), free_port(), tmp_path_factory.mktemp("logs"), contact_port=free_port(),
-                   service_env=service_env(database_url), contact_module="tests.echo_channel.serve") as assistant:
+                   service_env=service_env(database_url), contact_module="tests.channels.echo.serve") as assistant:
         yield assistant, database_url
 
 
