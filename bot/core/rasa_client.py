@@ -17,7 +17,7 @@ class AssistantUnavailable(Exception):
 
 class AnswerFailed(AssistantUnavailable):
     """Rasa and the action server are up but could not answer this message (an error on it, a
-    time-out, or no reply): retried a few times with backoff, then parked (ContactService)."""
+    time-out, or no reply): retried a few times with backoff, then parked (Conversations.answer)."""
 
 
 def as_customer_words(text: str) -> str:
