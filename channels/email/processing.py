@@ -1,26 +1,7 @@
-"""What the email channel does with mail: ticket processing, the acknowledgement, agents'
-replies by mail (docs/architecture.md, "Email channel").
-
-A new mail is kept raw first (``TicketStore.store_received``), then processed by one task:
-
-1. a mail that continues a ticket (``TicketStore.ticket_for``) goes to that ticket's
-   conversation, for the agents (never to the assistant, and never acknowledged again);
-2. otherwise the assistant's NLU reads the subject and the new text, each on its own
-   (``understand``): fraud or
-   account takeover (triaged by bot/complaints/triage.py, in the NLU and on the whole mail) →
-   an urgent complaint; a complaint (insults and anger too) → a
-   complaint with its deadlines; product and FAQ questions → when the assistant is confident
-   (intent confidence ≥ 0.8 and the assistant answers without asking back), its answer goes
-   into the acknowledgement, with the risk disclosure where the assistant gives one. If Rasa is
-   down the ticket is opened unclassified (triage still counts) and acknowledged
-   without an answer: nothing waits for the assistant;
-3. the ticket, its queued conversation and the acknowledgement are written in one transaction
-   (``TicketStore.open_ticket``), and the outbox worker is woken: the customer has the
-   acknowledgement seconds after the mailbox had the mail.
-
-A mail that cannot be processed is tried again on the next rounds and, after five failures,
-left ``failed`` with its raw copy for an operator.
-"""
+"""What the email channel does with a kept mail: continue its ticket, or let the assistant read
+it (fraud, complaint, a question it can answer) and open a ticket with its acknowledgement in one
+transaction; and mail agents' replies. The steps and their reasons: docs/architecture.md,
+"Email channel"."""
 
 from __future__ import annotations
 

@@ -1,27 +1,9 @@
-"""Tickets from the service mailbox, in the database (synchronous; the channel runs it in threads).
-
-**Received mail** is first kept raw (``store_received``, the IMAP reader's store: unique on
-Message-ID, so a mail fetched twice is kept once) and only then flagged seen on the server.
-Processing it afterwards (``channel.py``) either threads it into an existing ticket or opens a
-new one; either way one transaction writes everything the mail causes and marks it processed:
-
-- a reply (``add_to_ticket``): the customer message agents read, its attachments, and the
-  ticket back in the queue if it had been resolved;
-- a new issue (``open_ticket``): the ticket (inquiry reference ``Q…``, the complaint's ``C…``
-  beside it when it is one), the customer message, attachments, the conversation queued for
-  agents (urgent first), and, when the auto-reply rules allow, the acknowledgement both in the
-  outbox and in the conversation. A process stopped at any point either did all of it (the mail
-  is processed) or none (it is processed again).
-
-**Threading.** A mail belongs to a ticket when its In-Reply-To/References name a mail of the
-ticket (ours or the customer's), or its subject carries the ticket's reference *and* it comes
-from the ticket's address: a reference alone, which anyone can copy, does not let a stranger
-write into someone else's ticket.
-
-**Agents' replies** are mailed by ``mail_agent_replies``: every agent message after the ticket's
-``mailed_up_to`` goes into the outbox and the cursor moves in the same transaction, so each is
-mailed once, threaded (In-Reply-To the customer's last mail, References the whole thread).
-"""
+"""Tickets from the service mailbox, in the database (synchronous; the channel runs it in
+threads): received mail kept raw once per Message-ID; a reply threaded into its ticket
+(``add_to_ticket``) or a new ticket opened (``open_ticket``), each in one transaction with
+everything the mail causes; agents' replies put in the outbox once (``mail_agent_replies``). The
+threading rule: a mail's In-Reply-To/References name a mail of the ticket, or its subject carries
+the reference *and* it comes from the ticket's address (docs/architecture.md, "Email channel")."""
 
 from __future__ import annotations
 
