@@ -46,7 +46,6 @@ def message_language(inbound: Message, conversation: Conversation) -> str:
     return reply_language(None if inbound.payload is not None else inbound.text, conversation.language)
 
 
-
 class Conversations:
     """Receives customer messages, stores them, gets the assistant's replies, delivers them."""
 
@@ -74,19 +73,19 @@ class Conversations:
         """The conversation kinds of the installed channels ("web", "app", "telegram", "email")."""
         return [kind.name for channel in self.channels for kind in channel.kinds]
 
+    def channel_for(self, kind: str) -> Optional[Channel]:
+        """The installed channel serving conversations of ``kind`` ("web", "telegram"…)."""
+        return next((channel for channel in self.channels if any(k.name == kind for k in channel.kinds)), None)
+
     def capabilities(self, kind: str) -> Capabilities:
-        """What the channel serving conversations of ``kind`` ("web", "telegram"…) can do."""
-        for channel in self.channels:
-            if any(k.name == kind for k in channel.kinds):
-                return channel.capabilities
-        return NO_CAPABILITIES
+        """What the channel serving conversations of ``kind`` can do (nothing, for no channel)."""
+        channel = self.channel_for(kind)
+        return channel.capabilities if channel else NO_CAPABILITIES
 
     async def details(self, conversation: Conversation) -> Optional[Dict[str, Any]]:
         """What the conversation's channel shows the console beside it (an email's ticket)."""
-        for channel in self.channels:
-            if any(k.name == conversation.channel for k in channel.kinds):
-                return await channel.details(conversation.id)
-        return None
+        channel = self.channel_for(conversation.channel)
+        return await channel.details(conversation.id) if channel else None
 
     async def profile(self, conversation: Conversation) -> Dict[str, Any]:
         """The verified profile of the conversation's customer (an anonymous one's otherwise)."""
