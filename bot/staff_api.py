@@ -22,7 +22,8 @@ from bot.complaints.lifecycle import ComplaintLifecycle
 from bot.core.time import iso
 from bot.complaints.models import CATEGORIES, STATES, Complaint, ComplaintEvent
 from bot.core import audit
-from bot.http.staff import request_address, require_role
+from bot.http.client_address import request_address
+from bot.http.staff import require_role
 from bot.http import inputs
 from bot.core.conversations import Conversations
 from bot.http import routes

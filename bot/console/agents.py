@@ -20,7 +20,7 @@ from bot.complaints.desk import ComplaintDesk
 from bot.core.time import iso
 from bot.core import audit
 from bot.console.auth import console_staff
-from bot.http.staff import request_address
+from bot.http.client_address import request_address
 from bot.http import inputs
 from bot.core.conversations import Conversations
 from bot.http import routes

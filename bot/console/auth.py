@@ -33,8 +33,7 @@ from bot.core import audit
 from bot.core.conversations import Conversations
 from bot.http import routes
 from bot.http.errors import ApiError, json_body
-from bot.http.client_address import over_https
-from bot.http.staff import request_address
+from bot.http.client_address import over_https, request_address
 from bot.core.models import Base, utcnow
 from bot.core.ratelimit import RateLimiter
 from bot.core.staff import MAX_PASSWORD, PASSWORDS, Staff

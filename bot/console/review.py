@@ -12,7 +12,8 @@ from sanic.response import HTTPResponse, json as json_response, text
 from bot import service_hours
 from bot.core import audit
 from bot.console.auth import console_staff
-from bot.http.staff import request_address, require_role
+from bot.http.client_address import request_address
+from bot.http.staff import require_role
 from bot.http import inputs, routes
 from bot.core.conversations import Conversations
 from bot.http.errors import ApiError, json_body

@@ -26,7 +26,6 @@ class Capabilities:
 
     live_chat: bool = True  # the customer is in a chat: told when an agent joins or leaves, asked for a rating after
     replies_by_email: bool = False  # an agent's reply goes out as a mail in the ticket's thread
-    has_typing: bool = False  # the customer's client shows "typing…" and tells us when the customer types
 
 
 @dataclass(frozen=True)

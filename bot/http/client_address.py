@@ -75,3 +75,9 @@ def over_https(request: Request, trusted: Sequence[Network]) -> bool:
         return False
     proto = request.headers.get("x-forwarded-proto", "")
     return proto.split(",")[0].strip().lower() == "https"
+
+
+def request_address(request: Request) -> str:
+    """The client's address of a request to the contact service (its real one behind a trusted
+    proxy: ``request.app.ctx.settings``), for limits and the audit log."""
+    return client_address(request, request.app.ctx.settings.trusted_proxies)

@@ -10,7 +10,6 @@ from sanic.request import Request
 
 from bot.core.conversations import Conversations
 from bot.core.staff import Staff
-from bot.http.client_address import client_address
 from bot.http.settings import HttpSettings
 
 
@@ -21,6 +20,3 @@ class Host:
     console_staff: Callable[[Request, bool], Awaitable[Staff]]  # the console's signed-in staff (csrf checked when True)
     bearer_staff: Callable[[Request], Awaitable[Staff]]  # the staff API's bearer token
 
-    def address(self, request: Request) -> str:
-        """The client's address, also behind a trusted reverse proxy (TRUSTED_PROXIES)."""
-        return client_address(request, self.settings.trusted_proxies)

@@ -12,6 +12,7 @@ from bot import service_hours
 from bot.core import audit
 from bot.handoff.router import may_see
 from bot.http import inputs
+from bot.http.client_address import request_address
 from bot.http.errors import ApiError
 from bot.core.staff import Staff
 from channels.email import outbox
@@ -63,7 +64,7 @@ async def decide(request: Request, outbox_id: int, action: str) -> HTTPResponse:
     outbox_id = inputs.record_id(outbox_id, "outbox_id")
     channel = request.app.ctx.email
     service = channel.host.conversations
-    sessions, address = service.store.sessions, channel.host.address(request)
+    sessions, address = service.store.sessions, request_address(request)
 
     def apply() -> bool:
         done = DECISIONS[action](sessions, outbox_id, service_hours.now())

@@ -50,7 +50,7 @@ class WebChannel(Channel):
     name = "web"
     kinds = (ConversationKind("web", {"zh": "网站聊天", "en": "Website chat"}),
              ConversationKind("app", {"zh": "手机应用", "en": "Mobile app"}))
-    capabilities = Capabilities(live_chat=True, has_typing=True)
+    capabilities = Capabilities(live_chat=True)
 
     def __init__(self) -> None:
         self.hub = ConversationHub()

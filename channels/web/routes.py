@@ -19,6 +19,7 @@ from bot.core.customers import profile_of
 from bot.core.ratelimit import RateLimiter
 from bot.core.store import message_dict
 from bot.http import inputs, routes, security_headers
+from bot.http.client_address import request_address
 from bot.http.errors import ApiError, json_body
 from channels.web import identity
 
@@ -133,7 +134,7 @@ def link_offers(conversations: Conversations) -> Dict[str, Dict[str, str]]:
 async def start_session(request: Request) -> HTTPResponse:
     web, conversations = channel_of(request), conversations_of(request)
     settings = conversations.settings
-    wait = web.sessions_per_address.retry_after(web.host.address(request))
+    wait = web.sessions_per_address.retry_after(request_address(request))
     if wait:
         raise ApiError(429, "rate_limited", "Too many new sessions; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
     body = session_body(request)
@@ -176,7 +177,7 @@ async def start_session(request: Request) -> HTTPResponse:
 async def post_message(request: Request) -> HTTPResponse:
     caller = await authenticate(request, bearer(request))
     conversations = conversations_of(request)
-    origin = conversations.origin(f"ip:{channel_of(request).host.address(request)}")
+    origin = conversations.origin(f"ip:{request_address(request)}")
     return json_response(await receive(conversations, caller, json_body(request), caller.session.conversation_id, origin))
 
 
@@ -200,7 +201,7 @@ async def socket(request: Request, ws) -> None:
         await send_error(ws, error.code, str(error))
         await ws.close()
         return
-    client = web.host.address(request)
+    client = request_address(request)
     if not web.sockets_per_address.open(client):
         await send_error(ws, "too_many_connections", f"At most {web.host.settings.sockets_per_address} chat "
                                                      "connections per network; close another chat window.")

@@ -31,7 +31,7 @@ def test_every_kind_belongs_to_one_channel_and_has_names_in_both_languages(conve
 
 
 def test_capabilities_are_asked_by_kind(conversations):
-    assert conversations.capabilities("web").live_chat and conversations.capabilities("web").has_typing
+    assert conversations.capabilities("web").live_chat and not conversations.capabilities("web").replies_by_email
     assert conversations.capabilities("telegram").live_chat and not conversations.capabilities("telegram").replies_by_email
     email = conversations.capabilities("email")
     assert email.replies_by_email and not email.live_chat
