@@ -134,9 +134,7 @@ def check(text: str, language: str, profile: Optional[Mapping[str, Any]] = None,
           today: Optional[date] = None) -> List[Finding]:
     """Every finding of every rule in ``text`` for a customer speaking ``language`` (zh/en) with
     the verified ``profile`` (``Conversations.profile``; ``above_risk_level`` needs ``today``)."""
-    normal = simplified(text or "")
-    if len(normal) != len(text or ""):
-        return []  # cannot happen (normalising keeps the length); spans would point elsewhere
+    normal = simplified(text)
     mentions = _mentions(normal)
     unnamed = _without_names(normal, mentions)
     findings = [Finding("credential_request", s, e, text[s:e]) for s, e in _credential_requests(unnamed)]
