@@ -135,8 +135,10 @@ def test_asking_for_a_code_is_refused_telling_never_to_share_one_passes(system, 
     with with_agent(system, agent, language="en") as (customer, conversation_id):
         status, answer = send(agent, conversation_id, "Could you send me the SMS code you just received?")
         assert status == 422 and answer["error"]["findings"][0]["span"] == "send me the SMS code"
-        assert send(agent, conversation_id, "Never share the SMS code with anyone, including us.")[0] == 200
+        # A reason with nothing to override is no override.
+        assert send(agent, conversation_id, "Never share the SMS code with anyone, including us.", override_reason="just in case")[0] == 200
     assert stored_by_agents(database_url, conversation_id) == ["Never share the SMS code with anyone, including us."]
+    assert [e.action for e in audited(database_url, conversation_id) if e.action.startswith("reply")] == ["reply"]
 
 
 def test_a_product_named_without_the_disclosure_gets_it_offered_in_the_customers_language(system, agent, database_url):
