@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot import compliance, knowledge, service_hours
 from bot.bookings.store import BookingStore
 from bot.complaints.desk import ComplaintDesk
-from bot.core.time import iso
+from bot.core.time import as_aware, iso
 from bot.core import audit
 from bot.console.auth import console_staff
 from bot.http.client_address import request_address
@@ -58,7 +58,7 @@ def notes_of(sessions, conversation_id: str) -> List[Dict[str, Any]]:
         query = (select(audit.AuditEntry)
                  .where(audit.AuditEntry.action == "note", audit.AuditEntry.target == conversation_id)
                  .order_by(audit.AuditEntry.id))
-        return [{"at": iso(e.at), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
+        return [{"at": iso(as_aware(e.at)), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
 
 
 class AgentsDesk:
@@ -266,7 +266,7 @@ def overrides_since(sessions, since: datetime) -> List[Dict[str, Any]]:
             .order_by(audit.AuditEntry.id.desc()).limit(MAX_OVERRIDES)).scalars().all()
         ids = [e.detail.get("message") for e in entries]
         texts = dict(session.execute(select(Message.id, Message.text).where(Message.id.in_(ids))).all()) if ids else {}
-        return [{"at": iso(e.at), "by": e.actor.removeprefix("staff:"), "conversation_id": e.target,
+        return [{"at": iso(as_aware(e.at)), "by": e.actor.removeprefix("staff:"), "conversation_id": e.target,
                  "message_id": e.detail.get("message"), "rules": e.detail.get("rules", []), "reason": e.detail.get("reason"),
                  "text": texts.get(e.detail.get("message"))} for e in entries]
 

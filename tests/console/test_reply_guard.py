@@ -114,6 +114,8 @@ def test_a_promise_is_refused_edited_sent_and_an_override_audited(system, agent,
     [listed] = [o for o in answer["overrides"] if o["conversation_id"] == conversation_id]
     assert (listed["by"], listed["message_id"], listed["rules"], listed["reason"], listed["text"]) == \
         (DEMO_AGENT, sent_id, ["promise_of_returns"], reason, draft)
+    assert abs(datetime.fromisoformat(listed["at"]) - datetime.now(SHANGHAI)).total_seconds() < 120  # aware, Beijing
+    assert listed["at"].endswith("+08:00")
     assert supervisor.call("GET", "/console/api/overrides?since=yesterday")[0] == 400
 
     # The audit log keeps the real time, the messages the frozen clock: a period covering both.
