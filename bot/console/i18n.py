@@ -35,7 +35,7 @@ def catalogue(language: str) -> Dict[str, str]:
     return json.loads(raw(language))
 
 
-def text(key: str, language: str, **params: Any) -> str:
+def text(key: str, language: str, /, **params: Any) -> str:
     """The catalogue's text of ``key`` in ``language`` (Simplified Chinese for an unknown one),
     its ``{name}`` placeholders filled from ``params``; a KeyError for a key no catalogue has."""
     template = catalogue(language if language in LANGUAGES else DEFAULT)[key]

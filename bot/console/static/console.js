@@ -1249,7 +1249,8 @@
     renderQueue();
     renderSide();
     updateTitle();
-    if (!el.banner.hidden) hideBanner(); // its words were the old language's
+    if (!el.banner.hidden) hideBanner(); // its words, and the flash's, were the old language's
+    el.flash.hidden = true;
     if (state.convo) { // its messages anew (with the ones that came since it was loaded)
       clear(el.messages);
       state.msgEls = {};
