@@ -270,7 +270,7 @@ def test_a_deactivated_account_can_no_longer_log_in_and_its_session_ends(console
     assert added.returncode == 0, added.stderr
     assert "a-good-long-password" not in added.stdout
     browser = logged_in(console, "leaver", "a-good-long-password")
-    assert browser.me()[1]["staff"] == {"id": "leaver", "name": "Lee Ver", "role": "agent"}
+    assert browser.me()[1]["staff"] == {"id": "leaver", "name": "Lee Ver", "role": "agent", "language": "zh"}
 
     assert staff_command(database_url, "deactivate", "leaver").returncode == 0
     with Session(database) as session:
