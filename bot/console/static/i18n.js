@@ -67,8 +67,8 @@
 
   function error(err) {
     if (!err) return t('error.unknown');
-    if (err.code && has('error.' + err.code)) return t('error.' + err.code, { status: err.status });
-    if (/^http_\d+$/.test(err.code || '') && !err.message) return t('error.http', { status: err.status });
+    if (err.code && has('error.' + err.code)) return t('error.' + err.code);
+    if (/^http_\d+$/.test(err.code || '')) return t('error.http', { status: err.status }); // no error body
     return err.message || t('error.unknown');
   }
 
