@@ -20,6 +20,7 @@ from bot.bookings.store import BookingStore
 from bot.complaints.desk import ComplaintDesk
 from bot.core.time import as_aware, iso
 from bot.core import audit
+from bot.console import canned
 from bot.console.auth import console_staff
 from bot.http.client_address import request_address
 from bot.http import inputs
@@ -150,6 +151,7 @@ async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
                         "resolution_due": iso(c.resolution_due)} for c in open_cases],
         "callbacks": [{"reference": c.reference, "window_start": iso(c.window_start)} for c in callbacks],
         "channel_details": await service.details(talk),  # an email's ticket and attachments
+        "canned_replies": canned.replies(handoff.language, staff.name),  # in the customer's language
     }, ensure_ascii=False)
 
 

@@ -36,7 +36,7 @@ from bot.http.errors import ApiError, json_body
 from bot.http.client_address import over_https, request_address
 from bot.core.models import Base, utcnow
 from bot.core.ratelimit import RateLimiter
-from bot.core.staff import MAX_PASSWORD, PASSWORDS, Staff
+from bot.core.staff import LANGUAGES, MAX_PASSWORD, PASSWORDS, Staff, set_language
 from bot.core.time import as_aware
 
 COOKIE = "egw_console"
@@ -108,7 +108,7 @@ def _digest(token: str) -> str:
 
 
 def staff_dict(staff: Staff) -> Dict[str, Any]:
-    return {"id": staff.id, "name": staff.name, "role": staff.role}
+    return {"id": staff.id, "name": staff.name, "role": staff.role, "language": staff.language or "zh"}
 
 
 def _record(sessions: sessionmaker, *args, **kwargs) -> None:
@@ -279,10 +279,29 @@ async def me(request: Request) -> HTTPResponse:
                           "idle_timeout_seconds": round(_idle(request).total_seconds())}, headers=NO_STORE)
 
 
+async def my_language(request: Request) -> HTTPResponse:
+    """The console language the staff member prefers, ``{"language": "zh"|"en"}``: kept on their
+    account, so it follows them to every browser."""
+    service = request.app.ctx.conversations
+    session, staff = await _current(request, service)
+    _check_csrf(request, session)
+    language = json_body(request).get("language")
+    if language not in LANGUAGES:
+        raise ApiError(422, "invalid_language", 'Send {"language": "zh"} or {"language": "en"}.')
+    await service.db(_save_language, service.store.sessions, staff.id, language)
+    return json_response({"language": language}, headers=NO_STORE)
+
+
+def _save_language(sessions: sessionmaker, staff_id: str, language: str) -> None:
+    with sessions() as db:
+        set_language(db, staff_id, language)
+
+
 ROUTES = [
     (login, "/console/api/login", "POST"),
     (logout, "/console/api/logout", "POST"),
     (me, "/console/api/me", "GET"),
+    (my_language, "/console/api/me/language", "PUT"),
 ]
 
 

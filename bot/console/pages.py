@@ -1,6 +1,8 @@
 """The agent console's web pages (bot/console/static/): ``GET /console/`` serves the single
 page, ``/console/static/<file>`` its script and styles, and ``shared.js``, the helpers the
-browser front ends share (bot/http/static/). The API it talks to is in ``bot/console/auth.py``
+browser front ends share (bot/http/static/); ``/console/locales/<zh|en>.json`` the message
+catalogues of the staff pages (bot/console/i18n.py), with an ETag, so browsers keep them until
+they change. The API it talks to is in ``bot/console/auth.py``
 and ``bot/console/agents.py`` (docs/console.md).
 
 Every answer carries the strict Content-Security-Policy and the other headers of our own pages
@@ -9,12 +11,14 @@ Every answer carries the strict Content-Security-Policy and the other headers of
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 from sanic.request import Request
-from sanic.response import HTTPResponse, file, redirect
+from sanic.response import HTTPResponse, empty, file, raw, redirect
 
+from bot.console import i18n
 from bot.http.errors import ApiError
 from bot.http import SHARED_SCRIPT, routes
 from bot.http.security_headers import PAGES as SECURITY_HEADERS, pages as headers
@@ -43,10 +47,23 @@ async def console_static(request: Request, name: str) -> HTTPResponse:
     return await file(path, mime_type=_TYPES[name.rsplit(".", 1)[1]], headers=headers())
 
 
+async def catalogue(request: Request, name: str) -> HTTPResponse:
+    try:
+        body = i18n.raw(name[:-len(".json")])
+    except KeyError:
+        raise ApiError(404, "not_found", "No such language; use zh or en.") from None
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    cache = {**headers(), "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return empty(status=304, headers=cache)
+    return raw(body, content_type="application/json; charset=utf-8", headers=cache)
+
+
 ROUTES = [
     (console_bare, "/console", "GET", {"strict_slashes": True}),
     (console_page, "/console/", "GET", {"strict_slashes": True}),
     (console_static, "/console/static/<name>", "GET"),
+    (catalogue, r"/console/locales/<name:[a-z]{2}\.json>", "GET"),
 ]
 
 

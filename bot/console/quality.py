@@ -1,6 +1,6 @@
 """The supervisors' quality dashboard in the console (docs/console.md, "Quality dashboard"): the
-page ``/console/quality``, its figures as JSON and each of its tables as CSV, for a period,
-channel, queue and language. The figures are bot/quality/indicators.py's, counted from the
+page ``/console/quality``, its figures as JSON and each of its tables as CSV (headed in the
+supervisor's language, bot/console/locales/), for a period, channel, queue and language. The figures are bot/quality/indicators.py's, counted from the
 stored records; only supervisors may see them (they include what customers wrote).
 """
 
@@ -10,16 +10,18 @@ import csv
 import io
 import re
 from datetime import date, timedelta
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json as json_response
 
 from bot import service_hours
+from bot.console import i18n
 from bot.console.auth import console_staff
 from bot.http.staff import require_role
 from bot.console.pages import CONSOLE_STATIC, headers
 from bot.core.conversations import Conversations
+from bot.core.staff import Staff
 from bot.http import routes
 from bot.http.errors import ApiError, csv_attachment
 from bot.quality.indicators import Filters, Indicators, InvalidPeriod
@@ -82,12 +84,13 @@ def to_csv(columns: List[str], rows: List[List[Any]]) -> str:
     return out.getvalue()
 
 
-async def dashboard_of(request: Request) -> Dict[str, Any]:
+async def dashboard_of(request: Request) -> Tuple[Staff, Dict[str, Any]]:
     service = request.app.ctx.conversations
-    require_role(await console_staff(request, service, csrf=False), "supervisor")
+    staff = await console_staff(request, service, csrf=False)
+    require_role(staff, "supervisor")
     now = service_hours.now()
     filters = filters_of(request.args, now.date(), service.kinds())
-    return (await service.db(request.app.ctx.quality_indicators.dashboard, filters, now)).as_dict()
+    return staff, (await service.db(request.app.ctx.quality_indicators.dashboard, filters, now)).as_dict()
 
 
 async def quality_page(request: Request) -> HTTPResponse:
@@ -95,17 +98,20 @@ async def quality_page(request: Request) -> HTTPResponse:
 
 
 async def dashboard(request: Request) -> HTTPResponse:
-    return json_response(await dashboard_of(request), ensure_ascii=False, headers={"Cache-Control": "no-store"})
+    _, board = await dashboard_of(request)
+    return json_response(board, ensure_ascii=False, headers={"Cache-Control": "no-store"})
 
 
 async def table_csv(request: Request, name: str) -> HTTPResponse:
-    board, table_name = await dashboard_of(request), name[:-len(".csv")]
+    (staff, board), table_name = await dashboard_of(request), name[:-len(".csv")]
     table = board["tables"].get(table_name)
     if table is None:
         raise ApiError(404, "not_found", f"No such table; use one of {', '.join(board['tables'])}.")
     period = board["filters"]
     filename = f"quality-{table_name}-{period['from']}-to-{period['to']}.csv"  # a known table: safe in the header
-    return csv_attachment(to_csv(table["columns"], table["rows"]), filename)
+    # The headers as on the page (q.col.<table>.<column>); a column the catalogue lacks keeps its code.
+    columns = [i18n.label(f"q.col.{table_name}", column, staff.language) for column in table["columns"]]
+    return csv_attachment(to_csv(columns, table["rows"]), filename)
 
 
 ROUTES = [

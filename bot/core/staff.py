@@ -33,6 +33,7 @@ from bot.core.models import Base, utcnow
 from bot.core.settings import kept_file_secret
 
 ROLES = ("agent", "supervisor")
+LANGUAGES = ("zh", "en")  # of the console (bot/console/locales/); Simplified Chinese unless chosen
 DEMO_SUPERVISOR = "demo-supervisor"
 DEMO_AGENT = "demo-agent"
 MIN_PASSWORD, MAX_PASSWORD = 12, 1024
@@ -48,6 +49,7 @@ class Staff(Base):
     token_hash = Column(String(64))  # SHA-256 (hex) of the API token's secret part
     password_hash = Column(String(255))  # argon2 hash of the console password, or NULL: no console login
     active = Column(Boolean, nullable=False, default=True)
+    language = Column(String(2), nullable=False, default="zh", server_default="zh")  # the console's
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     @property
@@ -87,6 +89,14 @@ def save(session: Session, staff_id: str, name: str, role: str, secret: Optional
     session.add(staff)
     session.commit()
     return _token_for(staff_id, secret)
+
+
+def set_language(session: Session, staff_id: str, language: str) -> None:
+    """The console language ``staff_id`` prefers (one of :data:`LANGUAGES`). Commits."""
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+    session.get(Staff, staff_id).language = language
+    session.commit()
 
 
 def deactivate(session: Session, staff_id: str) -> bool:

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from bot import knowledge
 from bot.http.security_headers import PAGE_CSP as CSP
 from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.references import pattern
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.support.console_page import (  # noqa: E402
-    StaffSession, console, console_messages, conversation_id, log_in, logged_in, queue_row,
+    DATE_TIME, StaffSession, console, console_messages, conversation_id, foreign_texts, log_in, logged_in, queue_row, text,
 )
 from tests.support.widget import ANSWER, log, open_widget, say, send  # noqa: E402
 
@@ -90,7 +91,7 @@ def test_an_agent_takes_over_a_conversation_in_the_console_and_hands_it_back(chr
     for wrong in ("/console/static/nothing.js", "/console/static/%2e%2e%2fpages.py", "/console/static/.hidden.js"):
         assert agent.request.get(chromium.base_url + wrong).status == 404, wrong
     assert agent.request.get(chromium.base_url + "/console").url.endswith("/console/")
-    expect(agent.get_by_label("Staff ID", exact=True)).to_be_focused()
+    expect(agent.get_by_label(text("login.id", "zh"), exact=True)).to_be_focused()  # the login page follows the browser: zh-CN
     readme_shot(agent, "console-login.png")
     chromium.shot(agent, "login")
     log_in(agent, DEMO_AGENT)
@@ -104,7 +105,7 @@ def test_an_agent_takes_over_a_conversation_in_the_console_and_hands_it_back(chr
     expect(row).to_be_visible()
     expect(row).to_contain_text("Asked for an agent")
     expect(row).to_contain_text("Premier")
-    expect(row).to_contain_text("中文")
+    expect(row).to_contain_text("Chinese")  # the English console names languages in English
     expect(row).to_contain_text("我要转人工")  # the summary: what the customer asked last
     expect(row).to_contain_text("#1")
     expect(row.locator(".c-badge--urgent")).to_have_count(0)
@@ -250,11 +251,11 @@ def test_an_urgent_fraud_report_goes_ahead_of_a_waiting_request_in_the_console(c
 def test_a_wrong_password_is_refused_and_only_supervisors_see_every_live_conversation(chromium):
     agent = console(chromium)
     log_in(agent, DEMO_AGENT, "not-the-right-password")
-    error = agent.get_by_role("alert").filter(has_text="Wrong staff ID or password.")
+    error = agent.get_by_role("alert").filter(has_text=text("error.login_failed", "zh"))
     expect(error).to_be_visible()
-    expect(agent.get_by_role("heading", name="Agent console")).to_be_visible()
-    expect(agent.get_by_label("Password", exact=True)).to_have_value("")
-    expect(agent.get_by_label("Password", exact=True)).to_be_focused()
+    expect(agent.get_by_role("heading", name=text("brand.console", "zh"))).to_be_visible()
+    expect(agent.get_by_label(text("login.password", "zh"), exact=True)).to_have_value("")
+    expect(agent.get_by_label(text("login.password", "zh"), exact=True)).to_be_focused()
     expect(agent.locator("#app-view")).to_be_hidden()
     chromium.shot(agent, "wrong-password")
 
@@ -346,3 +347,119 @@ def test_the_agent_sees_the_customer_typing_in_the_console(chromium):
     box.press_sequentially("还有")
     expect(typing).to_be_visible(timeout=ANSWER)
     expect(typing).to_be_hidden(timeout=8000)
+
+
+# ---------------------------------------------------------------- languages
+def serve_in_the_console(page, language, talk, conversation, customer_language, staff_name):
+    """The agent flow in the console in ``language``: the new conversation in the queue, claim,
+    a canned reply in the customer's language, a reply, a note, resolve; every label the
+    catalogue's, every date YYYY-MM-DD HH:mm with the weekday."""
+    def t(key, **params):
+        return text(key, language, **params)
+
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if language == "zh" else "en-US")
+    expect(page.locator("#language-select")).to_have_value(language)
+    expect(page.locator("#queue-meta")).to_have_text(t("queue.order"))
+    row = queue_row(page, conversation)
+    expect(row).to_contain_text(t("reason.customer_request"))
+    expect(row).to_contain_text(text("language." + customer_language, language))
+    expect(page.locator("#banner")).to_contain_text(t("banner.new_one", reason=t("reason.customer_request"),
+                                                      tier=t("tier.standard"), language=t("language." + customer_language)))
+    row.get_by_role("button", name=t("action.claim")).click()
+    expect(page.locator("#flash")).to_have_text(t("flash.claimed"))
+    expect(page.locator("#handoff-reason")).to_have_text(re.compile(
+        "^" + re.escape(t("reason.customer_request")) + " · " + t("convo.requested", time=DATE_TIME[language]) + "$"))
+    expect(page.locator("#conv-badges")).to_contain_text(t("badge.with_you"))
+    expect(page.locator("#profile")).to_contain_text(t("profile.anonymous"))
+    expect(page.locator("#customer-typing")).to_have_text(t("convo.customer_typing"))
+    expect(page.locator("#reply-hint")).to_have_text(t("reply.hint_chat"))
+    expect(console_messages(page, "customer").first.locator(".c-msg-who")).to_have_text(t("sender.customer"))
+    expect(console_messages(page, "customer").first.locator(".c-msg-time")).to_have_text(re.compile("^" + DATE_TIME[language] + "$"))
+
+    # the canned replies are named in the agent's language and written in the customer's
+    reply = page.get_by_label(t("reply.label"))
+    expect(reply).to_have_attribute("placeholder", t("reply.placeholder"))
+    greeting = knowledge.load("canned_replies")["greeting"]
+    page.get_by_role("button", name=re.compile("^" + re.escape(greeting["label"][language]))).click()
+    expect(reply).to_have_value(greeting[customer_language].format(name=staff_name))
+    reply.press("Enter")
+    expect(log(talk).locator(".egw-msg--agent .egw-bubble").last).to_have_text(greeting[customer_language].format(name=staff_name))
+    expect(console_messages(page, "agent").last.locator(".c-msg-who")).to_have_text(t("sender.agent"))
+
+    page.get_by_label(t("notes.label")).fill("客户资料已核对 / profile checked")
+    page.get_by_role("button", name=t("notes.add")).click()
+    expect(page.locator("#flash")).to_have_text(t("notes.added"))
+    expect(page.locator("#notes .c-note-meta")).to_have_text(re.compile("^" + t("notes.you") + " · " + DATE_TIME[language] + "$"))
+    assert foreign_texts(page, language) == []
+
+    page.get_by_role("button", name=t("convo.resolve"), exact=True).click()
+    dialog = page.get_by_role("dialog", name=t("resolve.title"))
+    expect(dialog).to_contain_text(t("resolve.text"))
+    dialog.get_by_role("button", name=t("resolve.confirm"), exact=True).click()
+    expect(page.locator("#flash")).to_have_text(t("flash.resolved"))
+    expect(page.get_by_role("heading", name=t("queue.title"))).to_be_visible()
+    expect(queue_row(page, conversation)).to_have_count(0)
+    assert foreign_texts(page, language) == []
+
+
+def test_each_staff_member_works_in_their_own_language(chromium):
+    """A Chinese-speaking agent and an English-speaking supervisor side by side, each serving a
+    customer who writes in the other language."""
+    agent, supervisor = console(chromium), console(chromium)
+    expect(agent.locator("#login-submit")).to_have_text(text("login.submit", "zh"))  # before login: Chinese
+    log_in(agent, DEMO_AGENT, language="zh")
+    logged_in(agent, "Demo Agent", "zh")
+    expect(agent.locator("#user-role")).to_have_text(text("role.agent", "zh"))
+    log_in(supervisor, DEMO_SUPERVISOR, language="en")
+    logged_in(supervisor, "Demo Supervisor", "en")
+    expect(supervisor.locator("#user-role")).to_have_text("Supervisor")
+    assert agent.title() == text("page.queue", "zh") and supervisor.title() == text("page.queue", "en")
+
+    english = chromium.page()
+    english.goto(chromium.base_url + "/?lang=en")
+    open_widget(english, "en")
+    say(english, "I'd like to talk to a person")
+    expect(english.get_by_role("status").filter(has_text="ahead of you")).to_be_visible(timeout=ANSWER)
+    serve_in_the_console(agent, "zh", english, conversation_id(english), "en", "Demo Agent")
+    chromium.shot(agent, "zh")
+
+    chinese = customer(chromium)
+    serve_in_the_console(supervisor, "en", chinese, wait_for_an_agent(chinese), "zh", "Demo Supervisor")
+    chromium.shot(supervisor, "en")
+
+
+def test_the_language_chosen_in_the_top_bar_is_shown_at_once_and_kept(chromium):
+    agent = console(chromium)
+    log_in(agent, DEMO_AGENT, language="zh")
+    logged_in(agent, "Demo Agent", "zh")
+    talk = customer(chromium)
+    conversation = wait_for_an_agent(talk)
+    queue_row(agent, conversation).get_by_role("button", name=text("action.claim", "zh")).click()
+    expect(agent.locator("#conv-title")).to_contain_text(text("convo.visitor", "zh"))
+    send(talk, "你好")
+    expect(console_messages(agent, "customer")).to_have_count(2)
+
+    # English at once, without a reload: the bar, the side list, the open conversation, its messages
+    agent.get_by_label(text("topbar.language", "zh")).select_option("en")
+    expect(agent.locator("#logout-btn")).to_have_text("Log out")
+    expect(agent.locator("#live-title")).to_have_text("Mine")
+    expect(agent.locator("#conv-title")).to_contain_text("Visitor")
+    expect(agent.locator("#readonly-note")).to_be_hidden()
+    expect(console_messages(agent, "customer")).to_have_count(2)  # none lost in the redraw
+    expect(console_messages(agent, "customer").last.locator(".c-msg-who")).to_have_text("Customer")
+    expect(agent.get_by_label("Reply to the customer")).to_have_attribute("placeholder", "Write a reply to the customer…")
+    expect(agent.get_by_role("button", name=re.compile("^Greeting"))).to_be_visible()  # the customer's set: Chinese
+    assert foreign_texts(agent, "en") == []
+    status, me = StaffSession(chromium.base_url, DEMO_AGENT).call("GET", "/console/api/me")
+    assert me["staff"]["language"] == "en"  # kept on the account
+
+    agent.reload()
+    logged_in(agent, "Demo Agent", "en")
+    expect(agent.locator("#language-select")).to_have_value("en")
+    expect(agent.locator("html")).to_have_attribute("lang", "en-US")
+
+    agent.get_by_label("Language of the console").select_option("zh")
+    expect(agent.locator("#logout-btn")).to_have_text(text("topbar.logout", "zh"))
+    agent.reload()
+    logged_in(agent, "Demo Agent", "zh")
+    assert foreign_texts(agent, "zh") == []

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.skipif(
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.support.console_page import StaffSession, console, log_in, logged_in  # noqa: E402
+from tests.support.console_page import (  # noqa: E402
+    DATE_TIME, StaffSession, console, foreign_texts, log_in, logged_in, text,
+)
 
 COMMENT = "回复很及时"
 COMPLAINT = ["我要投诉", "上周赎回稳盈债券被多扣了0.5%的赎回费，之前没人告诉过我", "对", "退还赎回费", "我的手机 13812345678", "确认提交"]
@@ -139,7 +142,7 @@ def test_a_supervisor_reads_the_days_quality_figures_and_downloads_a_table(chrom
     messages = chart(page, "Customer messages per day")
     expect(messages.locator("rect.q-bar")).to_have_count(7)
     expect(messages.locator("rect.q-bar").last).to_have_attribute("data-value", "14")
-    expect(messages.locator("desc")).to_contain_text(date.fromisoformat(today).strftime("%-d %b") + ": 14.")  # for screen readers
+    expect(messages.locator("desc")).to_contain_text(today[5:] + ": 14")  # for screen readers: "MM-DD: 14"
     ratings = chart(page, "Average rating per day")
     expect(ratings.locator("circle.q-point")).to_have_count(1)
     expect(ratings.locator("circle.q-point")).to_have_attribute("data-value", "4.5")
@@ -179,7 +182,7 @@ def test_a_supervisor_reads_the_days_quality_figures_and_downloads_a_table(chrom
         assert saved.read(3) == codecs.BOM_UTF8  # Excel reads the Chinese comment as UTF-8
     with open(download.value.path(), encoding="utf-8-sig", newline="") as saved:
         rows = list(csv.reader(saved))
-    assert rows[0] == ["rated_at", "rating", "channel", "language", "trigger", "comment"]
+    assert rows[0] == ["Rated", "Rating", "Channel", "Language", "After", "Comment"]  # the supervisor's language
     assert [row[1:] for row in rows[1:]] == [["4", "web", "zh", "bot", COMMENT]]
 
     # A period that ends before it starts is caught before asking the service.
@@ -203,7 +206,7 @@ def test_an_agent_is_told_supervisors_only_and_nobody_logged_in_goes_to_the_logi
 
     stranger = chromium.page()
     stranger.goto(chromium.base_url + "/console/quality")
-    expect(stranger.get_by_label("Staff ID", exact=True)).to_be_visible()
+    expect(stranger.get_by_label(text("login.id", "zh"), exact=True)).to_be_visible()
     assert stranger.url == chromium.base_url + "/console/"
 
 
@@ -239,3 +242,44 @@ def test_a_supervisor_labels_a_misunderstood_message_and_exports_the_labels(chro
     with open(download.value.path(), encoding="utf-8") as saved:
         data = RasaYAMLReader().reads(saved.read())
     assert [(m.get("intent"), m.get("text")) for m in data.intent_examples] == [("out_of_scope", "asdf qwer zxcv")]
+
+
+def test_the_dashboard_is_in_chinese_by_default_and_switches_at_once(chromium, history):
+    start, today = history
+    page = console(chromium)
+    log_in(page, DEMO_SUPERVISOR, language="zh")  # as every account is until its owner chooses
+    logged_in(page, "Demo Supervisor", "zh")
+    page.get_by_role("link", name=text("brand.quality", "zh")).click()
+    expect(page.get_by_role("heading", name=text("q.title", "zh"))).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    assert page.title() == text("page.quality", "zh")
+    expect(page.locator('[data-kpi="customer_messages"] .q-kpi-label')).to_have_text(text("q.kpi.customer_messages", "zh"))
+    expect(figure(page, "customer_messages")).to_have_text("14")
+    expect(page.locator("#computed")).to_have_text(re.compile("^" + text("q.computed", "zh", time=DATE_TIME["zh"]) + "$"))
+    expect(page.locator("#board-period")).to_have_text(
+        f"{start} – {today} · {text('q.filter.all_channels', 'zh')} · {text('q.filter.all_queues', 'zh')} · "
+        f"{text('q.filter.all_languages', 'zh')}")
+    messages = chart(page, text("q.chart.messages_per_day", "zh"))
+    expect(messages.locator("rect.q-bar").last).to_have_attribute("data-value", "14")
+    comments = page.locator('[data-table="satisfaction_comments"]')
+    expect(comments.locator("thead th")).to_have_text([text(f"q.col.satisfaction_comments.{c}", "zh") for c in
+                                                       ("rated_at", "rating", "channel", "language", "trigger", "comment")])
+    expect(comments.locator("tbody td").first).to_have_text(re.compile("^" + DATE_TIME["zh"] + "$"))
+    expect(comments.locator("tbody")).to_contain_text(text("q.trigger.bot", "zh"))
+    assert foreign_texts(page, "zh") == []
+    with page.expect_download() as download:
+        page.get_by_role("link", name=text("q.csv.download", "zh", title=text("q.table.satisfaction_comments", "zh"))).click()
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as saved:
+        assert next(csv.reader(saved)) == ["评分时间", "评分", "渠道", "语言", "评分时机", "留言"]
+    chromium.shot(page, "dashboard-zh")
+
+    # English from the top bar, at once: the figures stay, their words change
+    page.get_by_label(text("topbar.language", "zh")).select_option("en")
+    expect(page.get_by_role("heading", name="Service quality")).to_be_visible()
+    expect(page.locator('[data-kpi="customer_messages"] .q-kpi-label')).to_have_text("Customer messages")
+    expect(figure(page, "customer_messages")).to_have_text("14")
+    expect(comments.locator("thead th").first).to_have_text("Rated")
+    expect(page.locator("#computed")).to_have_text(re.compile("^" + text("q.computed", "en", time=DATE_TIME["en"]) + "$"))
+    assert foreign_texts(page, "en") == []
+    page.reload()
+    expect(page.get_by_role("heading", name="Service quality")).to_be_visible()

@@ -110,7 +110,7 @@ def test_the_demo_agent_logs_in_with_an_httponly_strict_session_cookie(console):
     browser = Browser(console)
     status, answer, headers = browser.log_in("demo-agent", demo_password("demo-agent"))
     assert status == 200, answer
-    assert answer["staff"] == {"id": "demo-agent", "name": "Demo Agent", "role": "agent"}
+    assert answer["staff"] == {"id": "demo-agent", "name": "Demo Agent", "role": "agent", "language": "zh"}
     assert len(answer["csrf_token"]) >= 40
     assert headers["Cache-Control"] == "no-store"
     [cookie] = headers.get_all("Set-Cookie")
@@ -192,6 +192,35 @@ def test_a_cross_site_origin_is_refused_even_with_the_csrf_token(console):
     assert (status, answer["error"]["code"]) == (403, "csrf_failed")  # no logging a browser in from elsewhere
 
 
+def test_the_console_language_is_chosen_per_staff_member_and_kept(console, database_url):
+    """Simplified Chinese unless chosen; PUT /console/api/me/language needs a session and the CSRF
+    token, takes only zh or en, and the choice is on the account (a new login, elsewhere, has it)."""
+    assert staff_command(database_url, "add", "linguist", "--name", "Lin Guist", "--role", "agent", "--password",
+                         password="linguist-password-1").returncode == 0
+    path = "/console/api/me/language"
+    assert Browser(console).call("PUT", path, {"language": "en"})[:2] == (
+        401, {"error": {"code": "unauthorized", "message": "Please log in to the console (again)."}})
+    browser = logged_in(console, "linguist", "linguist-password-1")
+    assert browser.me()[1]["staff"]["language"] == "zh"
+    for headers in ({}, {"X-CSRF-Token": "guessed"}):
+        status, answer, _ = browser.call("PUT", path, {"language": "en"}, headers=headers)
+        assert (status, answer["error"]["code"]) == (403, "csrf_failed")
+    token = {"X-CSRF-Token": browser.csrf_token}
+    for wrong in ({"language": "fr"}, {"language": "EN"}, {"language": ["en"]}, {"language": None}, {}):
+        status, answer, _ = browser.call("PUT", path, wrong, headers=token)
+        assert (status, answer["error"]["code"]) == (422, "invalid_language"), wrong
+    assert browser.me()[1]["staff"]["language"] == "zh"  # nothing refused was stored
+
+    status, answer, headers = browser.call("PUT", path, {"language": "en"}, headers=token)
+    assert (status, answer) == (200, {"language": "en"}) and headers["Cache-Control"] == "no-store"
+    assert browser.me()[1]["staff"]["language"] == "en"
+    elsewhere = Browser(console)
+    status, answer, _ = elsewhere.log_in("linguist", "linguist-password-1")
+    assert status == 200 and answer["staff"]["language"] == "en"
+    assert browser.call("PUT", path, {"language": "zh"}, headers=token)[0] == 200
+    assert elsewhere.me()[1]["staff"]["language"] == "zh"
+
+
 def test_the_bearer_token_routes_do_not_take_the_console_cookie(console):
     browser = logged_in(console, "demo-supervisor")
     status, answer, _ = browser.call("GET", "/api/v1/staff/complaints")
@@ -241,7 +270,7 @@ def test_a_deactivated_account_can_no_longer_log_in_and_its_session_ends(console
     assert added.returncode == 0, added.stderr
     assert "a-good-long-password" not in added.stdout
     browser = logged_in(console, "leaver", "a-good-long-password")
-    assert browser.me()[1]["staff"] == {"id": "leaver", "name": "Lee Ver", "role": "agent"}
+    assert browser.me()[1]["staff"] == {"id": "leaver", "name": "Lee Ver", "role": "agent", "language": "zh"}
 
     assert staff_command(database_url, "deactivate", "leaver").returncode == 0
     with Session(database) as session:

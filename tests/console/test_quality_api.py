@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from bot.console import i18n
 from bot.http.security_headers import PAGE_CSP as CSP
 from bot.core.models import Message
 from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
@@ -133,17 +134,24 @@ def test_every_table_comes_as_csv_with_formulas_neutralised(traffic, supervisor)
         assert headers["Cache-Control"] == "no-store"
         assert body.startswith(codecs.BOM_UTF8)  # so that Excel reads the Chinese as UTF-8
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-        assert rows[0] == table["columns"] and len(rows) == len(table["rows"]) + 1, name
+        # headed in the supervisor's language (Simplified Chinese unless chosen), as on the page
+        assert rows[0] == [i18n.text(f"q.col.{name}.{column}", "zh") for column in table["columns"]], name
+        assert len(rows) == len(table["rows"]) + 1, name
 
-    _, _, body = get(supervisor, f"/console/api/quality/satisfaction_comments.csv{query}")
+    assert supervisor.call("PUT", "/console/api/me/language", {"language": "en"})[0] == 200
+    try:
+        _, _, body = get(supervisor, f"/console/api/quality/satisfaction_comments.csv{query}")
+    finally:
+        assert supervisor.call("PUT", "/console/api/me/language", {"language": "zh"})[0] == 200
     [header, comment] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert header == ["Rated", "Rating", "Channel", "Language", "After", "Comment"]
     row = dict(zip(header, comment))
-    assert (row["rating"], row["channel"], row["trigger"], row["comment"]) == ("5", "web", "bot", "'" + FORMULA_COMMENT)
+    assert (row["Rating"], row["Channel"], row["After"], row["Comment"]) == ("5", "web", "bot", "'" + FORMULA_COMMENT)
     _, _, body = get(supervisor, f"/console/api/quality/top_misunderstood.csv{query}")
     texts = [row[0] for row in csv.reader(io.StringIO(body.decode("utf-8-sig")))][1:]
     assert "'" + FORMULA_MESSAGE.lower() in texts
     _, _, body = get(supervisor, f"/console/api/quality/satisfaction_distribution.csv{query}")
-    assert body.decode("utf-8") == "\ufeffrating,count\r\n1,0\r\n2,0\r\n3,0\r\n4,0\r\n5,1\r\n"
+    assert body.decode("utf-8") == "\ufeff评分,评分数\r\n1,0\r\n2,0\r\n3,0\r\n4,0\r\n5,1\r\n"
 
     assert error_of(supervisor, f"/console/api/quality/passwords.csv{query}") == (404, "not_found")
 

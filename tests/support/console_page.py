@@ -1,15 +1,29 @@
-"""The agent console in a browser page (bot/console/static/), and the console API without one."""
+"""The agent console in a browser page (bot/console/static/), and the console API without one.
+
+The console speaks the staff member's language (Simplified Chinese unless they chose English);
+its login page follows the browser, whose language is zh-CN in these tests. ``log_in`` sets the
+staff member's language first: English unless told otherwise, the language the console's older
+tests were written in; ``text`` is a catalogue's text, for asserting what a page shows."""
 
 from __future__ import annotations
 
 import http.cookiejar
 import json
+import re
 import urllib.error
 import urllib.request
 
 from playwright.sync_api import expect
 
+from bot.console import i18n
 from bot.core.staff import demo_password
+
+text = i18n.text  # text(key, language, **params): what the console shows
+# A date and time as the staff pages show it: Beijing time, with the weekday.
+DATE_TIME = {"zh": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} 周[一二三四五六日]", "en": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} (Mon|Tue|Wed|Thu|Fri|Sat|Sun)"}
+# What staff see but is not the catalogue's to translate: customers' words, names, references.
+NOT_CATALOGUE = ("#messages, .c-quote, .c-side-summary, .c-summary, #user-name, #profile dd, #notes .c-note-text, "
+                 "#language-select, .q-review-text, [data-table] tbody")
 
 # Before any script of the console runs: a desktop-notification permission that is granted, and
 # a record of the notifications and of the beeps (oscillators) the console makes.
@@ -46,19 +60,27 @@ def console(chromium):
     page.add_init_script(RECORD_ALERTS)
     response = page.goto(chromium.base_url + "/console/")
     assert response.status == 200
-    expect(page.get_by_role("heading", name="Agent console")).to_be_visible()
+    expect(page.get_by_role("heading", name=text("brand.console", "zh"))).to_be_visible()  # a zh-CN browser
     return page
 
 
-def log_in(page, staff_id, password=None):
-    page.get_by_label("Staff ID", exact=True).fill(staff_id)
-    page.get_by_label("Password", exact=True).fill(password if password is not None else demo_password(staff_id))
-    page.get_by_role("button", name="Log in").click()
+def prefer(base_url, staff_id, language):
+    """Choose the console language of a demo account, as its top bar does."""
+    status, answer = StaffSession(base_url, staff_id).call("PUT", "/console/api/me/language", {"language": language})
+    assert status == 200, answer
 
 
-def logged_in(page, name):
+def log_in(page, staff_id, password=None, language="en"):
+    """Log in on the (Chinese) login page, as a staff member who prefers ``language``."""
+    prefer(page.url.split("/console/")[0], staff_id, language)
+    page.locator("#login-id").fill(staff_id)
+    page.locator("#login-password").fill(password if password is not None else demo_password(staff_id))
+    page.locator("#login-submit").click()
+
+
+def logged_in(page, name, language="en"):
     expect(page.locator("#user-name")).to_have_text(name)
-    expect(page.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
+    expect(page.get_by_role("heading", name=text("queue.title", language))).to_be_visible()
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")  # the WebSocket is open
 
 
@@ -68,6 +90,26 @@ def queue_row(page, conversation):
 
 def console_messages(page, sender=None):
     return page.locator("#messages .c-msg" + (f"--{sender}" if sender else ""))
+
+
+def foreign_texts(page, language, root="body"):
+    """The texts shown under ``root`` that are the other language's catalogue (a placeholder
+    matches anything): none may be, on a page in ``language``."""
+    other = {"zh": "en", "en": "zh"}[language]
+    mine, theirs = i18n.catalogue(language), i18n.catalogue(other)
+    patterns = [re.compile("^" + re.sub(r"\\\{\w+\\\}", ".+", re.escape(value)) + "$")
+                for key, value in theirs.items() if value != mine[key] and re.search(r"\w", value)]
+    shown = page.evaluate("""([root, skip]) => {
+        const texts = [];
+        const walk = document.createTreeWalker(document.querySelector(root), NodeFilter.SHOW_TEXT);
+        while (walk.nextNode()) {
+            const node = walk.currentNode, parent = node.parentElement;
+            if (!node.textContent.trim() || parent.closest(skip) || !parent.checkVisibility()) continue;
+            texts.push(node.textContent.trim());
+        }
+        return texts;
+    }""", [root, NOT_CATALOGUE])
+    return [shown_text for shown_text in shown if any(p.match(shown_text) for p in patterns)]
 
 
 class StaffSession:

@@ -3,7 +3,8 @@
  *
  * Plain JavaScript, no build step; served by bot/console/pages.py under a
  * Content-Security-Policy that allows only this origin's script and styles. console.html loads
- * shared.js (the HTTP helper and labels the front ends share) before it. It speaks the
+ * shared.js (the HTTP helper the front ends share) and i18n.js (the staff member's language:
+ * every visible text comes from its catalogue, docs/console.md "Languages") before it. It speaks the
  * console API (docs/console.md): login and session (/console/api/login, /logout, /me), the
  * queue, conversations, claim, replies, typing, notes, transfer and resolve, and the WebSocket
  * /console/ws that says what changed.
@@ -14,6 +15,10 @@
  *   - the CSRF token from login / me lives only in memory and goes with every POST as
  *     X-CSRF-Token; the session itself is an HttpOnly cookie that scripts cannot read;
  *   - a 401 anywhere means the session has ended: back to the login form.
+ *
+ * Each panel has its render function (renderQueue, renderSide, renderConversation, renderProfile,
+ * renderEmail, renderCases, renderNotes, renderCanned…) drawing it from the state alone, so a
+ * change of language redraws the page in place (relabel).
  */
 (function () {
   'use strict';
@@ -24,37 +29,15 @@
   var TYPING_IDLE_MS = 3000;    // "typing off" after this long without a keystroke
   var CUSTOMER_TYPING_MS = 10000; // "Customer is typing…" goes after this long without a refresh
 
-  // Canned replies, inserted into the reply box in the language of the handoff.
-  var CANNED = [
-    {
-      key: 'greeting', label: 'Greeting',
-      zh: '您好，我是长青财富客服{name}，很高兴为您服务。请问有什么可以帮您？',
-      en: 'Hello, this is {name} from Evergreen Wealth. How can I help you today?'
-    },
-    {
-      key: 'checking', label: 'Checking, one moment',
-      zh: '好的，我这就为您查询，请稍等片刻。',
-      en: "Thank you, I'm checking this for you now. One moment, please."
-    },
-    {
-      key: 'closing', label: 'Closing',
-      zh: '感谢您的耐心等待！如果还有其他问题，欢迎随时联系我们。祝您生活愉快！',
-      en: 'Thank you for your patience. If there is anything else, just write to us any time. Have a good day!'
-    }
-  ];
-
-  var Shared = window.EvergreenShared; // shared.js: the HTTP helper and the labels the pages share
-  var REASONS = Shared.labels.reasons;
-  var TIERS = { private: 'Private', premier: 'Premier', standard: 'Standard' };
-  var LANGUAGES = Shared.labels.languages;
-  var CHANNELS = {}; // kind -> name, from GET /console/api/channels (the installed channels)
+  var Shared = window.EvergreenShared; // shared.js: the HTTP helper the pages share
+  var I18n = window.EvergreenI18n; // i18n.js: the catalogue of the staff member's language
+  var t = I18n.t;
+  var CHANNELS = {}; // kind -> {zh, en} names, from GET /console/api/channels (the installed channels)
   var CAPABILITIES = {}; // kind -> what its channel can do (live_chat, replies_by_email)
-  var QUEUES = Shared.labels.queues;
-  var SENDERS = { customer: 'Customer', bot: 'Assistant', agent: 'Agent', system: 'System' };
 
   // ------------------------------------------------------------------ state
   var state = {
-    me: null,            // {id, name, role}
+    me: null,            // {id, name, role, language}
     csrf: null,          // in memory only
     ws: null,
     wsAttempt: 0,
@@ -83,7 +66,8 @@
     bannerFor: null,     // handoff ids the banner announces
     flashTimer: null,
     audio: null,
-    ticker: null
+    ticker: null,
+    loginMessage: null   // [catalogue key, kind] of the message on the login form
   };
 
   // ------------------------------------------------------------------ DOM
@@ -93,6 +77,7 @@
     loginView: $('login-view'), loginForm: $('login-form'), loginId: $('login-id'), loginPassword: $('login-password'),
     loginSubmit: $('login-submit'), loginError: $('login-error'), loginInfo: $('login-info'),
     appView: $('app-view'), conn: $('conn'), connText: $('conn-text'), notifyBtn: $('notify-btn'),
+    languageSelect: $('language-select'),
     userName: $('user-name'), userRole: $('user-role'), logoutBtn: $('logout-btn'),
     banner: $('banner'), bannerText: $('banner-text'), bannerView: $('banner-view'), bannerClose: $('banner-close'),
     queueLink: $('queue-link'), queueCount: $('queue-count'), liveTitle: $('live-title'), liveHint: $('live-hint'),
@@ -135,47 +120,33 @@
   function show(node, visible) { node.hidden = !visible; }
 
   // "Customer is typing…" under the open conversation's messages, from the WebSocket's typing frames.
-  el.customerTyping = h('p', { class: 'c-typing', id: 'customer-typing', role: 'status', hidden: true, text: 'Customer is typing…' });
+  el.customerTyping = h('p', { class: 'c-typing', id: 'customer-typing', role: 'status', hidden: true, 'data-i18n': 'convo.customer_typing' });
   el.messages.parentNode.insertBefore(el.customerTyping, el.messages.nextSibling);
 
   // ------------------------------------------------------------------ formatting
-  function label(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key || '—'); }
   function pad(n) { return (n < 10 ? '0' : '') + n; }
-  function formatTime(iso) {
-    var d = new Date(iso);
-    if (!iso || isNaN(d.getTime())) return '';
-    try {
-      return d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Shanghai' });
-    } catch (e) { return pad(d.getHours()) + ':' + pad(d.getMinutes()); }
-  }
-  function formatDateTime(iso) {
-    var d = new Date(iso);
-    if (!iso || isNaN(d.getTime())) return String(iso || '');
-    try {
-      return d.toLocaleString('en-GB', {
-        day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Shanghai'
-      });
-    } catch (e) { return d.toISOString(); }
+  function channelName(kind) {
+    var names = CHANNELS[kind];
+    return names ? names[I18n.language] || names.en || kind : String(kind || '—');
   }
   function formatWait(seconds) {
     var s = Math.max(0, Math.round(seconds));
-    if (s < 60) return 'under 1 min';
+    if (s < 60) return t('wait.under_minute');
     var m = Math.floor(s / 60);
-    if (m < 60) return m + ' min';
-    return Math.floor(m / 60) + ' h ' + pad(m % 60) + ' min';
+    if (m < 60) return t('wait.minutes', { minutes: m });
+    return t('wait.hours', { hours: Math.floor(m / 60), minutes: pad(m % 60) });
   }
   function waitedSeconds(handoff) {
     return (handoff.waiting_seconds || 0) + (Date.now() - state.fetchedAt) / 1000;
   }
   function langAttr(language) { return language === 'en' ? 'en' : 'zh-CN'; }
   function badge(text, kind) { return h('span', { class: 'c-badge' + (kind ? ' c-badge--' + kind : ''), text: text }); }
-  function urgentBadge() { return h('span', { class: 'c-badge c-badge--urgent', text: 'Urgent' }); }
+  function urgentBadge() { return h('span', { class: 'c-badge c-badge--urgent', text: t('badge.urgent') }); }
 
   // ------------------------------------------------------------------ HTTP
   function api(method, path, body) {
     return Shared.request(method, API + path, body, {
-      headers: method !== 'GET' && state.csrf ? { 'X-CSRF-Token': state.csrf } : null,
-      unreachable: 'Cannot reach the contact service. Check the connection; the console keeps trying.'
+      headers: method !== 'GET' && state.csrf ? { 'X-CSRF-Token': state.csrf } : null
     }).catch(function (err) {
       if (err.status === 401 && state.me && path !== '/login') sessionEnded();
       throw err;
@@ -185,7 +156,7 @@
   // Report a failed call to the agent (a 401 has already taken them to the login form).
   function failed(err) {
     if (!err || err.status === 401) return;
-    flash(err.message || 'Something went wrong.', 'error');
+    flash(I18n.error(err), 'error');
   }
 
   // ------------------------------------------------------------------ flash messages and banner
@@ -294,27 +265,33 @@
     el.boot.hidden = true;
     el.appView.hidden = true;
     el.loginView.hidden = false;
-    el.loginError.hidden = true;
-    el.loginInfo.hidden = true;
-    if (message) {
-      var target = kind === 'info' ? el.loginInfo : el.loginError;
-      target.textContent = message;
-      target.hidden = false;
-    }
+    state.loginMessage = message ? [message, kind] : null;
+    renderLoginMessage();
     el.loginPassword.value = '';
     el.loginSubmit.disabled = false;
-    document.title = 'Log in — Agent console — Evergreen Wealth';
+    document.title = t('page.login');
     (el.loginId.value ? el.loginPassword : el.loginId).focus();
   }
 
+  // message: a catalogue key, or an Error of the service (put in words by I18n.error)
+  function renderLoginMessage() {
+    var m = state.loginMessage;
+    el.loginError.hidden = true;
+    el.loginInfo.hidden = true;
+    if (!m) return;
+    var target = m[1] === 'info' ? el.loginInfo : el.loginError;
+    target.textContent = typeof m[0] === 'string' ? t(m[0]) : I18n.error(m[0]);
+    target.hidden = false;
+  }
+
   function sessionEnded() {
-    showLogin('Your session has ended. Please log in again.');
+    showLogin('login.session_ended');
   }
 
   // The installed channels' names and capabilities, before anything is shown.
   function loadChannels() {
     return api('GET', '/channels').then(function (data) {
-      data.channels.forEach(function (c) { CHANNELS[c.kind] = c.label; CAPABILITIES[c.kind] = c; });
+      data.channels.forEach(function (c) { CHANNELS[c.kind] = c.labels || { en: c.label }; CAPABILITIES[c.kind] = c; });
     });
   }
 
@@ -329,12 +306,9 @@
     el.loginView.hidden = true;
     el.appView.hidden = false;
     el.userName.textContent = me.name || me.id;
-    el.userRole.textContent = me.role === 'supervisor' ? 'Supervisor' : 'Agent';
+    el.languageSelect.value = I18n.language;
     document.getElementById('quality-link').hidden = me.role !== 'supervisor'; // quality.html
-    el.liveTitle.textContent = isSupervisor() ? 'With agents' : 'Mine';
-    el.liveHint.textContent = isSupervisor()
-      ? 'Every live conversation, with its agent.'
-      : 'Conversations you are handling.';
+    renderTopbar();
     updateNotifyButton();
     showQueueView(true);
     refreshQueue();
@@ -344,6 +318,13 @@
   }
 
   function isSupervisor() { return !!state.me && state.me.role === 'supervisor'; }
+
+  function renderTopbar() {
+    el.userRole.textContent = t(isSupervisor() ? 'role.supervisor' : 'role.agent');
+    el.liveTitle.textContent = t(isSupervisor() ? 'side.with_agents' : 'side.mine');
+    el.liveHint.textContent = t(isSupervisor() ? 'side.hint_supervisor' : 'side.hint_agent');
+    setConnection(el.conn.getAttribute('data-state'));
+  }
 
   function showQueueView(focus) {
     stopTyping(false);
@@ -363,8 +344,8 @@
 
   function updateTitle() {
     var waiting = state.queue ? state.queue.waiting.length : 0;
-    var where = state.view === 'conversation' ? 'Conversation' : 'Queue';
-    document.title = (waiting ? '(' + waiting + ') ' : '') + where + ' — Agent console — Evergreen Wealth';
+    var where = t(state.view === 'conversation' ? 'page.conversation' : 'page.queue');
+    document.title = (waiting ? '(' + waiting + ') ' : '') + where;
   }
 
   // ------------------------------------------------------------------ login / logout
@@ -375,7 +356,7 @@
     var password = el.loginPassword.value;
     el.loginInfo.hidden = true;
     if (!id || !password) {
-      el.loginError.textContent = 'Please enter your staff ID and password.';
+      el.loginError.textContent = t('login.missing');
       el.loginError.hidden = false;
       (id ? el.loginPassword : el.loginId).focus();
       return;
@@ -384,14 +365,12 @@
     el.loginError.hidden = true;
     api('POST', '/login', { id: id, password: password }).then(function (data) {
       el.loginPassword.value = '';
-      return loadChannels().then(function () { enterApp(data.staff, data.csrf_token); });
+      return start(data.staff, data.csrf_token);
     }, function (err) {
-      var text = err.message;
+      var text = I18n.error(err);
       if (err.code === 'rate_limited') {
         var minutes = err.retryAfter ? Math.max(1, Math.ceil(err.retryAfter / 60)) : 15;
-        text = 'Too many failed logins. Please try again in about ' + minutes + ' min.';
-      } else if (err.code === 'login_failed') {
-        text = 'Wrong staff ID or password.';
+        text = t('login.rate_limited', { minutes: minutes });
       }
       el.loginError.textContent = text;
       el.loginError.hidden = false;
@@ -406,7 +385,7 @@
     el.logoutBtn.disabled = true;
     stopTyping(false);
     api('POST', '/logout').then(function () {
-      showLogin('You have logged out.', 'info');
+      showLogin('login.logged_out', 'info');
     }, function (err) {
       if (err.status !== 401) failed(err);
     }).then(function () {
@@ -428,6 +407,20 @@
     showQueueView(true);
   });
   el.queueLink.addEventListener('click', function () { showQueueView(true); });
+
+  // The top bar's language: kept on the staff member's account, shown at once.
+  el.languageSelect.addEventListener('change', function () {
+    var language = el.languageSelect.value;
+    el.languageSelect.disabled = true;
+    I18n.use(language).then(function () {
+      return api('PUT', '/me/language', { language: language });
+    }).then(function () {
+      if (state.me) state.me.language = language;
+    }, failed).then(function () {
+      el.languageSelect.disabled = false;
+      el.languageSelect.value = I18n.language;
+    });
+  });
   el.backBtn.addEventListener('click', function () { showQueueView(true); });
 
   // ------------------------------------------------------------------ WebSocket
@@ -444,7 +437,7 @@
 
   function setConnection(status) {
     el.conn.setAttribute('data-state', status);
-    el.connText.textContent = status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+    el.connText.textContent = t(status === 'live' ? 'conn.live' : status === 'connecting' ? 'conn.connecting' : 'conn.reconnecting');
   }
 
   function connectSocket() {
@@ -568,18 +561,19 @@
       var text;
       if (fresh.length === 1) {
         var one = fresh[0];
-        text = (one.urgent ? 'Urgent: ' : 'New: ') + label(REASONS, one.reason) + ' — ' + label(TIERS, one.tier) +
-          ' customer, ' + label(LANGUAGES, one.language) + (one.summary ? ' — “' + one.summary + '”' : '');
+        text = t(one.urgent ? 'banner.urgent_one' : 'banner.new_one', {
+          reason: I18n.label('reason', one.reason), tier: I18n.label('tier', one.tier),
+          language: I18n.label('language', one.language)
+        }) + (one.summary ? ' — “' + one.summary + '”' : '');
       } else {
-        text = fresh.length + ' new conversations are waiting' + (urgent ? ', including an urgent one.' : '.');
+        text = t(urgent ? 'banner.new_many_urgent' : 'banner.new_many', { count: fresh.length });
       }
       showBanner(text, urgent, fresh.map(function (hf) { return hf.id; }));
       beep(urgent);
-      desktopNotify(urgent ? 'Urgent: a customer needs an agent' : 'A customer is waiting for an agent', text, urgent);
+      desktopNotify(t(urgent ? 'notify.urgent' : 'notify.waiting'), text, urgent);
     }
     if (given.length) {
-      showBanner(given.length === 1 ? 'A conversation was transferred to you.' :
-        given.length + ' conversations were transferred to you.', false);
+      showBanner(given.length === 1 ? t('banner.transferred_one') : t('banner.transferred_many', { count: given.length }), false);
       beep(false);
     }
   }
@@ -590,39 +584,39 @@
     el.queueCount.textContent = String(q.waiting.length);
     el.queueCount.classList.toggle('c-count--urgent', q.waiting.some(function (hf) { return hf.urgent; }));
     el.agentsOnline.textContent = String(q.agents_online || 0);
-    el.agentsOnlineLabel.textContent = q.agents_online === 1 ? 'agent online' : 'agents online';
+    el.agentsOnlineLabel.textContent = t(q.agents_online === 1 ? 'queue.agent_online' : 'queue.agents_online');
     var focusKey = document.activeElement && document.activeElement.getAttribute('data-focus-key');
     clear(el.queueBody);
     if (!q.waiting.length) {
       el.queueBody.appendChild(h('tr', { class: 'c-empty-row' }, [
-        h('td', { colspan: '7', class: 'c-empty', text: 'Nobody is waiting. New conversations appear here at once.' })
+        h('td', { colspan: '7', class: 'c-empty', text: t('queue.empty') })
       ]));
     }
     q.waiting.forEach(function (hf) {
       var claim = h('button', {
         type: 'button', class: 'c-btn c-btn--primary c-btn--small', 'data-focus-key': 'claim-' + hf.id,
-        'aria-describedby': 'summary-' + hf.id, text: 'Claim'
+        'aria-describedby': 'summary-' + hf.id, text: t('action.claim')
       });
       claim.addEventListener('click', function () { claimHandoff(hf, claim); });
       var reason = h('td', { class: 'c-reason' }, [
         hf.urgent ? urgentBadge() : null,
-        h('span', { text: label(REASONS, hf.reason) }),
-        hf.complaint_reference ? h('span', { class: 'c-ref', text: 'Complaint ' + hf.complaint_reference }) : null
+        h('span', { text: I18n.label('reason', hf.reason) }),
+        hf.complaint_reference ? h('span', { class: 'c-ref', text: t('queue.complaint', { reference: hf.complaint_reference }) }) : null
       ]);
       var summary = hf.summary
         ? h('span', { class: 'c-quote', id: 'summary-' + hf.id, lang: langAttr(hf.language), text: hf.summary })
-        : h('span', { class: 'c-muted', id: 'summary-' + hf.id, text: 'No summary' });
+        : h('span', { class: 'c-muted', id: 'summary-' + hf.id, text: t('queue.no_summary') });
       var row = h('tr', {
         class: 'c-row' + (hf.urgent ? ' c-row--urgent' : ''), 'data-conversation-id': hf.conversation_id,
         'data-handoff-id': hf.id, 'data-urgent': hf.urgent ? 'true' : 'false'
       }, [
         h('td', { class: 'c-pos' }, [
           h('span', { class: 'c-pos-num', text: hf.position ? '#' + hf.position : '—' }),
-          h('span', { class: 'c-pos-queue', text: hf.queue === 'private' ? 'private' : 'general' })
+          h('span', { class: 'c-pos-queue', text: t(hf.queue === 'private' ? 'queue.short.private' : 'queue.short.general') })
         ]),
         reason,
-        h('td', {}, [badge(label(TIERS, hf.tier), 'tier-' + hf.tier)]),
-        h('td', { text: label(LANGUAGES, hf.language) + ' · ' + label(CHANNELS, hf.channel) }),
+        h('td', {}, [badge(I18n.label('tier', hf.tier), 'tier-' + hf.tier)]),
+        h('td', { text: I18n.label('language', hf.language) + ' · ' + channelName(hf.channel) }),
         h('td', { class: 'c-wait', 'data-handoff-id': hf.id, text: formatWait(waitedSeconds(hf)) }),
         h('td', { class: 'c-summary' }, [summary]),
         h('td', { class: 'c-action' }, [claim])
@@ -659,7 +653,7 @@
     if (!live.length) {
       el.liveList.appendChild(h('li', {
         class: 'c-side-empty',
-        text: isSupervisor() ? 'No conversation is with an agent.' : 'None yet. Claim one from the queue.'
+        text: t(isSupervisor() ? 'side.empty_supervisor' : 'side.empty_agent')
       }));
     }
     live.forEach(function (hf) {
@@ -672,14 +666,14 @@
       }, [
         h('span', { class: 'c-side-line' }, [
           hf.urgent ? urgentBadge() : null,
-          h('span', { class: 'c-side-reason', text: label(REASONS, hf.reason) }),
+          h('span', { class: 'c-side-reason', text: I18n.label('reason', hf.reason) }),
           unread ? h('span', { class: 'c-unread', text: String(unread) }) : null,
-          unread ? h('span', { class: 'c-sr', text: unread === 1 ? ' (1 new message)' : ' (' + unread + ' new messages)' }) : null
+          unread ? h('span', { class: 'c-sr', text: ' ' + t(unread === 1 ? 'side.unread_one' : 'side.unread_many', { count: unread }) }) : null
         ]),
         h('span', { class: 'c-side-meta' }, [
-          label(TIERS, hf.tier) + ' · ' + label(LANGUAGES, hf.language) + ' · ' + label(CHANNELS, hf.channel) +
-          (isSupervisor() ? ' · with ' : ' · since ') +
-          (isSupervisor() ? (hf.agent_id === state.me.id ? 'you' : hf.agent_id) : formatTime(hf.claimed_at))
+          I18n.label('tier', hf.tier) + ' · ' + I18n.label('language', hf.language) + ' · ' + channelName(hf.channel) + ' · ' +
+          (isSupervisor() ? t('side.with', { agent: hf.agent_id === state.me.id ? t('side.you') : hf.agent_id })
+            : t('side.since', { time: I18n.time(hf.claimed_at) }))
         ]),
         hf.summary ? h('span', { class: 'c-side-summary', lang: langAttr(hf.language), text: hf.summary }) : null
       ]);
@@ -695,13 +689,12 @@
     if (button) button.disabled = true;
     state.selfClaimed[hf.id] = true;
     api('POST', '/handoffs/' + encodeURIComponent(hf.id) + '/claim').then(function () {
-      flash((CAPABILITIES[hf.channel] || {}).replies_by_email ? 'You have the conversation now; your replies go out by email.'
-        : 'You have the conversation now; the customer was told you joined.', 'ok');
+      flash(t((CAPABILITIES[hf.channel] || {}).replies_by_email ? 'flash.claimed_email' : 'flash.claimed'), 'ok');
       refreshQueue();
       openConversation(hf.conversation_id, true);
     }, function (err) {
       if (button) button.disabled = false;
-      if (err.status === 409) flash(err.message || 'Someone else was first.', 'error');
+      if (err.status === 409) flash(I18n.error(err), 'error');
       else failed(err);
       refreshQueue();
     });
@@ -726,7 +719,7 @@
     clear(el.callbacks);
     clear(el.notes);
     clear(el.convBadges);
-    el.convTitle.textContent = 'Loading conversation…';
+    el.convTitle.textContent = t('convo.loading');
     el.handoffReason.textContent = '';
     el.handoffSummary.textContent = '';
     el.replyInput.value = '';
@@ -759,7 +752,7 @@
     }, function (err) {
       if (state.current !== id || state.convoGen !== gen || state.acting) return;
       if (err.status === 404) {
-        flash('That conversation is no longer open to you (resolved, or taken by another agent).', 'error');
+        flash(t('flash.gone'), 'error');
         showQueueView(true);
         refreshQueue();
       } else {
@@ -778,21 +771,21 @@
     var customer = data.customer || {};
     var mine = canReply();
     var mail = data.channel_details;
-    var who = customer.verified ? (customer.name || customer.id) : mail ? (mail.name || mail.address || 'Email sender') : 'Visitor';
-    el.convTitle.textContent = who + ' · ' + (hf.language === 'en' ? 'English' : '中文') + ' · #' + hf.id;
+    var who = customer.verified ? (customer.name || customer.id) : mail ? (mail.name || mail.address || t('convo.email_sender')) : t('convo.visitor');
+    el.convTitle.textContent = who + ' · ' + I18n.label('language', hf.language) + ' · #' + hf.id;
 
     clear(el.convBadges);
     if (hf.urgent) el.convBadges.appendChild(urgentBadge());
-    el.convBadges.appendChild(badge(label(TIERS, hf.tier), 'tier-' + hf.tier));
-    el.convBadges.appendChild(badge(customer.verified ? 'Verified' : 'Not verified', customer.verified ? 'ok' : 'warn'));
-    el.convBadges.appendChild(badge(label(QUEUES, hf.queue)));
-    el.convBadges.appendChild(badge(label(CHANNELS, data.channel)));
-    el.convBadges.appendChild(badge(hf.state === 'waiting' ? 'Waiting' :
-      mine ? 'With you' : 'With ' + (hf.agent_id || 'an agent'), hf.state === 'waiting' ? 'warn' : 'state'));
+    el.convBadges.appendChild(badge(I18n.label('tier', hf.tier), 'tier-' + hf.tier));
+    el.convBadges.appendChild(badge(t(customer.verified ? 'badge.verified' : 'badge.not_verified'), customer.verified ? 'ok' : 'warn'));
+    el.convBadges.appendChild(badge(I18n.label('queue', hf.queue)));
+    el.convBadges.appendChild(badge(channelName(data.channel)));
+    el.convBadges.appendChild(badge(hf.state === 'waiting' ? t('badge.waiting') :
+      mine ? t('badge.with_you') : t('badge.with', { agent: hf.agent_id || t('badge.an_agent') }), hf.state === 'waiting' ? 'warn' : 'state'));
 
-    el.handoffReason.textContent = label(REASONS, hf.reason) +
-      (hf.complaint_reference ? ' · complaint ' + hf.complaint_reference : '') +
-      ' · requested ' + formatDateTime(hf.requested_at);
+    el.handoffReason.textContent = I18n.label('reason', hf.reason) +
+      (hf.complaint_reference ? ' · ' + t('convo.complaint', { reference: hf.complaint_reference }) : '') +
+      ' · ' + t('convo.requested', { time: I18n.dateTime(hf.requested_at) });
     el.handoffSummary.textContent = hf.summary || '—';
     el.handoffSummary.setAttribute('lang', langAttr(hf.language));
 
@@ -807,17 +800,14 @@
     setComposer(mine);
     if (!mine) {
       el.readonlyNote.textContent = hf.state === 'waiting'
-        ? 'This customer is waiting in the queue. Claim the conversation to reply.'
-        : 'Read only: this conversation is with ' + (hf.agent_id || 'another agent') + '.';
+        ? t('convo.readonly_waiting') : t('convo.readonly_with', { agent: hf.agent_id || t('convo.another_agent') });
     }
     el.readonlyNote.hidden = mine;
-    renderCanned(hf.language);
+    renderCanned(data.canned_replies || [], hf.language);
 
     renderProfile(customer);
     if (mail) renderEmail(mail);
-    el.replyHint.textContent = mail
-      ? 'Your reply is emailed to the customer from the service address, in the ticket\'s thread'
-      : 'Enter sends · Shift+Enter starts a new line · the customer sees your reply at once';
+    el.replyHint.textContent = t(mail ? 'reply.hint_email' : 'reply.hint_chat');
     renderCases(data.complaints || [], data.callbacks || []);
     renderNotes(data.notes || []);
   }
@@ -837,12 +827,12 @@
         h('dd', {}, empty ? [extra || h('span', { class: 'c-muted', text: '—' })] : [String(value), extra ? ' ' : null, extra])
       ]));
     }
-    row('Identity', null, badge(c.verified ? 'Verified customer' : 'Anonymous visitor', c.verified ? 'ok' : 'warn'));
+    row(t('profile.identity'), null, badge(t(c.verified ? 'profile.verified' : 'profile.anonymous'), c.verified ? 'ok' : 'warn'));
     if (c.verified) {
-      row('Name', c.name);
-      row('Customer ID', c.id);
+      row(t('profile.name'), c.name);
+      row(t('profile.customer_id'), c.id);
     }
-    row('Tier', label(TIERS, c.tier || 'standard'));
+    row(t('profile.tier'), I18n.label('tier', c.tier || 'standard'));
     if (c.verified) {
       var expired = false;
       if (c.risk_expires) {
@@ -850,11 +840,11 @@
         var iso = today.getFullYear() + '-' + pad(today.getMonth() + 1) + '-' + pad(today.getDate());
         expired = c.risk_expires < iso;
       }
-      row('Risk level', c.risk_level || null, c.risk_level ? null : badge('Not assessed', 'warn'));
-      row('Assessment expires', c.risk_expires || null, expired ? badge('Expired', 'urgent') : null);
-      row('Preferred language', c.language ? label(LANGUAGES, c.language) : null);
+      row(t('profile.risk_level'), c.risk_level || null, c.risk_level ? null : badge(t('profile.not_assessed'), 'warn'));
+      row(t('profile.risk_expires'), c.risk_expires || null, expired ? badge(t('profile.expired'), 'urgent') : null);
+      row(t('profile.language'), c.language ? I18n.label('language', c.language) : null);
     } else {
-      row('Risk level', null, badge('Unknown: not signed in', 'warn'));
+      row(t('profile.risk_level'), null, badge(t('profile.risk_unknown'), 'warn'));
     }
   }
 
@@ -864,20 +854,20 @@
     function row(term, children) {
       el.profile.appendChild(h('div', { class: 'c-dl-row' }, [h('dt', { text: term }), h('dd', {}, children)]));
     }
-    row('Email', [mail.address || '—']);
-    row('Ticket', [mail.reference + (mail.reference !== mail.inquiry_reference ? ' (' + mail.inquiry_reference + ')' : '')]);
-    row('Subject', [mail.subject || '—']);
-    row('Acknowledged', mail.acknowledged ? ['Yes'] : [badge('Not sent', 'warn'), ' ', mail.no_acknowledgement || '']);
-    row('Attachments', mail.attachments.length ? [h('ul', { class: 'c-plain' }, mail.attachments.map(function (a) {
+    row(t('email.address'), [mail.address || '—']);
+    row(t('email.ticket'), [mail.reference + (mail.reference !== mail.inquiry_reference ? ' (' + mail.inquiry_reference + ')' : '')]);
+    row(t('email.subject'), [mail.subject || '—']);
+    row(t('email.acknowledged'), mail.acknowledged ? [t('email.yes')] : [badge(t('email.not_sent'), 'warn'), ' ', mail.no_acknowledgement || '']);
+    row(t('email.attachments'), mail.attachments.length ? [h('ul', { class: 'c-plain' }, mail.attachments.map(function (a) {
       return h('li', {}, [h('a', { href: a.url, download: a.filename, rel: 'noopener', text: a.filename }),
-        h('span', { class: 'c-muted', text: ' · ' + Math.max(1, Math.round(a.size / 1024)) + ' KB' })]);
+        h('span', { class: 'c-muted', text: ' · ' + t('email.size_kb', { size: Math.max(1, Math.round(a.size / 1024)) }) })]);
     }))] : ['—']);
   }
 
   function renderCases(complaints, callbacks) {
     clear(el.complaints);
     clear(el.callbacks);
-    if (!complaints.length) el.complaints.appendChild(h('li', { class: 'c-muted', text: 'No open complaints.' }));
+    if (!complaints.length) el.complaints.appendChild(h('li', { class: 'c-muted', text: t('cases.none') }));
     complaints.forEach(function (c) {
       el.complaints.appendChild(h('li', { class: 'c-case' }, [
         h('span', { class: 'c-case-head' }, [
@@ -885,26 +875,26 @@
           h('strong', { text: c.reference }),
           h('span', { class: 'c-muted', text: ' · ' + (c.state || '') })
         ]),
-        h('span', { class: 'c-case-meta', text: (c.category || 'Uncategorised') +
-          (c.resolution_due ? ' · resolution due ' + formatDateTime(c.resolution_due) : '') })
+        h('span', { class: 'c-case-meta', text: (c.category ? I18n.label('category', c.category) : t('cases.uncategorised')) +
+          (c.resolution_due ? ' · ' + t('cases.resolution_due', { time: I18n.dateTime(c.resolution_due) }) : '') })
       ]));
     });
-    if (!callbacks.length) el.callbacks.appendChild(h('li', { class: 'c-muted', text: 'No callback requested.' }));
+    if (!callbacks.length) el.callbacks.appendChild(h('li', { class: 'c-muted', text: t('cases.no_callbacks') }));
     callbacks.forEach(function (c) {
       el.callbacks.appendChild(h('li', { class: 'c-case' }, [
         h('strong', { text: c.reference }),
-        h('span', { class: 'c-case-meta', text: c.window_start ? 'from ' + formatDateTime(c.window_start) : '' })
+        h('span', { class: 'c-case-meta', text: c.window_start ? t('cases.callback_from', { time: I18n.dateTime(c.window_start) }) : '' })
       ]));
     });
   }
 
   function renderNotes(notes) {
     clear(el.notes);
-    if (!notes.length) el.notes.appendChild(h('li', { class: 'c-muted', text: 'No notes yet.' }));
+    if (!notes.length) el.notes.appendChild(h('li', { class: 'c-muted', text: t('notes.none') }));
     notes.forEach(function (n) {
       var by = String(n.by || '').replace(/^staff:/, '');
       el.notes.appendChild(h('li', { class: 'c-note' }, [
-        h('span', { class: 'c-note-meta', text: (by === (state.me && state.me.id) ? 'You' : by) + ' · ' + formatTime(n.at) }),
+        h('span', { class: 'c-note-meta', text: (by === (state.me && state.me.id) ? t('notes.you') : by) + ' · ' + I18n.dateTime(n.at) }),
         h('p', { class: 'c-note-text', text: n.text || '' })
       ]));
     });
@@ -919,21 +909,21 @@
   function messageElement(m) {
     var who = senderOf(m);
     var customer = state.convo && state.convo.customer;
-    var name = who === 'customer' && customer && customer.verified && customer.name ? customer.name : SENDERS[who];
+    var name = who === 'customer' && customer && customer.verified && customer.name ? customer.name : t('sender.' + who);
     var item = h('div', { class: 'c-msg c-msg--' + who, 'data-id': m.id, 'data-sender': who }, [
       h('div', { class: 'c-msg-meta' }, [
         h('span', { class: 'c-msg-who', text: name }),
-        h('time', { class: 'c-msg-time', datetime: m.created_at || null, text: formatTime(m.created_at) })
+        h('time', { class: 'c-msg-time', datetime: m.created_at || null, text: I18n.dateTime(m.created_at) })
       ]),
       h('div', { class: 'c-msg-text', text: typeof m.text === 'string' ? m.text : '' })
     ]);
     if (m.disclosure) {
       item.appendChild(h('div', { class: 'c-msg-disclosure' }, [
-        h('span', { class: 'c-msg-disclosure-label', text: 'Risk disclosure shown: ' }), String(m.disclosure)
+        h('span', { class: 'c-msg-disclosure-label', text: t('message.disclosure') + ' ' }), String(m.disclosure)
       ]));
     }
     if (Array.isArray(m.buttons) && m.buttons.length) {
-      item.appendChild(h('div', { class: 'c-msg-buttons' }, [h('span', { class: 'c-muted', text: 'Offered: ' })].concat(
+      item.appendChild(h('div', { class: 'c-msg-buttons' }, [h('span', { class: 'c-muted', text: t('message.offered') + ' ' })].concat(
         m.buttons.filter(function (b) { return b && typeof b.title === 'string'; })
           .map(function (b) { return h('span', { class: 'c-chip', text: b.title }); })
       )));
@@ -978,15 +968,17 @@
   }
 
   // ------------------------------------------------------------------ canned replies
-  function renderCanned(language) {
-    var lang = language === 'en' ? 'en' : 'zh';
+  // The conversation's set (bot/knowledge/canned_replies.yml), in the customer's language, named
+  // in the staff member's.
+  function renderCanned(replies, language) {
     clear(el.cannedButtons);
-    CANNED.forEach(function (c) {
-      var text = c[lang].replace('{name}', state.me ? state.me.name || state.me.id : '');
+    replies.forEach(function (c) {
+      var text = c.text;
+      var name = c.labels[I18n.language] || c.key;
       var button = h('button', {
-        type: 'button', class: 'c-btn c-btn--chip', 'data-canned': c.key, title: text,
-        'aria-label': c.label + ' (' + label(LANGUAGES, lang) + '): insert into the reply'
-      }, [c.label, h('span', { class: 'c-chip-lang', 'aria-hidden': 'true', text: lang === 'en' ? 'EN' : '中' })]);
+        type: 'button', class: 'c-btn c-btn--chip', 'data-canned': c.key, lang: language === 'en' ? 'en' : 'zh-CN', title: text,
+        'aria-label': t('canned.insert', { label: name, language: I18n.label('language', language) })
+      }, [name, h('span', { class: 'c-chip-lang', 'aria-hidden': 'true', text: t('canned.mark.' + (language === 'en' ? 'en' : 'zh')) })]);
       button.addEventListener('click', function () { insertReply(text); });
       el.cannedButtons.appendChild(button);
     });
@@ -1081,11 +1073,11 @@
     var text = el.replyInput.value.trim();
     if (!id || !canReply() || el.replySend.disabled) return;
     if (!text) {
-      flash('Write a reply first.', 'error');
+      flash(t('reply.empty'), 'error');
       return;
     }
     if (text.length > MAX_CHARS) {
-      flash('A reply is limited to ' + MAX_CHARS + ' characters.', 'error');
+      flash(t('reply.too_long', { max: MAX_CHARS }), 'error');
       return;
     }
     el.replySend.disabled = true;
@@ -1109,7 +1101,7 @@
     var text = el.noteInput.value.trim();
     if (!id) return;
     if (!text) {
-      flash('Write the note first.', 'error');
+      flash(t('notes.empty'), 'error');
       el.noteInput.focus();
       return;
     }
@@ -1118,7 +1110,7 @@
       if (state.current === id) {
         el.noteInput.value = '';
         renderNotes(data.notes || []);
-        flash('Note added (internal, not shown to the customer).', 'ok');
+        flash(t('notes.added'), 'ok');
       }
     }, failed).then(function () {
       el.noteAdd.disabled = false;
@@ -1172,14 +1164,14 @@
       state.acting = false;
       closeDialog(el.resolveDialog);
       delete state.unread[hf.conversation_id];
-      flash('Conversation resolved: the assistant answers the customer again.', 'ok');
+      flash(t('flash.resolved'), 'ok');
       showQueueView(true);
       refreshQueue();
     }, function (err) {
       state.acting = false;
       el.resolveConfirm.disabled = false;
       if (err.status === 401) return;
-      el.resolveError.textContent = err.message;
+      el.resolveError.textContent = I18n.error(err);
       el.resolveError.hidden = false;
     });
   });
@@ -1215,7 +1207,7 @@
     if (target === 'agent') {
       var agent = el.transferAgent.value.trim();
       if (!agent) {
-        el.transferError.textContent = "Enter the colleague's staff ID.";
+        el.transferError.textContent = t('transfer.missing');
         el.transferError.hidden = false;
         el.transferAgent.focus();
         return;
@@ -1231,7 +1223,7 @@
     api('POST', '/handoffs/' + encodeURIComponent(hf.id) + '/transfer', body).then(function () {
       state.acting = false;
       closeDialog(el.transferDialog);
-      flash(body.agent ? 'Transferred to ' + body.agent + '.' : 'Transferred to the ' + label(QUEUES, body.queue).toLowerCase() + '.', 'ok');
+      flash(body.agent ? t('flash.transferred_agent', { agent: body.agent }) : t('flash.transferred_queue', { queue: I18n.label('queue', body.queue) }), 'ok');
       showQueueView(true);
       refreshQueue();
     }, function (err) {
@@ -1239,16 +1231,47 @@
       delete state.quiet[hf.id];
       el.transferConfirm.disabled = false;
       if (err.status === 401) return;
-      el.transferError.textContent = err.message;
+      el.transferError.textContent = I18n.error(err);
       el.transferError.hidden = false;
     });
   });
 
+  // ------------------------------------------------------------------ language
+  // Everything on the page again, in the language just chosen: the catalogue's attributes
+  // (I18n.use has applied them), then each panel from the state.
+  function relabel() {
+    if (!el.loginView.hidden) {
+      renderLoginMessage();
+      document.title = t('page.login');
+    }
+    if (!state.me) return;
+    renderTopbar();
+    renderQueue();
+    renderSide();
+    updateTitle();
+    if (!el.banner.hidden) hideBanner(); // its words, and the flash's, were the old language's
+    el.flash.hidden = true;
+    if (state.convo) { // its messages anew (with the ones that came since it was loaded)
+      clear(el.messages);
+      state.msgEls = {};
+      renderConversation(state.convo);
+      reloadConversation();
+    }
+  }
+  I18n.onChange(relabel);
+
+  // Logged in: the staff member's language, the installed channels, then the console.
+  function start(staff, csrf) {
+    return I18n.use(staff.language).then(loadChannels).then(function () { enterApp(staff, csrf); });
+  }
+
   // ------------------------------------------------------------------ start
   showBoot();
-  api('GET', '/me').then(function (me) {
-    return loadChannels().then(function () { enterApp(me.staff, me.csrf_token); });
-  }).then(null, function (err) {
-    showLogin(err.status === 401 ? null : err.message);
+  I18n.use(I18n.browserLanguage()).then(function () {
+    return api('GET', '/me').then(function (me) {
+      return start(me.staff, me.csrf_token);
+    }).then(null, function (err) {
+      showLogin(err.status === 401 ? null : err);
+    });
   });
 })();

@@ -2,8 +2,9 @@
  * Evergreen Wealth 长青财富 — the supervisors' quality dashboard (quality.html).
  *
  * Plain JavaScript, no build step; served by bot/console/pages.py under the
- * console's Content-Security-Policy; quality.html loads shared.js (the HTTP helper and labels the
- * front ends share) before it. It reads /console/api/me and
+ * console's Content-Security-Policy; quality.html loads shared.js (the HTTP helper the front ends
+ * share) and i18n.js (the supervisor's language: every visible text comes from its catalogue,
+ * docs/console.md "Languages") before it. It reads /console/api/me and
  * /console/api/quality/dashboard (docs/console.md, "Quality dashboard") and shows the figures as
  * they come: nothing is estimated or recomputed here, only formatted ("—" for a figure that has
  * no value, percentages with one decimal). Every text goes on the page with textContent and
@@ -11,7 +12,8 @@
  * filters as the figures on the page.
  *
  * A 401 means nobody is logged in: off to the console's login page. A 403 means an agent:
- * "Supervisors only".
+ * "Supervisors only". Each section has its render function (renderSatisfaction, renderSpeed…)
+ * drawing it from the last answer, so a change of language redraws the page in place.
  */
 (function () {
   'use strict';
@@ -19,38 +21,26 @@
   var API = '/console/api';
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var FILTERS = ['from', 'to', 'channel', 'queue', 'language'];
-  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   var LIST_DAYS = 31; // a chart's description lists every day up to this many, else sums up
 
-  var Shared = window.EvergreenShared; // shared.js: the HTTP helper and the labels the pages share
-  var CHANNELS = {}; // kind -> name, from GET /console/api/channels (the installed channels)
-  var QUEUES = Shared.labels.queues;
-  var LANGUAGES = Shared.labels.languages;
-  var TRIGGERS = { agent: 'An agent', bot: 'The assistant' };
-  var REASONS = Shared.labels.reasons;
-  var DEADLINES = {
-    first_reply: 'Acknowledged within 24 h',
-    resolution: 'Resolved within 5/10 working days',
-    regulatory: 'Regulatory decision within 15 days'
-  };
-  var CATEGORIES = {
-    product_service: 'Product or service quality',
-    fees: 'Fees and charges',
-    contract_legal: 'Contract, legal or regulatory',
-    other: 'Other'
-  };
+  var Shared = window.EvergreenShared; // shared.js: the HTTP helper the pages share
+  var I18n = window.EvergreenI18n; // i18n.js: the catalogue of the supervisor's language
+  var t = I18n.t;
+  var CHANNELS = {}; // kind -> {zh, en} names, from GET /console/api/channels (the installed channels)
 
   function $(id) { return document.getElementById(id); }
   var el = {
     boot: $('boot'), denied: $('denied'), deniedTitle: $('denied-title'), board: $('board'),
-    user: $('user'), userName: $('user-name'), userRole: $('user-role'),
+    user: $('user'), userName: $('user-name'), userRole: $('user-role'), languageSelect: $('language-select'),
     period: $('board-period'), computed: $('computed'), form: $('filters'), apply: $('apply'),
     error: $('error'), status: $('status'), figures: document.querySelectorAll('.q-toc, .q-section')
   };
   var inputs = {};
   FILTERS.forEach(function (name) { inputs[name] = $('f-' + name); });
   var applied = null; // the filters of the figures on the page, as the service answered them
-  var csrf = null; // from /console/api/me, for labelling (in memory only)
+  var csrf = null; // from /console/api/me, for labelling and the language (in memory only)
+  var me = null; // the supervisor, from /console/api/me
+  var board = null; // the last dashboard answer, drawn again when the language changes
   var chartNumber = 0;
 
   // h('p', {class: 'x', text: 'y'}, [children]) — strings become text nodes; svg(...) the same for SVG.
@@ -72,40 +62,34 @@
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
   // ------------------------------------------------------------------ formatting
-  function label(map, key) { return isNone(key) ? '—' : Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key); }
+  function channelName(kind) {
+    var names = CHANNELS[kind];
+    return isNone(kind) ? '—' : names ? names[I18n.language] || names.en || kind : String(kind);
+  }
   function isNone(value) { return value === null || value === undefined; }
-  function count(n) { return isNone(n) ? '—' : Number(n).toLocaleString('en-US'); }
+  function count(n) { return isNone(n) ? '—' : I18n.number(n); }
   function percent(rate) { return isNone(rate) ? '—' : (rate * 100).toFixed(1) + '%'; }
   function stars(value) { return isNone(value) ? '—' : Number(value).toFixed(2); }
   function seconds(s) {
     if (isNone(s)) return '—';
-    if (s < 60) return s.toFixed(1) + ' s';
+    if (s < 60) return t('q.seconds', { seconds: s.toFixed(1) });
     var whole = Math.round(s);
     var m = Math.floor(whole / 60);
-    if (m < 60) return m + ' min ' + pad(whole % 60) + ' s';
-    return Math.floor(m / 60) + ' h ' + pad(m % 60) + ' min';
+    if (m < 60) return t('q.minutes_seconds', { minutes: m, seconds: pad(whole % 60) });
+    return t('wait.hours', { hours: Math.floor(m / 60), minutes: pad(m % 60) });
   }
   function pad(n) { return (n < 10 ? '0' : '') + n; }
-  function day(iso) { // "2026-11-30" -> "30 Nov" (a Beijing date as the service sent it)
-    var parts = String(iso).split('-');
-    return Number(parts[2]) + ' ' + MONTHS[Number(parts[1]) - 1];
-  }
-  function longDay(iso) { return day(iso) + ' ' + String(iso).split('-')[0]; }
-  function dateTime(iso) {
-    var d = new Date(iso);
-    if (!iso || isNaN(d.getTime())) return '—';
-    return d.toLocaleString('en-GB', {
-      day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Shanghai'
-    });
-  }
-  function plural(n, one, many) { return count(n) + ' ' + (n === 1 ? one : many); }
+  function day(iso) { return String(iso).slice(5); } // "2026-11-30" -> "11-30" (a Beijing date as the service sent it)
+  function longDay(iso) { return String(iso); }
+  var dateTime = I18n.dateTime;
+  // key.one / key.many of the catalogue, with {count}
+  function plural(n, key) { return t(key + (n === 1 ? '.one' : '.many'), { count: count(n) }); }
 
   // ------------------------------------------------------------------ HTTP
   function getJSON(path) { return call('GET', path); }
   function call(method, path, body) {
     return Shared.request(method, API + path, body, {
-      headers: method !== 'GET' && csrf ? { 'X-CSRF-Token': csrf } : null,
-      unreachable: 'Cannot reach the contact service. Check the connection and try again.'
+      headers: method !== 'GET' && csrf ? { 'X-CSRF-Token': csrf } : null
     });
   }
 
@@ -118,7 +102,7 @@
   function csvLink(table, title) {
     return h('a', {
       class: 'c-btn c-btn--small c-btn--secondary q-csv', href: API + '/quality/' + table + '.csv?' + query(applied),
-      download: true, 'data-table': table, 'aria-label': 'Download “' + title + '” as CSV', text: 'CSV'
+      download: true, 'data-table': table, 'aria-label': t('q.csv.download', { title: title }), text: t('q.csv')
     });
   }
 
@@ -132,7 +116,7 @@
     ]);
   }
   function rateTone(rate) { return isNone(rate) ? null : rate >= 1 ? 'good' : rate >= 0.9 ? 'warn' : 'bad'; }
-  function statusLine(d) { return 'met ' + d.met + ' · missed ' + d.missed + ' · pending ' + d.pending; }
+  function statusLine(d) { return t('q.status_line', { met: count(d.met), missed: count(d.missed), pending: count(d.pending) }); }
 
   function card(title, body, table) {
     var id = 'q-chart-' + (++chartNumber);
@@ -163,13 +147,12 @@
 
   function describeDays(noun, days, values, format) {
     var known = values.filter(function (v) { return !isNone(v); });
-    if (!known.length) return 'No ' + noun + ' in this period.';
+    if (!known.length) return t('q.chart.none', { noun: noun });
     if (days.length <= LIST_DAYS) {
-      return days.map(function (d, i) { return day(d) + ': ' + (isNone(values[i]) ? 'none' : format(values[i])); }).join('; ') + '.';
+      return days.map(function (d, i) { return day(d) + ': ' + (isNone(values[i]) ? t('q.chart.no_value') : format(values[i])); }).join('; ');
     }
     var top = Math.max.apply(null, known);
-    return known.length + ' of ' + days.length + ' days with ' + noun + '; highest ' + format(top) + ' on ' +
-      day(days[values.indexOf(top)]) + '.';
+    return t('q.chart.summary', { known: known.length, days: days.length, noun: noun, top: format(top), day: day(days[values.indexOf(top)]) });
   }
 
   /* A value per day: bars ('bar') or a line with a point per day that has a value ('line').
@@ -217,7 +200,7 @@
       });
     }
     if (!known.length || (o.kind === 'bar' && !Math.max.apply(null, known))) {
-      chart.appendChild(svg('text', { class: 'q-empty', x: L + pw / 2, y: T + ph / 2, 'text-anchor': 'middle', text: 'No ' + o.noun + ' in this period' }));
+      chart.appendChild(svg('text', { class: 'q-empty', x: L + pw / 2, y: T + ph / 2, 'text-anchor': 'middle', text: t('q.chart.none', { noun: o.noun }) }));
     }
     return chart;
   }
@@ -228,11 +211,11 @@
     var W = 560, L = Math.min(Math.max(longest * 7 + 20, 70), 230), R = 56, row = 30, T = 6;
     var H = T * 2 + row * Math.max(items.length, 1);
     var total = items.reduce(function (sum, item) { return sum + item.value; }, 0);
-    var description = total ? items.map(function (item) { return item.label + ': ' + format(item.value); }).join('; ') + '.'
-      : 'No ' + noun + ' in this period.';
+    var description = total ? items.map(function (item) { return item.label + ': ' + format(item.value); }).join('; ')
+      : t('q.chart.none', { noun: noun });
     var chart = chartSvg('bars', W, H, title, description);
     if (!total) {
-      chart.appendChild(svg('text', { class: 'q-empty', x: W / 2, y: H / 2 + 4, 'text-anchor': 'middle', text: 'No ' + noun + ' in this period' }));
+      chart.appendChild(svg('text', { class: 'q-empty', x: W / 2, y: H / 2 + 4, 'text-anchor': 'middle', text: t('q.chart.none', { noun: noun }) }));
       return chart;
     }
     var widest = Math.max.apply(null, items.map(function (item) { return item.value; }));
@@ -251,19 +234,19 @@
 
   /* One bar per deadline, split into met / missed / pending. */
   function deadlinesChart(title, deadlines) {
-    var parts = [['met', 'Met'], ['missed', 'Missed'], ['pending', 'Pending']];
+    var parts = [['met', t('q.deadline.met')], ['missed', t('q.deadline.missed')], ['pending', t('q.deadline.pending')]];
     var names = Object.keys(deadlines);
     var W = 560, L = 230, R = 14, row = 34, T = 6, H = T * 2 + row * names.length;
     var total = names.reduce(function (sum, name) { var d = deadlines[name]; return sum + d.met + d.missed + d.pending; }, 0);
-    var description = total ? names.map(function (name) { return label(DEADLINES, name) + ': ' + statusLine(deadlines[name]); }).join('; ') + '.'
-      : 'No complaints in this period.';
+    var description = total ? names.map(function (name) { return I18n.label('q.deadline', name) + ': ' + statusLine(deadlines[name]); }).join('; ')
+      : t('q.chart.none', { noun: t('q.noun.complaints') });
     var chart = chartSvg('deadlines', W, H, title, description);
     if (!total) {
-      chart.appendChild(svg('text', { class: 'q-empty', x: L + (W - L - R) / 2, y: H / 2 + 4, 'text-anchor': 'middle', text: 'No complaints in this period' }));
+      chart.appendChild(svg('text', { class: 'q-empty', x: L + (W - L - R) / 2, y: H / 2 + 4, 'text-anchor': 'middle', text: t('q.chart.none', { noun: t('q.noun.complaints') }) }));
     }
     names.forEach(function (name, i) {
       var d = deadlines[name], all = d.met + d.missed + d.pending, top = T + i * row, x = L;
-      chart.appendChild(svg('text', { class: 'q-label', x: L - 10, y: top + row / 2 + 4, 'text-anchor': 'end', text: label(DEADLINES, name) }));
+      chart.appendChild(svg('text', { class: 'q-label', x: L - 10, y: top + row / 2 + 4, 'text-anchor': 'end', text: I18n.label('q.deadline', name) }));
       if (!all) return;
       parts.forEach(function (part) {
         var n = d[part[0]];
@@ -272,7 +255,7 @@
         chart.appendChild(svg('rect', {
           class: 'q-seg q-seg--' + part[0], x: x, y: top + 7, width: width, height: row - 14,
           'data-deadline': name, 'data-status': part[0], 'data-value': n
-        }, [svg('title', { text: label(DEADLINES, name) + ' — ' + part[1].toLowerCase() + ': ' + n })]));
+        }, [svg('title', { text: I18n.label('q.deadline', name) + ' — ' + part[1] + ': ' + n })]));
         if (width > 22) {
           chart.appendChild(svg('text', { class: 'q-seg-text q-seg-text--' + part[0], x: x + width / 2, y: top + row / 2 + 4, 'text-anchor': 'middle', text: String(n) }));
         }
@@ -285,23 +268,24 @@
     return [chart, legend];
   }
 
-  /* One of the service's tables (board.tables[name]) with its CSV link. columns: name -> [heading, format, numeric]. */
-  function tableCard(board, name, title, columns, empty) {
-    var table = board.tables[name];
-    var heads = table.columns.map(function (c) { return columns[c] || [c]; });
+  /* One of the service's tables (answer.tables[name]) with its CSV link. columns: name -> [format, numeric];
+     a column's heading is the catalogue's q.col.<table>.<column>, as in the CSV (bot/console/quality.py). */
+  function tableCard(answer, name, title, columns, empty) {
+    var table = answer.tables[name];
+    var specs = table.columns.map(function (c) { return columns[c] || []; });
     var body = table.rows.length ? table.rows.map(function (row) {
       return h('tr', {}, row.map(function (value, i) {
-        var format = heads[i][1] || function (v) { return isNone(v) ? '—' : String(v); };
-        return h('td', { class: heads[i][2] ? 'q-num' : null, text: format(value) });
+        var format = specs[i][0] || function (v) { return isNone(v) ? '—' : String(v); };
+        return h('td', { class: specs[i][1] ? 'q-num' : null, text: format(value) });
       }));
-    }) : [h('tr', {}, [h('td', { class: 'q-none', colspan: heads.length, text: empty })])];
+    }) : [h('tr', {}, [h('td', { class: 'q-none', colspan: specs.length, text: empty })])];
     var id = 'q-table-' + name;
     return h('section', { class: 'c-card q-table-card', 'aria-labelledby': id, 'data-table': name }, [
       h('div', { class: 'q-card-head' }, [h('h3', { class: 'q-h3', id: id, text: title }), csvLink(name, title)]),
       h('div', { class: 'c-table-wrap' }, [h('table', { class: 'c-table q-table' }, [
         h('caption', { class: 'c-sr', text: title }),
-        h('thead', {}, [h('tr', {}, heads.map(function (head) {
-          return h('th', { scope: 'col', class: head[2] ? 'q-num' : null, text: head[0] });
+        h('thead', {}, [h('tr', {}, table.columns.map(function (column, i) {
+          return h('th', { scope: 'col', class: specs[i][1] ? 'q-num' : null, text: I18n.label('q.col.' + name, column) });
         }))]),
         h('tbody', {}, body)
       ])])
@@ -318,145 +302,151 @@
   function renderSatisfaction(b) {
     var s = b.satisfaction, days = b.trends.days;
     fill('satisfaction-kpis', [
-      kpi('satisfaction_average', 'Average rating', isNone(s.average) ? '—' : stars(s.average) + ' / 5', plural(s.rated, 'rating', 'ratings')),
-      kpi('satisfaction_response_rate', 'Response rate', percent(s.response_rate), count(s.rated) + ' of ' + plural(s.asked, 'survey', 'surveys') + ' answered'),
-      kpi('satisfaction_agent', 'After an agent', stars(s.by_trigger.agent), 'average rating'),
-      kpi('satisfaction_bot', 'After the assistant', stars(s.by_trigger.bot), 'average rating')
+      kpi('satisfaction_average', t('q.kpi.average_rating'), isNone(s.average) ? '—' : stars(s.average) + ' / 5', plural(s.rated, 'q.n.ratings')),
+      kpi('satisfaction_response_rate', t('q.kpi.response_rate'), percent(s.response_rate),
+        t('q.kpi.surveys_answered', { rated: count(s.rated), asked: plural(s.asked, 'q.n.surveys') })),
+      kpi('satisfaction_agent', t('q.kpi.after_agent'), stars(s.by_trigger.agent), t('q.kpi.average_rating_sub')),
+      kpi('satisfaction_bot', t('q.kpi.after_bot'), stars(s.by_trigger.bot), t('q.kpi.average_rating_sub'))
     ]);
     var tones = { 1: 'bad', 2: 'bad', 3: 'warn', 4: 'good', 5: 'good' };
     fill('satisfaction-charts', [
-      card('Ratings given', [barsChart('Ratings given, 5 (best) to 1', 'ratings', ['5', '4', '3', '2', '1'].map(function (r) {
-        return { label: 'Rating ' + r, value: s.distribution[r] || 0, tone: tones[r] };
+      card(t('q.chart.ratings'), [barsChart(t('q.chart.ratings_title'), t('q.noun.ratings'), ['5', '4', '3', '2', '1'].map(function (r) {
+        return { label: t('q.chart.rating', { rating: r }), value: s.distribution[r] || 0, tone: tones[r] };
       }), count)], 'satisfaction_distribution'),
-      card('Average rating per day', [trendChart({
-        title: 'Average rating per day', noun: 'ratings', days: days, values: b.trends.satisfaction, kind: 'line',
+      card(t('q.chart.rating_per_day'), [trendChart({
+        title: t('q.chart.rating_per_day'), noun: t('q.noun.ratings'), days: days, values: b.trends.satisfaction, kind: 'line',
         format: stars, tick: String, ticks: [0, 1, 2, 3, 4, 5]
       })])
     ]);
-    fill('satisfaction-tables', [tableCard(b, 'satisfaction_comments', 'Latest comments', {
-      rated_at: ['Rated', dateTime], rating: ['Rating', null, true], channel: ['Channel', function (v) { return label(CHANNELS, v); }],
-      language: ['Language', function (v) { return label(LANGUAGES, v); }], trigger: ['After', function (v) { return label(TRIGGERS, v); }],
-      comment: ['Comment']
-    }, 'No comments in this period.')]);
+    fill('satisfaction-tables', [tableCard(b, 'satisfaction_comments', t('q.table.satisfaction_comments'), {
+      rated_at: [dateTime], rating: [null, true], channel: [channelName],
+      language: [function (v) { return I18n.label('language', v); }], trigger: [function (v) { return I18n.label('q.trigger', v); }],
+      comment: []
+    }, t('q.empty.comments'))]);
   }
 
   function renderSpeed(b) {
     var s = b.speed;
-    function sub(spread, noun) { return 'p95 ' + seconds(spread.p95) + ' · ' + count(spread.count) + ' ' + noun; }
+    function sub(spread, key) { return t('q.kpi.p95', { p95: seconds(spread.p95), counted: plural(spread.count, key) }); }
     fill('speed-kpis', [
-      kpi('assistant_reply_p50', 'Assistant reply (p50)', seconds(s.assistant_reply.p50), sub(s.assistant_reply, 'replies')),
-      kpi('human_wait_p50', 'Waiting for an agent (p50)', seconds(s.human_wait.p50),
-        sub(s.human_wait, 'claimed') + ' · ' + count(s.not_claimed) + ' never claimed'),
-      kpi('first_human_reply_p50', 'First agent reply (p50)', seconds(s.first_human_reply.p50),
-        sub(s.first_human_reply, 'conversations') + ' · from the request'),
-      kpi('email_acknowledgement_p50', 'Email acknowledgement (p50)', seconds(s.email_acknowledgement.p50),
-        sub(s.email_acknowledgement, 'emails') + ' · ' + percent(s.email_acknowledgement.within_minute) + ' within 1 min')
+      kpi('assistant_reply_p50', t('q.kpi.assistant_reply'), seconds(s.assistant_reply.p50), sub(s.assistant_reply, 'q.n.replies')),
+      kpi('human_wait_p50', t('q.kpi.human_wait'), seconds(s.human_wait.p50),
+        sub(s.human_wait, 'q.n.claimed') + ' · ' + t('q.kpi.never_claimed', { count: count(s.not_claimed) })),
+      kpi('first_human_reply_p50', t('q.kpi.first_human_reply'), seconds(s.first_human_reply.p50),
+        sub(s.first_human_reply, 'q.n.conversations') + ' · ' + t('q.kpi.from_request')),
+      kpi('email_acknowledgement_p50', t('q.kpi.email_acknowledgement'), seconds(s.email_acknowledgement.p50),
+        sub(s.email_acknowledgement, 'q.n.emails') + ' · ' + t('q.kpi.within_minute', { rate: percent(s.email_acknowledgement.within_minute) }))
     ]);
   }
 
   function renderAccuracy(b) {
-    var a = b.accuracy, t = b.trends;
+    var a = b.accuracy, tr = b.trends;
     var reasons = Object.keys(a.handoffs_by_reason);
     fill('accuracy-kpis', [
-      kpi('customer_messages', 'Customer messages', count(a.customer_messages), count(a.judged) + ' judged by the assistant'),
-      kpi('understood_rate', 'Understood', percent(a.understood_rate), count(a.understood) + ' of ' + count(a.judged) + ' judged'),
-      kpi('fallback_rate', 'Fallback rate', percent(a.fallback_rate), plural(a.fallback, 'fallback', 'fallbacks')),
-      kpi('handoffs', 'Handoffs to agents', count(a.handoffs),
-        reasons.length ? 'most often: ' + label(REASONS, reasons[0]).toLowerCase() : 'none in this period')
+      kpi('customer_messages', t('q.kpi.customer_messages'), count(a.customer_messages), t('q.kpi.judged', { count: count(a.judged) })),
+      kpi('understood_rate', t('q.kpi.understood'), percent(a.understood_rate),
+        t('q.kpi.understood_of', { understood: count(a.understood), judged: count(a.judged) })),
+      kpi('fallback_rate', t('q.kpi.fallback_rate'), percent(a.fallback_rate), plural(a.fallback, 'q.n.fallbacks')),
+      kpi('handoffs', t('q.kpi.handoffs'), count(a.handoffs),
+        reasons.length ? t('q.kpi.most_often', { reason: I18n.label('reason', reasons[0]) }) : t('q.kpi.none_in_period'))
     ]);
     fill('accuracy-charts', [
-      card('Customer messages per day', [trendChart({
-        title: 'Customer messages per day', noun: 'customer messages', days: t.days, values: t.customer_messages, kind: 'bar',
+      card(t('q.chart.messages_per_day'), [trendChart({
+        title: t('q.chart.messages_per_day'), noun: t('q.noun.customer_messages'), days: tr.days, values: tr.customer_messages, kind: 'bar',
         format: count, tick: count, whole: true
       })]),
-      card('Fallback rate per day', [trendChart({
-        title: 'Fallback rate per day', noun: 'judged messages', days: t.days, values: t.fallback_rate, kind: 'line',
+      card(t('q.chart.fallback_per_day'), [trendChart({
+        title: t('q.chart.fallback_per_day'), noun: t('q.noun.judged_messages'), days: tr.days, values: tr.fallback_rate, kind: 'line',
         format: percent, tick: function (v) { return Number((v * 100).toFixed(1)) + '%'; }, top: 1
       })]),
-      card('Why conversations went to agents', [barsChart('Handoffs to agents by reason', 'handoffs', reasons.map(function (r) {
-        return { label: label(REASONS, r), value: a.handoffs_by_reason[r] };
+      card(t('q.chart.why_handoffs'), [barsChart(t('q.chart.handoffs_by_reason'), t('q.noun.handoffs'), reasons.map(function (r) {
+        return { label: I18n.label('reason', r), value: a.handoffs_by_reason[r] };
       }), count)]),
-      tableCard(b, 'handoffs_by_reason', 'Handoffs by reason', {
-        reason: ['Reason', function (v) { return label(REASONS, v); }], count: ['Handoffs', count, true]
-      }, 'No handoffs in this period.')
+      tableCard(b, 'handoffs_by_reason', t('q.table.handoffs_by_reason'), {
+        reason: [function (v) { return I18n.label('reason', v); }], count: [count, true]
+      }, t('q.empty.handoffs'))
     ]);
     fill('accuracy-tables', [
-      tableCard(b, 'top_misunderstood', 'Top misunderstood messages', {
-        text: ['Message (personal numbers masked)'], count: ['Times', count, true], last_intent: ['Last intent'],
-        last_confidence: ['Last confidence', function (v) { return isNone(v) ? '—' : Number(v).toFixed(2); }, true]
-      }, 'Every judged message was understood.')
+      tableCard(b, 'top_misunderstood', t('q.table.top_misunderstood'), {
+        text: [], count: [count, true], last_intent: [],
+        last_confidence: [function (v) { return isNone(v) ? '—' : Number(v).toFixed(2); }, true]
+      }, t('q.empty.misunderstood'))
     ]);
   }
 
   function renderCompliance(b) {
     var c = b.compliance, by = c.credential_requests_by || {};
     fill('compliance-kpis', [
-      kpi('disclosure_rate', 'Risk disclosure carried', percent(c.disclosure_rate),
-        count(c.with_disclosure) + ' of ' + plural(c.product_answers, 'product or market answer', 'product and market answers'),
+      kpi('disclosure_rate', t('q.kpi.disclosure'), percent(c.disclosure_rate),
+        t('q.kpi.disclosure_of', { count: count(c.with_disclosure), answers: plural(c.product_answers, 'q.n.product_answers') }),
         rateTone(c.disclosure_rate)),
-      kpi('credential_requests', 'Password or code requests', count(c.credential_requests),
-        c.credential_requests ? 'by the assistant ' + count(by.bot || 0) + ' · by agents ' + count(by.agent || 0) : 'none, as required',
+      kpi('credential_requests', t('q.kpi.credential_requests'), count(c.credential_requests),
+        c.credential_requests ? t('q.kpi.credential_by', { bot: count(by.bot || 0), agent: count(by.agent || 0) }) : t('q.kpi.credential_none'),
         c.credential_requests ? 'bad' : 'good')
     ]);
     fill('compliance-charts', [
-      card('Complaints inside each deadline', deadlinesChart('Complaint deadlines: met, missed and pending', c.complaint_deadlines)),
-      tableCard(b, 'complaint_deadlines', 'Complaint deadlines', {
-        deadline: ['Deadline', function (v) { return label(DEADLINES, v); }], met: ['Met', count, true], missed: ['Missed', count, true],
-        pending: ['Pending', count, true], rate: ['Met rate', percent, true]
-      }, 'No complaints in this period.')
+      card(t('q.chart.deadlines'), deadlinesChart(t('q.chart.deadlines_title'), c.complaint_deadlines)),
+      tableCard(b, 'complaint_deadlines', t('q.table.complaint_deadlines'), {
+        deadline: [function (v) { return I18n.label('q.deadline', v); }], met: [count, true], missed: [count, true],
+        pending: [count, true], rate: [percent, true]
+      }, t('q.empty.complaints'))
     ]);
   }
 
   function renderComplaints(b) {
-    var k = b.complaints, t = b.trends;
+    var k = b.complaints, tr = b.trends;
     fill('complaints-kpis', [
-      kpi('complaints_received', 'Complaints received', count(k.received), count(k.open) + ' still open'),
-      kpi('complaints_acknowledged', 'Acknowledged within 24 h', percent(k.first_reply_in_24h.rate), statusLine(k.first_reply_in_24h),
+      kpi('complaints_received', t('q.kpi.complaints_received'), count(k.received), t('q.kpi.still_open', { count: count(k.open) })),
+      kpi('complaints_acknowledged', t('q.deadline.first_reply'), percent(k.first_reply_in_24h.rate), statusLine(k.first_reply_in_24h),
         rateTone(k.first_reply_in_24h.rate)),
-      kpi('complaints_resolved', 'Resolved within 5/10 working days', percent(k.resolved_in_time.rate), statusLine(k.resolved_in_time),
+      kpi('complaints_resolved', t('q.deadline.resolution'), percent(k.resolved_in_time.rate), statusLine(k.resolved_in_time),
         rateTone(k.resolved_in_time.rate)),
-      kpi('complaints_regulatory', 'Regulatory decision within 15 days', percent(k.regulatory.rate), statusLine(k.regulatory),
+      kpi('complaints_regulatory', t('q.deadline.regulatory'), percent(k.regulatory.rate), statusLine(k.regulatory),
         rateTone(k.regulatory.rate)),
-      kpi('complaints_overdue', 'Overdue now', count(k.overdue_now), 'open complaints past a deadline', k.overdue_now ? 'bad' : 'good')
+      kpi('complaints_overdue', t('q.kpi.overdue'), count(k.overdue_now), t('q.kpi.overdue_sub'), k.overdue_now ? 'bad' : 'good')
     ]);
     var categories = Object.keys(k.by_category);
     fill('complaints-charts', [
-      card('Complaints received per day', [trendChart({
-        title: 'Complaints received per day', noun: 'complaints', days: t.days, values: t.complaints, kind: 'bar',
+      card(t('q.chart.complaints_per_day'), [trendChart({
+        title: t('q.chart.complaints_per_day'), noun: t('q.noun.complaints'), days: tr.days, values: tr.complaints, kind: 'bar',
         format: count, tick: count, whole: true
       })]),
-      card('Complaints by category', [barsChart('Complaints by category', 'complaints', categories.map(function (name) {
-        return { label: label(CATEGORIES, name), value: k.by_category[name] };
+      card(t('q.chart.by_category'), [barsChart(t('q.chart.by_category'), t('q.noun.complaints'), categories.map(function (name) {
+        return { label: I18n.label('category', name), value: k.by_category[name] };
       }), count)])
     ]);
   }
 
   // ------------------------------------------------------------------ early warnings and review
-  var DIMENSIONS = { category: 'Complaint category', product: 'Product' };
-  var REVIEW_REASONS = {
-    fallback: 'Not understood', out_of_scope: 'Out of scope', low_confidence: 'Low confidence',
-    before_handoff: 'Before a handoff'
-  };
   var reviewStatus = $('review-status');
+
+  var warnings = null; // the last answers, drawn again when the language changes
+  var review = null;
 
   function loadWarnings() {
     getJSON('/quality/warnings').then(function (data) {
-      var body = data.warnings.length ? h('div', { class: 'c-table-wrap' }, [h('table', { class: 'c-table q-table' }, [
-        h('caption', { class: 'c-sr', text: 'Early warnings' }),
-        h('thead', {}, [h('tr', {}, ['What', 'Complaints, last ' + data.days + ' days', 'Per day', 'Usual per day']
-          .map(function (head, i) { return h('th', { scope: 'col', class: i ? 'q-num' : null, text: head }); }))]),
-        h('tbody', {}, data.warnings.map(function (w) {
-          var what = label(DIMENSIONS, w.dimension) + ': ' + (w.dimension === 'category' ? label(CATEGORIES, w.value) : w.value);
-          return h('tr', { 'data-warning': w.dimension + ':' + w.value }, [
-            h('td', {}, [h('span', { class: 'c-badge c-badge--urgent', text: 'Above usual' }), ' ', what]),
-            h('td', { class: 'q-num', text: count(w.recent) }),
-            h('td', { class: 'q-num', text: w.recent_per_day.toFixed(1) }),
-            h('td', { class: 'q-num', text: w.usual_per_day.toFixed(1) })
-          ]);
-        }))
-      ])]) : h('p', { class: 'c-card q-empty-card', text: 'No complaint category or product is well above its usual level.' });
-      fill('warnings-body', [body]);
+      warnings = data;
+      renderWarnings(data);
     }, failed);
+  }
+
+  function renderWarnings(data) {
+    var body = data.warnings.length ? h('div', { class: 'c-table-wrap' }, [h('table', { class: 'c-table q-table' }, [
+      h('caption', { class: 'c-sr', text: t('q.warnings.title') }),
+      h('thead', {}, [h('tr', {}, [t('q.warnings.what'), t('q.warnings.recent', { days: data.days }), t('q.warnings.per_day'),
+        t('q.warnings.usual')]
+        .map(function (head, i) { return h('th', { scope: 'col', class: i ? 'q-num' : null, text: head }); }))]),
+      h('tbody', {}, data.warnings.map(function (w) {
+        var what = I18n.label('q.dimension', w.dimension) + ': ' + (w.dimension === 'category' ? I18n.label('category', w.value) : w.value);
+        return h('tr', { 'data-warning': w.dimension + ':' + w.value }, [
+          h('td', {}, [h('span', { class: 'c-badge c-badge--urgent', text: t('q.warnings.above') }), ' ', what]),
+          h('td', { class: 'q-num', text: count(w.recent) }),
+          h('td', { class: 'q-num', text: w.recent_per_day.toFixed(1) }),
+          h('td', { class: 'q-num', text: w.usual_per_day.toFixed(1) })
+        ]);
+      }))
+    ])]) : h('p', { class: 'c-card q-empty-card', text: t('q.warnings.none') });
+    fill('warnings-body', [body]);
   }
 
   // Switching "Show" quickly sends several requests; only the latest one's answer is shown, so a slow
@@ -467,49 +457,53 @@
     var params = query(applied) + '&status=' + encodeURIComponent(reviewStatus.value);
     var request = ++reviewRequest;
     getJSON('/quality/review?' + params).then(function (data) {
-      if (request === reviewRequest) renderReview(data);
+      if (request === reviewRequest) {
+        review = data;
+        renderReview(data);
+      }
     }, failed);
   }
 
   function renderReview(data) {
     if (!data.items.length) {
-      fill('review-body', [h('p', { class: 'c-card q-empty-card', text: reviewStatus.value === 'unlabelled'
-        ? 'Nothing to review in this period: every misunderstood message is labelled.' : 'No messages in this period.' })]);
+      fill('review-body', [h('p', { class: 'c-card q-empty-card', text: t(reviewStatus.value === 'unlabelled'
+        ? 'q.review.nothing' : 'q.review.no_messages') })]);
       return;
     }
     var rows = data.items.map(function (item) {
-      var choice = h('select', { class: 'c-input q-label-select', 'aria-label': 'What the customer meant: ' + item.text },
-        [h('option', { value: '', text: 'Choose…' })].concat(data.intents.map(function (name) {
-          return h('option', { value: name, text: name === 'ignore' ? 'ignore (noise, do not train)' : name,
+      var choice = h('select', { class: 'c-input q-label-select', 'aria-label': t('q.review.meant_label', { text: item.text }) },
+        [h('option', { value: '', text: t('q.review.choose') })].concat(data.intents.map(function (name) {
+          return h('option', { value: name, text: name === 'ignore' ? t('q.review.ignore') : name,
             selected: name === item.label });
         })));
-      var save = h('button', { class: 'c-btn c-btn--small c-btn--primary', type: 'button', text: 'Save' });
-      var saved = h('span', { class: 'q-saved', role: 'status', text: item.label ? 'Labelled' : '' });
+      var save = h('button', { class: 'c-btn c-btn--small c-btn--primary', type: 'button', text: t('q.review.save') });
+      var saved = h('span', { class: 'q-saved', role: 'status', text: item.label ? t('q.review.labelled') : '' });
       save.addEventListener('click', function () {
         if (!choice.value) { choice.focus(); return; }
         save.disabled = true;
         call('POST', '/quality/review/' + item.message_id + '/label', { intent: choice.value }).then(function () {
-          saved.textContent = 'Saved: ' + choice.value;
+          saved.textContent = t('q.review.saved', { intent: choice.value });
+          item.label = choice.value;
           row.setAttribute('data-label', choice.value);
         }, function (err) {
           if (err.status === 401) { location.replace('/console/'); return; }
-          saved.textContent = err.message;
+          saved.textContent = I18n.error(err);
         }).then(function () { save.disabled = false; });
       });
       var row = h('tr', { 'data-message-id': item.message_id, 'data-label': item.label || '' }, [
         h('td', { text: dateTime(item.at) }),
-        h('td', { text: label(CHANNELS, item.channel) }),
+        h('td', { text: channelName(item.channel) }),
         h('td', { class: 'q-review-text', lang: item.language === 'en' ? 'en' : 'zh-CN', text: item.text }),
         h('td', { text: (item.intent || '—') + (isNone(item.confidence) ? '' : ' · ' + Number(item.confidence).toFixed(2)) }),
-        h('td', { text: label(REVIEW_REASONS, item.reason) }),
+        h('td', { text: I18n.label('q.review.reason', item.reason) }),
         h('td', { class: 'q-label-cell' }, [choice, ' ', save, ' ', saved])
       ]);
       return row;
     });
     fill('review-body', [h('div', { class: 'c-table-wrap' }, [h('table', { class: 'c-table q-table q-review' }, [
-      h('caption', { class: 'c-sr', text: 'Misunderstood messages' }),
-      h('thead', {}, [h('tr', {}, ['When', 'Channel', 'Customer wrote', 'Assistant read', 'Why listed', 'Customer meant']
-        .map(function (head) { return h('th', { scope: 'col', text: head }); }))]),
+      h('caption', { class: 'c-sr', text: t('q.review.caption') }),
+      h('thead', {}, [h('tr', {}, ['when', 'channel', 'wrote', 'read', 'why', 'meant']
+        .map(function (head) { return h('th', { scope: 'col', text: t('q.review.col.' + head) }); }))]),
       h('tbody', {}, rows)
     ])])]);
   }
@@ -519,27 +513,33 @@
   function describeFilters(f) {
     return [
       f.from === f.to ? longDay(f.from) : longDay(f.from) + ' – ' + longDay(f.to),
-      f.channel ? label(CHANNELS, f.channel) : 'all channels',
-      f.queue ? label(QUEUES, f.queue) : 'all queues',
-      f.language ? label(LANGUAGES, f.language) : 'all languages'
+      f.channel ? channelName(f.channel) : t('q.filter.all_channels'),
+      f.queue ? I18n.label('queue', f.queue) : t('q.filter.all_queues'),
+      f.language ? I18n.label('language', f.language) : t('q.filter.all_languages')
     ].join(' · ');
   }
 
-  function render(board) {
-    applied = board.filters;
-    FILTERS.forEach(function (name) { inputs[name].value = applied[name] || ''; });
+  // The figures of one answer of the service (board), without asking for anything.
+  function draw(answer) {
     el.period.textContent = describeFilters(applied);
-    el.computed.textContent = 'Counted from the stored records at ' + dateTime(board.computed_at);
-    renderSatisfaction(board);
-    renderSpeed(board);
-    renderAccuracy(board);
-    renderCompliance(board);
-    renderComplaints(board);
+    el.computed.textContent = t('q.computed', { time: dateTime(answer.computed_at) });
+    renderSatisfaction(answer);
+    renderSpeed(answer);
+    renderAccuracy(answer);
+    renderCompliance(answer);
+    renderComplaints(answer);
+    el.status.textContent = t('q.status', { filters: describeFilters(applied) });
+  }
+
+  function render(answer) {
+    board = answer;
+    applied = answer.filters;
+    FILTERS.forEach(function (name) { inputs[name].value = applied[name] || ''; });
+    draw(answer);
     loadWarnings();
     loadReview();
     Array.prototype.forEach.call(el.figures, function (node) { node.hidden = false; });
     history.replaceState(null, '', location.pathname + '?' + query(applied) + location.hash);
-    el.status.textContent = 'Figures shown for ' + describeFilters(applied) + '.';
   }
 
   // ------------------------------------------------------------------ loading
@@ -557,12 +557,12 @@
     if (err.status === 403) {
       el.board.hidden = true;
       el.denied.hidden = false;
-      document.title = 'Supervisors only — Quality dashboard — Evergreen Wealth';
+      document.title = t('page.denied');
       el.deniedTitle.focus();
       return;
     }
     el.board.hidden = false;
-    showError(err.message);
+    showError(I18n.error(err));
   }
 
   function load(filters) {
@@ -584,33 +584,70 @@
     var filters = {};
     FILTERS.forEach(function (name) { filters[name] = inputs[name].value; });
     if (!filters.from || !filters.to) {
-      showError('Please choose both dates of the period.');
+      showError(t('q.filter.dates_missing'));
       (filters.from ? inputs.to : inputs.from).focus();
       return;
     }
     if (filters.from > filters.to) {
-      showError('The period ends before it starts: choose a “To” date on or after the “From” date.');
+      showError(t('q.filter.dates_reversed'));
       inputs.to.focus();
       return;
     }
-    el.status.textContent = 'Loading…';
+    el.status.textContent = t('q.loading');
     load(filters);
+  });
+
+  // ------------------------------------------------------------------ language
+  function renderChannels() {
+    var chosen = inputs.channel.value;
+    Array.prototype.slice.call(inputs.channel.options, 1).forEach(function (option) { option.remove(); });
+    Object.keys(CHANNELS).forEach(function (kind) {
+      inputs.channel.appendChild(h('option', { value: kind, text: channelName(kind) }));
+    });
+    inputs.channel.value = chosen;
+  }
+
+  // Everything on the page again, in the language just chosen (I18n.use has applied the
+  // catalogue's attributes), from the answers already here.
+  function relabel() {
+    if (me) el.userRole.textContent = t(me.role === 'supervisor' ? 'role.supervisor' : 'role.agent');
+    renderChannels();
+    if (!el.denied.hidden) document.title = t('page.denied');
+    if (board) draw(board);
+    if (warnings) renderWarnings(warnings);
+    if (review) renderReview(review);
+  }
+  I18n.onChange(relabel);
+
+  el.languageSelect.addEventListener('change', function () {
+    var language = el.languageSelect.value;
+    el.languageSelect.disabled = true;
+    I18n.use(language).then(function () {
+      return call('PUT', '/me/language', { language: language });
+    }).then(null, failed).then(function () {
+      el.languageSelect.disabled = false;
+      el.languageSelect.value = I18n.language;
+    });
   });
 
   function start() {
     var params = new URLSearchParams(location.search), filters = {};
     FILTERS.forEach(function (name) { filters[name] = inputs[name].value = params.get(name) || ''; });
-    getJSON('/me').then(function (me) {
-      el.userName.textContent = me.staff.name || me.staff.id;
-      el.userRole.textContent = me.staff.role === 'supervisor' ? 'Supervisor' : 'Agent';
+    I18n.use(I18n.browserLanguage()).then(function () {
+      return getJSON('/me');
+    }).then(function (answer) {
+      me = answer.staff;
+      csrf = answer.csrf_token;
+      return I18n.use(me.language);
+    }).then(function () {
+      el.userName.textContent = me.name || me.id;
+      el.languageSelect.value = I18n.language;
       el.user.hidden = false;
-      csrf = me.csrf_token;
+      relabel();
       return getJSON('/channels');
     }).then(function (data) {
-      data.channels.forEach(function (c) {
-        CHANNELS[c.kind] = c.label;
-        inputs.channel.appendChild(h('option', { value: c.kind, text: c.label }));
-      });
+      data.channels.forEach(function (c) { CHANNELS[c.kind] = c.labels || { en: c.label }; });
+      renderChannels();
       inputs.channel.value = filters.channel;
       return load(filters);
     }).then(null, failed);

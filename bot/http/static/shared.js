@@ -9,29 +9,14 @@
  *
  * window.EvergreenShared = {
  *   request(method, url, body, options) — fetch with JSON in and out; see below;
- *   responseError(res, data, fallback) — the service's error answer as an Error;
- *   labels: { languages, queues, reasons } — how the console pages name the codes (the channels'
- *     names come from the service: GET /console/api/channels)
+ *   responseError(res, data, fallback) — the service's error answer as an Error (its .code is
+ *     what the console pages put in words, bot/console/static/i18n.js)
  * }
  */
 (function () {
   'use strict';
 
   if (window.EvergreenShared) return; // added twice (e.g. by a second widget tag): keep the first
-
-  // Labels of the service's codes, as the console and the quality dashboard show them.
-  var labels = {
-    languages: { zh: '中文', en: 'English' },
-    queues: { general: 'General queue', private: 'Private-client queue' },
-    reasons: {
-      customer_request: 'Asked for an agent',
-      misunderstood: 'Assistant did not understand',
-      urgent: 'Urgent matter',
-      fraud: 'Fraud report',
-      private_advisor: 'Private advisor requested',
-      email: 'Email to the service mailbox'
-    }
-  };
 
   // An answer that is not a success with a JSON body, as an Error: the service's error body
   // {"error": {"code", "message"}} (docs/contact-api.md, "Errors") gives the message and .code;
@@ -81,5 +66,5 @@
     });
   }
 
-  window.EvergreenShared = { request: request, responseError: responseError, labels: labels };
+  window.EvergreenShared = { request: request, responseError: responseError };
 })();
