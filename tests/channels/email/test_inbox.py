@@ -26,7 +26,6 @@ from bot.core.staff import DEMO_AGENT
 from bot.handoff.models import Handoff
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey
-from channels.email.survey import SurveyLinks
 from tests.support.browser import Browser
 from tests.support.clients import Console
 from tests.support.mail import SERVICE, body, email_env, fixture, mails_to, message_id_of, new_mail, processed, ticket_of
@@ -245,6 +244,8 @@ def page_status(url: str, data: bytes = None):
 
 
 def test_a_resolved_email_ticket_is_surveyed_by_mail_and_rated_once(system, dovecot, smtp, database_url, db, chromium):
+    from channels.email.survey import SurveyLinks
+
     raw = new_mail("Emma Stone <emma.stone@customer.example>", "Change of address", "Hello, how do I change my postal address?")
     dovecot.append(raw)
     wait_for(lambda: mails_to(smtp, "emma.stone@customer.example"), message="the acknowledgement")
