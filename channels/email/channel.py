@@ -5,6 +5,7 @@ Settings and behaviour: README "Email" and docs/architecture.md, "Email channel"
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
@@ -22,6 +23,8 @@ from channels.email.mailbox import ImapConfig
 from channels.email.outbox import EmailConfigError, SmtpConfig
 from channels.email.processing import MailProcessor, own_addresses
 from channels.email import routes as email_routes
+
+logger = logging.getLogger(__name__)
 
 
 class EmailChannel(Channel):
@@ -66,8 +69,12 @@ class EmailChannel(Channel):
         return await self.processor.details(conversation_id) if self.processor else None
 
     async def resolved(self, handoff: Handoff) -> None:
+        """The survey by mail; the resolution stands (it is committed) even if that fails."""
         if self.processor is not None:
-            await self.processor.resolved(handoff)
+            try:
+                await self.processor.resolved(handoff)
+            except Exception:
+                logger.exception("no survey mail for %s", handoff.conversation_id)
 
     def metrics(self, session) -> Iterable[Any]:
         return metrics.counts(session)

@@ -165,6 +165,23 @@ def test_a_chinese_mail_gets_our_chinese_name_encoded_and_only_the_asked_product
         assert other not in text
 
 
+@pytest.mark.parametrize("sender, subject, text, fact, not_pasted", [
+    # Both read as FAQ questions once, and got the FAQ's answer for every product.
+    ("sun.mei@customer.example", "赎回到账时间", "请问长青货币宝赎回多久到账？",
+     "长青货币宝（EG-MM01）的赎回规则：单日 10,000 元以内实时到账", ["债券基金", "长青美元收益", "私募股权"]),
+    ("jack.lee@customer.example", "Fees", "What fees do you charge on Evergreen Balanced Allocation?",
+     "Evergreen Balanced Allocation (EG-BL03) fees:", ["depending on the product", "Steady Bond", "Cash Plus"]),
+], ids=["zh-redemption", "en-fees"])
+def test_a_question_about_one_product_gets_that_products_fact_not_the_faq(system, dovecot, smtp, sender, subject, text,
+                                                                         fact, not_pasted):
+    dovecot.append(new_mail(sender, subject, text))
+    [ack] = wait_for(lambda: mails_to(smtp, sender), message="the acknowledgement")
+    answer = body(ack)
+    assert fact in answer and (DISCLOSURE_ZH in answer or DISCLOSURE_EN in answer), answer
+    for pasted in not_pasted:
+        assert pasted not in answer
+
+
 def test_an_urgent_report_leads_with_the_safety_steps(system, dovecot, smtp, database_url):
     raw = new_mail("赵强 <zhao.q@customer.example>", "账户被盗", "我的账户被盗了，有人登录后把5万元转走了，不是我操作的！")
     dovecot.append(raw)
