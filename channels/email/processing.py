@@ -1,6 +1,7 @@
-"""What the email channel does with a kept mail: continue its ticket, or let the assistant read
-it (fraud, complaint, a question it can answer) and open a ticket with its acknowledgement in one
-transaction; and mail agents' replies. The steps and their reasons: docs/architecture.md,
+"""What the email channel does with a kept mail: continue its ticket, keep machine mail as an
+automated ticket outside the queue, or let the assistant read it (fraud, complaint, a question it
+can answer) and open a ticket with its acknowledgement in one transaction; mail agents' replies,
+and the survey once an agent resolved a ticket. The steps and their reasons: docs/architecture.md,
 "Email channel"."""
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from bot.core.rasa_client import AssistantUnavailable
 from bot.core.store import message_dict
 from bot.handoff.models import Handoff
 from bot.language import format_moment, reply_language
-from bot.surveys import SurveyDesk
 from bot.privacy import mask_sensitive
+from bot.surveys import SurveyDesk
 from bot.working_calendar import RESOLUTION_WORKING_DAYS
 from channels.email.autoreply import AutoReplyVerdict, auto_reply_verdict
 from channels.email.mailbox import ImapConfig, MailboxReader

@@ -368,8 +368,8 @@ class TicketStore:
     # --- automated mail ----------------------------------------------------------------------------
 
     def automated(self, query: str = "", limit: int = 50, before: Optional[int] = None) -> List[EmailTicket]:
-        """Automated tickets, newest first; ``query`` searched in the subject, address and name
-        (case-insensitive), ``before`` a ticket id for the next page."""
+        """Automated tickets, newest first; each word of ``query`` found in the subject, address,
+        name or reason (ASCII letters in any case); ``before`` a ticket id, for the next page."""
         with self.sessions() as session:
             select_ = select(EmailTicket).where(EmailTicket.state == AUTOMATED)
             words = query.split()

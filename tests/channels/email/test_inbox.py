@@ -318,3 +318,12 @@ def test_a_resolved_email_ticket_is_surveyed_by_mail_and_rated_once(system, dove
     assert page_status(system.contact_url + links[0].replace("rating=5", "rating=9"))[0] == 409  # used: said before the rating
     db.expire_all()
     assert db.get(Survey, survey.id).rating == 4
+
+
+def test_a_survey_address_that_cannot_work_stops_the_production_check():
+    from channels.email.channel import EmailChannel
+
+    assert EmailChannel.problems({"EMAIL_SURVEY_URL": "https://service.example.com"}) == []
+    for wrong in ("service.example.com", "ftp://service.example.com", "https://"):
+        assert EmailChannel.problems({"EMAIL_SURVEY_URL": wrong}) == [
+            "EMAIL_SURVEY_URL must be an http(s) address, e.g. https://service.example.com"]
