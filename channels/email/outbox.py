@@ -65,7 +65,7 @@ class SmtpConfig:
     (default 25, 587 or 465 by the TLS mode), ``EMAIL_SMTP_TLS`` (``none`` | ``starttls`` |
     ``tls``, default ``starttls``), ``EMAIL_SMTP_USERNAME``/``EMAIL_SMTP_PASSWORD`` (login after
     connecting, when a username is set), ``EMAIL_FROM`` (``长青财富客服 <service@example.com>``; its
-    domain is our Message-IDs' domain), ``EMAIL_SMTP_TIMEOUT`` (seconds per command, default 30)
+    domain is our Message-IDs' domain; tickets' mail shows our name in the mail's language), ``EMAIL_SMTP_TIMEOUT`` (seconds per command, default 30)
     and ``EMAIL_SMTP_CA_FILE`` (a CA bundle for a private server certificate).
     """
 
