@@ -23,13 +23,17 @@ train: install
 run: train
 	$(BIN)/python -m bot.launcher
 
+# A terminal chat. Its own Rasa server listens on a free loopback port, so it runs beside
+# `make run` (whose Rasa has 5005); it uses that run's action server, or starts one.
 shell: train
-	@if curl -sf http://127.0.0.1:5055/health >/dev/null; then \
-	  $(BIN)/python -m rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
+	@$(BIN)/python -m bot.server.migrate
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	if curl -sf http://127.0.0.1:5055/health >/dev/null; then \
+	  $(BIN)/python -m rasa shell --model models/current.tar.gz --endpoints endpoints.yml -i 127.0.0.1 -p $$port; \
 	else \
 	  SANIC_HOST=127.0.0.1 $(BIN)/python -m bot.action_server --actions actions --port 5055 >/tmp/evergreen-actions.log 2>&1 & pid=$$!; \
 	  trap "kill $$pid" EXIT; \
-	  $(BIN)/python -m rasa shell --model models/current.tar.gz --endpoints endpoints.yml; \
+	  $(BIN)/python -m rasa shell --model models/current.tar.gz --endpoints endpoints.yml -i 127.0.0.1 -p $$port; \
 	fi
 
 # The Telegram channel without a public URL: forwards updates to the running contact service

@@ -1,24 +1,10 @@
-"""Compliance of what the assistant can say (spec 7.3): it never asks for a password or a code
-and never promises returns. Checks every customer-facing text in the knowledge files."""
-
-import re
+"""Compliance of what the assistant can say (spec 7.3): it never asks for a password, a code or
+a card number and never promises returns. Checks every customer-facing text in the knowledge
+files with the rules agents' replies are checked with (bot/compliance.py)."""
 
 import pytest
 
-from bot import knowledge
-
-
-ASKS_FOR_SECRETS = [
-    re.compile(r"(请|麻烦|需要)您?.{0,8}(提供|告诉|输入|发送|回复).{0,8}(密码|验证码)"),
-    re.compile(r"\b(tell|give|send|provide|share|enter|type)\b.{0,12}\b(me|us)\b.{0,12}\b(password|code|pin)\b", re.I),
-    re.compile(r"\bwhat is your (password|code|pin)\b", re.I),
-]
-# A denial ("不保本", "no guaranteed return") is what the assistant must say when asked, so it
-# does not count as a promise.
-PROMISES_RETURNS = [
-    re.compile(r"(?<![不非])(保证收益|保本)|稳赚|零风险|无风险|一定赚"),
-    re.compile(r"(?<!no )guaranteed (return|profit|income)|risk[- ]free|no risk|can't lose|cannot lose", re.I),
-]
+from bot import compliance, knowledge
 
 
 def customer_texts(node, path=""):
@@ -34,7 +20,7 @@ def customer_texts(node, path=""):
 
 ALL_TEXTS = [
     (f"{name}{path}", text)
-    for name in ("messages", "faq", "products", "market", "branches")
+    for name in ("messages", "faq", "products", "market", "branches", "complaints", "complaint_updates")
     for path, text in customer_texts(knowledge.load(name))
 ]
 
@@ -43,19 +29,19 @@ def test_there_are_texts_to_check():
     assert len(ALL_TEXTS) > 150
 
 
-@pytest.mark.parametrize("pattern", ASKS_FOR_SECRETS + PROMISES_RETURNS, ids=lambda p: p.pattern[:30])
-def test_no_text_asks_for_secrets_or_promises_returns(pattern):
-    offending = [(where, text) for where, text in ALL_TEXTS if pattern.search(text)]
+@pytest.mark.parametrize("rule", [compliance.asks_for_credentials, compliance.promises_returns], ids=lambda r: r.__name__)
+def test_no_text_asks_for_secrets_or_promises_returns(rule):
+    offending = [(where, text) for where, text in ALL_TEXTS if rule(text)]
     assert not offending
 
 
-def test_the_patterns_would_catch_an_offending_text():
-    assert any(p.search("为了核实身份，请您提供短信验证码") for p in ASKS_FOR_SECRETS)
-    assert any(p.search("Please tell me your password so I can check") for p in ASKS_FOR_SECRETS)
-    assert any(p.search("This fund is risk-free") for p in PROMISES_RETURNS)
-    assert any(p.search("本产品保本保收益") for p in PROMISES_RETURNS)
-    assert any(p.search("It has a guaranteed return of 3%") for p in PROMISES_RETURNS)
-    assert not any(p.search("货币宝不保本，也不保证收益；it has no guaranteed return") for p in PROMISES_RETURNS)
+def test_the_rules_would_catch_an_offending_text():
+    assert compliance.asks_for_credentials("为了核实身份，请您提供短信验证码")
+    assert compliance.asks_for_credentials("Please tell me your password so I can check")
+    assert compliance.promises_returns("This fund is risk-free")
+    assert compliance.promises_returns("本产品保本保收益")
+    assert compliance.promises_returns("It has a guaranteed return of 3%")
+    assert not compliance.promises_returns("货币宝不保本，也不保证收益；it has no guaranteed return")
 
 
 def test_the_disclosure_is_the_spec_wording():

@@ -1,5 +1,6 @@
 """The agent console's API (docs/console.md): the queue, claiming a waiting conversation, the
-whole conversation with the customer's profile and open cases, replies, internal notes,
+whole conversation with the customer's profile and open cases, replies (checked against the
+compliance rules first, bot/compliance.py; supervisors see the overrides), internal notes,
 transfers and handing the conversation back to the assistant; and a WebSocket telling consoles
 what changed. Every change is audited in its own transaction.
 """
@@ -7,17 +8,17 @@ what changed. Every change is audited in its own transaction.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 from sanic.request import Request
 from sanic.response import HTTPResponse, json as json_response
 from sqlalchemy import select
 
-from bot import knowledge, service_hours
+from bot import compliance, knowledge, service_hours
 from bot.bookings.store import BookingStore
 from bot.complaints.desk import ComplaintDesk
-from bot.core.time import iso
+from bot.core.time import as_aware, iso
 from bot.core import audit
 from bot.console.auth import console_staff
 from bot.http.client_address import request_address
@@ -25,14 +26,19 @@ from bot.http import inputs
 from bot.core.conversations import Conversations
 from bot.http import routes
 from bot.http.errors import ApiError, json_body
+from bot.http.staff import require_role
 from bot.core.ratelimit import ConnectionCap
+from bot.core.models import Message
 from bot.core.staff import Staff
 from bot.core.store import message_dict
 from bot.handoff.models import Handoff
 from bot.handoff.router import may_see
 from bot.privacy import mask_sensitive
+from bot.service_hours import SHANGHAI
 
 MAX_TEXT = 2000
+MAX_OVERRIDE_REASON = 500
+OVERRIDES_DAYS, MAX_OVERRIDES = 7, 500  # the supervisors' list of overrides: default period, most shown
 SOCKETS_PER_STAFF = 10  # console WebSockets one staff member may have open (tabs, windows)
 
 
@@ -179,27 +185,104 @@ async def resolve(request: Request, handoff_id: str) -> HTTPResponse:
     return json_response({"handoff": handoff_dict(handoff, service_hours.now())}, ensure_ascii=False)
 
 
+def override_reason_of(body: Dict[str, Any]) -> Optional[str]:
+    reason = body.get("override_reason")
+    if reason is None:
+        return None
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_OVERRIDE_REASON:
+        raise ApiError(422, "invalid_change", f"override_reason must be 1–{MAX_OVERRIDE_REASON} characters.")
+    return reason.strip()
+
+
+async def check_draft(service: Conversations, conversation_id: str, draft: str) -> List[compliance.Finding]:
+    """The compliance findings on an agent's draft (spans index ``draft`` as the console sent it),
+    for the conversation's language and its customer's verified profile."""
+    talk = await service.db(service.store.conversation, conversation_id)
+    return compliance.check(draft, talk.language, await service.profile(talk), service_hours.now().date())
+
+
+def findings_body(findings: List[compliance.Finding]) -> Dict[str, Any]:
+    """The findings, and the disclosure the console may append to the draft (``None`` if none is missing)."""
+    return {"findings": [f.as_dict() for f in findings],
+            "disclosure": next((f.disclosure for f in findings if f.disclosure), None)}
+
+
 async def reply(request: Request, conversation_id: str) -> HTTPResponse:
+    """The agent's reply, checked first (bot/compliance.py): with findings it is refused (422,
+    nothing stored or sent) unless the agent sends it anyway with an ``override_reason``, which
+    is audited with the message."""
     service = service_of(request)
     staff = await console_staff(request, service, csrf=True)
-    text = text_of(json_body(request))
+    body = json_body(request)
+    text, reason = text_of(body), override_reason_of(body)
     handoff = await service.db(service.handoffs.desk.open_for, conversation_id)
     if handoff is None or handoff.state != "with_agent" or handoff.agent_id != staff.id:
         raise ApiError(409, "conflict", "Claim the conversation before replying; it is not yours now.")
+    findings = await check_draft(service, conversation_id, body["text"])
+    if findings and reason is None:
+        rules = ", ".join(dict.fromkeys(f.rule for f in findings))
+        return json_response({"error": {
+            "code": "compliance_check", "message": f"The reply breaks the compliance rules ({rules}): edit it, or send it "
+                                                   "anyway with an override_reason.", **findings_body(findings)}},
+            status=422, ensure_ascii=False)
     address = request_address(request)
 
     def store_and_audit():
-        message = service.store.store_outbound(conversation_id, mask_sensitive(text), "agent")
         with service.store.sessions() as session:
+            message = Message(conversation_id=conversation_id, direction="out", sender="agent", text=mask_sensitive(text),
+                              status="sent")
+            session.add(message)
+            session.flush()
             audit.record(session, f"staff:{staff.id}", "reply", conversation_id, address, message=message.id)
+            if findings:
+                audit.record(session, f"staff:{staff.id}", compliance.OVERRIDE, conversation_id, address, message=message.id,
+                             handoff=handoff.id, rules=list(dict.fromkeys(f.rule for f in findings)), reason=reason)
             session.commit()
-        return message
+            return message
 
     message = await service.db(store_and_audit)
     await service.deliver(message)
     frame = {"type": "message", "message": message_dict(message), "conversation_id": conversation_id}
     await service.handoffs.to_consoles(frame, conversation_id)
-    return json_response({"message": message_dict(message)}, ensure_ascii=False)
+    return json_response({"message": message_dict(message), **findings_body(findings)}, ensure_ascii=False)
+
+
+async def check(request: Request, conversation_id: str) -> HTTPResponse:
+    """The compliance findings on a draft, without sending it (the console warns while the agent types)."""
+    service = service_of(request)
+    staff = await console_staff(request, service, csrf=True)
+    body = json_body(request)
+    text_of(body)
+    if not may_see(staff, await service.db(service.handoffs.desk.open_for, conversation_id)):
+        raise ApiError(404, "not_found", "No conversation of yours or in the queue with this id.")
+    return json_response(findings_body(await check_draft(service, conversation_id, body["text"])), ensure_ascii=False)
+
+
+def overrides_since(sessions, since: datetime) -> List[Dict[str, Any]]:
+    """Replies agents sent despite the compliance rules, newest first, with what they said."""
+    with sessions() as session:
+        entries = session.execute(
+            select(audit.AuditEntry).where(audit.AuditEntry.action == compliance.OVERRIDE, audit.AuditEntry.at >= since)
+            .order_by(audit.AuditEntry.id.desc()).limit(MAX_OVERRIDES)).scalars().all()
+        ids = [e.detail.get("message") for e in entries]
+        texts = dict(session.execute(select(Message.id, Message.text).where(Message.id.in_(ids))).all()) if ids else {}
+        return [{"at": iso(as_aware(e.at)), "by": e.actor.removeprefix("staff:"), "conversation_id": e.target,
+                 "message_id": e.detail.get("message"), "rules": e.detail.get("rules", []), "reason": e.detail.get("reason"),
+                 "text": texts.get(e.detail.get("message"))} for e in entries]
+
+
+async def overrides(request: Request) -> HTTPResponse:
+    """Supervisors only: the overrides since ``since`` (a Beijing day, YYYY-MM-DD; default the last week)."""
+    service = service_of(request)
+    require_role(await console_staff(request, service, csrf=False), "supervisor")
+    raw = request.args.get("since") or ""
+    try:
+        day = date.fromisoformat(raw) if raw else service_hours.now().date() - timedelta(days=OVERRIDES_DAYS - 1)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "since must be a date as YYYY-MM-DD.") from None
+    since = datetime.combine(day, time(0), tzinfo=SHANGHAI)
+    found = await service.db(overrides_since, service.store.sessions, since.astimezone(timezone.utc))
+    return json_response({"since": iso(since), "overrides": found}, ensure_ascii=False, headers={"Cache-Control": "no-store"})
 
 
 async def typing(request: Request, conversation_id: str) -> HTTPResponse:
@@ -262,6 +345,8 @@ ROUTES = [
     (transfer, "/console/api/handoffs/<handoff_id>/transfer", "POST"),
     (resolve, "/console/api/handoffs/<handoff_id>/resolve", "POST"),
     (reply, "/console/api/conversations/<conversation_id>/messages", "POST"),
+    (check, "/console/api/conversations/<conversation_id>/messages/check", "POST"),
+    (overrides, "/console/api/overrides", "GET"),
     (typing, "/console/api/conversations/<conversation_id>/typing", "POST"),
     (note, "/console/api/conversations/<conversation_id>/notes", "POST"),
     (console_socket, "/console/ws", "WEBSOCKET"),

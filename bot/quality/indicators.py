@@ -15,7 +15,6 @@ accuracy. The definitions are in docs/quality.md.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -24,9 +23,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from bot import compliance
 from bot.complaints import report as complaint_report
 from bot.complaints.desk import OPEN_STATES
 from bot.complaints.models import Complaint
+from bot.core.audit import AuditEntry
 from bot.core.models import Conversation, Message
 from bot.core.time import as_aware
 from bot.handoff.models import Handoff
@@ -42,14 +43,6 @@ PRODUCT_ACTIONS = (
 TOP_MISUNDERSTOOD = 10
 LATEST_COMMENTS = 20
 MAX_DAYS = 366
-# Asking a customer for a password or a code (not telling them never to share one).
-CREDENTIAL_REQUEST = re.compile(
-    r"(请|麻烦|烦请)(您)?(提供|告诉|告知|发送|发给|回复|报一下)[^。！？\n]{0,8}(密码|验证码|动态码|口令)"
-    r"|\b(send|tell|give|provide|share|confirm|reply with)\b( me| us)?( your| the)?( account| login| trading| sms| one-time| verification)?"
-    r" (password|passcode|pin|verification code|otp|sms code|code)\b",
-    re.IGNORECASE,
-)
-
 
 class InvalidPeriod(ValueError):
     pass
@@ -237,12 +230,21 @@ class Indicators:
         said = session.execute(outbound).all()
         product_answers = [m for m in said if m.sender == "bot" and m.action in PRODUCT_ACTIONS]
         with_disclosure = [m for m in product_answers if m.disclosure]
-        requests = [m for m in said if CREDENTIAL_REQUEST.search(m.text or "")]
+        requests = [m for m in said if compliance.asks_for_credentials(m.text)]
+        promises = [m for m in said if compliance.promises_returns(m.text)]
+        overrides = session.execute(
+            select(AuditEntry.detail).join(Conversation, Conversation.id == AuditEntry.target)
+            .where(AuditEntry.action == compliance.OVERRIDE, AuditEntry.at >= utc_bound(f.since), AuditEntry.at < utc_bound(f.until),
+                   *self._conversation_filters(f))).scalars().all()
         board.sections["compliance"] = {
             "product_answers": len(product_answers), "with_disclosure": len(with_disclosure),
             "disclosure_rate": ratio(len(with_disclosure), len(product_answers)),
             "credential_requests": len(requests),
             "credential_requests_by": dict(Counter(m.sender for m in requests)),
+            "promises_of_returns": len(promises),
+            "promises_of_returns_by": dict(Counter(m.sender for m in promises)),
+            "agent_overrides": len(overrides),
+            "agent_overrides_by_rule": dict(Counter(rule for detail in overrides for rule in detail.get("rules", ()))),
         }
 
     # --- people: waiting, first reply, reasons -----------------------------------------------------

@@ -14,7 +14,8 @@ from bot.complaints.models import Complaint
 from bot.core.models import Conversation, Message
 from bot.handoff.models import Handoff
 from channels.email.channel import EmailChannel
-from bot.quality.indicators import CREDENTIAL_REQUEST, Filters, Indicators, InvalidPeriod, percentile
+from bot.compliance import asks_for_credentials
+from bot.quality.indicators import Filters, Indicators, InvalidPeriod, percentile
 from bot.service_hours import SHANGHAI
 from bot.surveys import Survey
 from channels.email.models import EmailMail, EmailOutbox, EmailTicket
@@ -214,7 +215,7 @@ def test_percentiles_are_values_that_occurred():
     "Could you tell us your password?",
 ])
 def test_asking_for_a_credential_is_recognised(text):
-    assert CREDENTIAL_REQUEST.search(text)
+    assert asks_for_credentials(text)
 
 
 def test_nothing_the_assistant_says_asks_for_a_credential():
@@ -232,4 +233,4 @@ def test_nothing_the_assistant_says_asks_for_a_credential():
                     walk(item)
         walk(yaml.safe_load((knowledge.KNOWLEDGE_DIR / f"{name}.yml").read_text(encoding="utf-8")))
     assert len(texts) > 200
-    assert [t for t in texts if CREDENTIAL_REQUEST.search(t)] == []
+    assert [t for t in texts if asks_for_credentials(t)] == []
