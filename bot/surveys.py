@@ -4,6 +4,7 @@ an agent hands a conversation back or when the customer says goodbye to the assi
 A survey row is made when it is asked (so the indicators can count unanswered ones) and filled
 in by the later answers of the same conversation. Answers are taken for 24 hours; a rating may
 be changed until a comment is left, so a customer who taps twice keeps their last choice.
+A survey asked by a link (the email channel's) is rated once, by its id (``rate_once``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import re
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Text, select
+from sqlalchemy import Column, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import sessionmaker
 
+from bot.core.errors import Conflict, NotFound
 from bot.core.time import ShanghaiTime
 from bot.core.models import Base
 from bot.handoff.models import Handoff
@@ -85,6 +87,26 @@ class SurveyDesk:
             survey.rating, survey.rated_at = rating, now
             session.commit()
             return survey
+
+    def find(self, survey_id: int) -> Optional[Survey]:
+        with self.sessions() as session:
+            return session.get(Survey, survey_id)
+
+    def rate_once(self, survey_id: int, rating: int, now: datetime) -> Survey:
+        """Record the rating of the survey ``survey_id`` if it has none yet (a link is used once):
+        NotFound for no such survey, Conflict when it was rated already."""
+        if not 1 <= rating <= 5:
+            raise ValueError("a rating is 1–5")
+        with self.sessions() as session:
+            done = session.execute(update(Survey).where(Survey.id == survey_id, Survey.rating.is_(None))
+                                   .values(rating=rating, rated_at=now)).rowcount
+            if done != 1:
+                session.rollback()
+                if session.get(Survey, survey_id) is None:
+                    raise NotFound("No such survey.")
+                raise Conflict("This survey has been answered already.")
+            session.commit()
+            return session.get(Survey, survey_id)
 
     def comment(self, conversation_id: str, text: str, now: datetime) -> Optional[Survey]:
         """Add the (masked) comment to the rated survey that has none yet."""

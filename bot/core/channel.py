@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from bot.core.models import Message
+    from bot.handoff.models import Handoff
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ class Channel:
 
     async def notify(self, conversation_id: str, frame: Dict[str, Any]) -> None:
         """A live event for the customer (typing, queue position, a message echoed to other tabs)."""
+        return None
+
+    async def resolved(self, handoff: "Handoff") -> None:
+        """An agent resolved a conversation of the channel that is no live chat (the handoff
+        router tells live chats itself): what the channel does after (the email channel mails
+        the satisfaction survey)."""
         return None
 
     async def details(self, conversation_id: str) -> Optional[Dict[str, Any]]:

@@ -34,6 +34,9 @@ class Customer(Base):
     risk_expires = Column(String(10))  # ISO date
     language = Column(String(2), nullable=False, default="zh")
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    # The optional email address (bot/core/customers.py): sealed, and found by its keyed hash.
+    email_key = Column(String(64), index=True)
+    email_sealed = Column(Text)
 
 
 class Conversation(Base):

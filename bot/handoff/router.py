@@ -104,10 +104,14 @@ class HandoffRouter:
         """An agent resolved the conversation: the customer is told, and the assistant, now
         answering again, asks for a rating of the agent's service (bot/surveys.py). The survey
         is recorded with the agent and channel even if the assistant cannot ask it now. A
-        conversation that is no live chat (email) is left as it is: the customer has the agent's
-        reply and may answer it."""
+        conversation that is no live chat (email) gets no chat notice: the customer has the agent's
+        reply and may answer it; its channel decides what follows (``Channel.resolved``: the email
+        channel mails the survey)."""
         service = self.service
         if not service.capabilities(handoff.channel).live_chat:
+            channel = service.channel_for(handoff.channel)
+            if channel is not None:
+                await channel.resolved(handoff)
             return
         await service.say(handoff.conversation_id, knowledge.message("agent_left", handoff.language), "system")
         conversation = await service.db(service.store.conversation, handoff.conversation_id)

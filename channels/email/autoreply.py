@@ -14,7 +14,13 @@ the Asia/Shanghai day, and passes them; ``None`` skips that check. So:
     if verdict.allowed: queue the acknowledgement in the same transaction as the ticket
     else: log verdict.reasons on the ticket
 
-Our own automatic mail carries ``AUTO_REPLY_HEADERS`` so that other systems do not answer it.
+Our own automatic mail carries ``AUTO_REPLY_HEADERS`` (``outbox.build_message``) so that other
+systems do not answer it.
+
+Some reasons also say the mail was written by a machine (``AutoReplyVerdict.automated``): such
+mail is kept as an *automated* ticket, never queued for agents. The others (a sender asking for no
+automatic reply, a mail without a usable sender, the caps) only stop the acknowledgement: a
+corporate customer's Outlook may set X-Auto-Response-Suppress on a real request.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ AUTO_REPLY_HEADERS: Tuple[Tuple[str, str], ...] = (
     ("Auto-Submitted", "auto-replied"),
     ("X-Auto-Response-Suppress", "All"),
 )
+# The reasons that say a machine wrote the mail: out-of-office and other automatic replies,
+# bulk mail and newsletters, lists, bounces, no-reply senders, and our own mail come back.
+AUTOMATED_CODES = frozenset({
+    "auto-submitted", "precedence", "mailing-list", "autoreply-header", "x-loop", "empty-return-path", "bounce",
+    "autoreply-subject", "system-sender", "own-address", "own-message",
+})
 MAX_ACKS_PER_TICKET = 1
 MAX_ACKS_PER_SENDER_PER_DAY = 5
 
@@ -73,6 +85,11 @@ class AutoReplyVerdict:
     @property
     def codes(self) -> Tuple[str, ...]:
         return tuple(reason.split(":", 1)[0] for reason in self.reasons)
+
+    @property
+    def automated(self) -> Tuple[str, ...]:
+        """The reasons that mark machine mail (``AUTOMATED_CODES``); empty for a person's mail."""
+        return tuple(reason for reason in self.reasons if reason.split(":", 1)[0] in AUTOMATED_CODES)
 
 
 def _token(value: str) -> str:

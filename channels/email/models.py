@@ -1,5 +1,6 @@
 """The email channel's tables. The outbox (migration ``0012_email_outbox``; the rules are in
-``outbox.py``), then tickets, mails and attachments (``0013_email_tickets``, ``tickets.py``).
+``outbox.py``), then tickets, mails and attachments (``0013_email_tickets``, ``tickets.py``;
+the tickets' state and CRM match: ``0021_email_automated``).
 
 One row per outgoing mail, holding the complete RFC 5322 message exactly as it will be sent, so
 what the worker sends is what was committed. ``state`` moves
@@ -24,6 +25,9 @@ SENT = "sent"
 FAILED_TEMPORARILY = "failed_temporarily"
 PARKED = "parked"
 UNCERTAIN = "uncertain"
+# Tickets: open (queued for agents like any conversation) or automated (machine mail, kept and
+# searchable, never queued until an agent moves it into the queue).
+OPEN, AUTOMATED = "open", "automated"
 STATES = (QUEUED, SENDING, SENT, FAILED_TEMPORARILY, PARKED, UNCERTAIN)
 DUE_STATES = (QUEUED, FAILED_TEMPORARILY)  # what a worker may claim once next_attempt_at has come
 ATTENTION_STATES = (PARKED, UNCERTAIN)  # what an operator must look at
@@ -58,6 +62,9 @@ class EmailTicket(Base):
     ticket also has ``complaint_reference``, and the customer sees that one in the subject.
     ``mailed_up_to``: the last agent message of the conversation put in the outbox, so an
     agent's reply is mailed exactly once even if the process stops after the reply is stored.
+    ``state``: ``open``, or ``automated`` for machine mail (``no_acknowledgement`` says why).
+    ``customer_id``: the CRM customer whose address sent it (an address is no proof of identity:
+    it sets the handoff's tier, never what the customer is told).
     """
 
     __tablename__ = "email_tickets"
@@ -80,6 +87,8 @@ class EmailTicket(Base):
     no_acknowledgement = Column(Text)  # why none was sent (the auto-reply rules, the caps)
     mailed_up_to = Column(Integer, nullable=False, default=0)
     created_at = Column(ShanghaiTime, nullable=False)
+    state = Column(String(12), nullable=False, default=OPEN, index=True)
+    customer_id = Column(String(64), ForeignKey("customers.id"))
 
     @property
     def shown_reference(self) -> str:

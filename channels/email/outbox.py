@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.service_hours import SHANGHAI
+from channels.email.autoreply import AUTO_REPLY_HEADERS
 from channels.email.models import (
     ATTENTION_STATES,
     DUE_STATES,
@@ -64,7 +65,7 @@ class SmtpConfig:
     (default 25, 587 or 465 by the TLS mode), ``EMAIL_SMTP_TLS`` (``none`` | ``starttls`` |
     ``tls``, default ``starttls``), ``EMAIL_SMTP_USERNAME``/``EMAIL_SMTP_PASSWORD`` (login after
     connecting, when a username is set), ``EMAIL_FROM`` (``长青财富客服 <service@example.com>``; its
-    domain is our Message-IDs' domain), ``EMAIL_SMTP_TIMEOUT`` (seconds per command, default 30)
+    domain is our Message-IDs' domain; tickets' mail shows our name in the mail's language), ``EMAIL_SMTP_TIMEOUT`` (seconds per command, default 30)
     and ``EMAIL_SMTP_CA_FILE`` (a CA bundle for a private server certificate).
     """
 
@@ -141,7 +142,8 @@ def build_message(
 ) -> EmailMessage:
     """A complete message from us. ``references`` is the thread's References (oldest first);
     ``in_reply_to`` is added at its end. The Message-ID is new, on ``from_address``'s domain.
-    ``auto_reply`` marks an automatic reply (``Auto-Submitted: auto-replied``, RFC 3834)."""
+    ``auto_reply`` marks an automatic reply (``autoreply.AUTO_REPLY_HEADERS``: Auto-Submitted,
+    RFC 3834, and X-Auto-Response-Suppress for Exchange)."""
     domain = parseaddr(from_address)[1].rsplit("@", 1)[-1]
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = clean_header(from_address)
@@ -162,7 +164,8 @@ def build_message(
     if thread:
         message["References"] = " ".join(thread)
     if auto_reply:
-        message["Auto-Submitted"] = "auto-replied"
+        for name, value in AUTO_REPLY_HEADERS:
+            message[name] = value
     # base64 for Chinese text: no 8-bit body, whatever the server's 8BITMIME
     message.set_content(text, charset="utf-8", cte="7bit" if text.isascii() else "base64")
     if html is not None:

@@ -1,6 +1,7 @@
-"""What the email channel does with a kept mail: continue its ticket, or let the assistant read
-it (fraud, complaint, a question it can answer) and open a ticket with its acknowledgement in one
-transaction; and mail agents' replies. The steps and their reasons: docs/architecture.md,
+"""What the email channel does with a kept mail: continue its ticket, keep machine mail as an
+automated ticket outside the queue, or let the assistant read it (fraud, complaint, a question it
+can answer) and open a ticket with its acknowledgement in one transaction; mail agents' replies,
+and the survey once an agent resolved a ticket. The steps and their reasons: docs/architecture.md,
 "Email channel"."""
 
 from __future__ import annotations
@@ -10,25 +11,29 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 from sqlalchemy.exc import OperationalError
 
-from bot import knowledge, service_hours
+from bot import knowledge, product_resolver, products, service_hours
 from bot.complaints import triage
 from bot.complaints.desk import ComplaintDesk, ComplaintDraft, UrgentLimitReached
 from bot.complaints.models import Complaint
-from bot.core.customers import profile_of
+from bot.core import customers
+from bot.core.customers import EmailSeal, profile_of
 from bot.core.models import Message
 from bot.core.rasa_client import AssistantUnavailable
 from bot.core.store import message_dict
+from bot.handoff.models import Handoff
 from bot.language import format_moment, reply_language
 from bot.privacy import mask_sensitive
+from bot.surveys import SurveyDesk
 from bot.working_calendar import RESOLUTION_WORKING_DAYS
-from channels.email.autoreply import auto_reply_verdict
+from channels.email.autoreply import AutoReplyVerdict, auto_reply_verdict
 from channels.email.mailbox import ImapConfig, MailboxReader
 from channels.email.outbox import OutboxWorker, SmtpConfig
 from channels.email.reading import InboundEmail, read_email
+from channels.email.survey import SurveyLinks
 from channels.email.tickets import (
     CONVERSATION_PREFIX, Acknowledgement, AlreadyProcessed, NewTicket, TicketStore, conversation_id_for, digest,
 )
@@ -51,7 +56,7 @@ SWEEP_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class Understanding:
-    category: str  # fraud | complaint | product | faq | general | unclassified
+    category: str  # fraud | complaint | product | faq | general | unclassified | automated
     intent: Optional[str] = None
     confidence: Optional[float] = None
     answer: Optional[str] = None
@@ -72,11 +77,15 @@ def own_addresses(imap: Optional[ImapConfig], smtp: Optional[SmtpConfig], enviro
 
 class MailProcessor:
     def __init__(self, service: "Conversations", imap: Optional[ImapConfig], smtp: Optional[SmtpConfig],
-                 ours: Iterable[str] = (), retry_seconds: float = 30.0):
+                 ours: Iterable[str] = (), retry_seconds: float = 30.0, survey_url: Optional[str] = None):
         self.service = service
         self.smtp = smtp
         self.own_addresses = list(ours)
         self.tickets = TicketStore(service.store, smtp)
+        self.seal = EmailSeal(service.settings.personal_data_key)  # CRM addresses are found by their keyed hash
+        self.surveys = SurveyDesk(service.store.sessions)
+        # Survey links point at the contact service as customers reach it (EMAIL_SURVEY_URL): none without it.
+        self.survey_links = SurveyLinks(service.settings.session_secret, survey_url) if survey_url else None
         self.complaints = ComplaintDesk(service.store.sessions)
         # service_hours' clock: the one the tickets' times come from (EVERGREEN_CLOCK in demos)
         self.outbox_worker = OutboxWorker(service.store.sessions, smtp, clock=service_hours.now,
@@ -154,6 +163,26 @@ class MailProcessor:
             self.outbox_worker.wake()
         return count
 
+    async def resolved(self, handoff: Handoff) -> None:
+        """An agent resolved an email ticket: the agent's last replies go first, then the survey
+        mail (survey.py), once per survey."""
+        if self.smtp is None or self.survey_links is None:
+            return
+        await self.mail_agent_replies()
+        now = service_hours.now()
+        ticket = await self.service.db(self.tickets.ticket_of_conversation, handoff.conversation_id)
+        if ticket is None or not ticket.address:
+            return
+        survey = await self.service.db(self.surveys.ask, ticket.conversation_id, "email", ticket.language, "agent", now, handoff)
+        if survey is None or survey.handoff_id != handoff.id:  # one of an earlier resolution, mailed then, is still open
+            return
+        token = self.survey_links.token(survey.id, now)
+        subject = knowledge.message("email_survey_subject", ticket.language, reference=ticket.shown_reference)
+        text = (f"{self._greeting(ticket)}\n\n{self.survey_links.mail_text(token, ticket.shown_reference, ticket.language)}"
+                f"\n\n-- \n{knowledge.message('email_signature', ticket.language)}\n{knowledge.message('email_auto_note', ticket.language)}\n")
+        await self.service.db(self.tickets.mail_automatic, ticket.id, subject, text, now)
+        self.outbox_worker.wake()
+
     # --- one mail ------------------------------------------------------------------------------
 
     async def process(self, mail_id: int) -> None:
@@ -161,17 +190,22 @@ class MailProcessor:
         raw, received_at = await service.db(self.tickets.raw, mail_id)
         mail = read_email(raw)
         now = service_hours.now()
+        verdict = await service.db(self.verdict, mail, now)
         ticket = await service.db(self.tickets.ticket_for, mail)
         if ticket is not None:
-            message = await service.db(self.tickets.add_to_ticket, mail_id, mail, ticket, now)
+            message = await service.db(self.tickets.add_to_ticket, mail_id, mail, ticket, now, bool(verdict.automated))
             await self._tell_consoles(ticket.conversation_id, message, ticket.urgent)
             return
         text = f"{mail.subject}\n{mail.new_text or mail.text}".strip()
         language = reply_language(text, None)
         conversation_id = conversation_id_for(mail.message_id)
         await service.db(service.store.open_conversation, conversation_id, None, "email", language)
-        understanding = await self.understand(conversation_id, mask_sensitive(mail.subject),
-                                              mask_sensitive(mail.new_text or mail.text), language)
+        if verdict.automated:  # machine mail: kept, never read by the assistant, queued or answered
+            understanding = Understanding("automated")
+        else:
+            understanding = await self.understand(conversation_id, mask_sensitive(mail.subject),
+                                                  mask_sensitive(mail.new_text or mail.text), language)
+        customer = await service.db(self.customer_of, mail)
         complaint = None
         if understanding.category in ("complaint", "fraud"):
             try:
@@ -182,7 +216,8 @@ class MailProcessor:
             language=language, category=understanding.category, intent=understanding.intent,
             confidence=understanding.confidence, urgent=understanding.urgent,
             complaint_reference=complaint.reference if complaint else None,
-            no_acknowledgement=await service.db(self.no_acknowledgement, mail, now),
+            no_acknowledgement=self.no_acknowledgement(verdict), automated=bool(verdict.automated),
+            customer_id=customer,
         )
 
         def acknowledge(ticket: "EmailTicket") -> Acknowledgement:
@@ -191,7 +226,8 @@ class MailProcessor:
         ticket, message, _ack = await service.db(self.tickets.open_ticket, mail_id, mail, decided, now, acknowledge)
         if ticket.acknowledgement_id and self.outbox_worker:
             self.outbox_worker.wake()
-        await self._tell_consoles(ticket.conversation_id, message, ticket.urgent)
+        if not decided.automated:
+            await self._tell_consoles(ticket.conversation_id, message, ticket.urgent)
 
     async def _tell_consoles(self, conversation_id: str, message: Message, urgent: bool) -> None:
         consoles = self.service.handoffs
@@ -232,7 +268,9 @@ class MailProcessor:
         else:
             category = "general"
         answer = disclosure = None
-        if name in ANSWERED_INTENTS and confidence >= CONFIDENT:
+        if category in ("product", "faq"):
+            answer, disclosure = product_fact(whole, language)
+        if answer is None and name in ANSWERED_INTENTS and confidence >= CONFIDENT:
             metadata = {"customer": profile_of(None), "channel": "email", "language": language}
             try:
                 reply = await self.service.rasa.send(conversation_id, part, metadata)
@@ -245,6 +283,14 @@ class MailProcessor:
                     disclosure = next((r["disclosure"] for r in reply.replies if r["disclosure"]), None)
         return Understanding(category, name, round(confidence, 3), answer, disclosure)
 
+    def crm_customer(self, customer_id: Optional[str]) -> Optional[Dict[str, Any]]:
+        """The CRM customer an address matched, for agents: who it may be, never verified."""
+        if customer_id is None:
+            return None
+        with self.service.store.sessions() as session:
+            found = customers.find(session, customer_id)
+            return {"id": found.id, "name": found.name, "tier": found.tier, "verified": False} if found else None
+
     def _file_complaint(self, mail: InboundEmail, conversation_id: str, language: str, text: str,
                         understanding: Understanding, received_at: datetime) -> Complaint:
         sender = mail.reply_address
@@ -256,15 +302,29 @@ class MailProcessor:
         )
         return self.complaints.file(draft, received_at)
 
-    def no_acknowledgement(self, mail: InboundEmail, now: datetime) -> Optional[str]:
-        """Why no acknowledgement may answer ``mail`` (autoreply.py's rules and caps), or None."""
-        if self.smtp is None:
-            return "no outgoing mail server configured"
+    def verdict(self, mail: InboundEmail, now: datetime) -> AutoReplyVerdict:
+        """autoreply.py's rules and caps for ``mail``: whether a machine wrote it, and whether an
+        acknowledgement may answer it."""
         sender = mail.reply_address
         sent_today = self.tickets.acknowledgements_today(sender.key, now) if sender else 0
-        verdict = auto_reply_verdict(mail, self.own_addresses, [self.smtp.domain], acks_for_ticket=0,
-                                     acks_to_sender_today=sent_today)
-        return "; ".join(verdict.reasons) if verdict.reasons else None
+        return auto_reply_verdict(mail, self.own_addresses, [self.smtp.domain] if self.smtp else [], acks_for_ticket=0,
+                                  acks_to_sender_today=sent_today)
+
+    def no_acknowledgement(self, verdict: AutoReplyVerdict) -> Optional[str]:
+        """Why no acknowledgement may go, or None."""
+        reasons = list(verdict.reasons) + ([] if self.smtp else ["no outgoing mail server configured"])
+        return "; ".join(reasons) or None
+
+    def customer_of(self, mail: InboundEmail) -> Optional[str]:
+        """The CRM customer with the address our replies go to, if exactly one has it. Its tier
+        sets the ticket's priority; an address proves nobody's identity, so nothing of the
+        customer's account goes into any mail."""
+        sender = mail.reply_address
+        if sender is None:
+            return None
+        with self.service.store.sessions() as session:
+            found = customers.by_email(session, self.seal, sender.address)
+            return found.id if found else None
 
     # --- what we write -------------------------------------------------------------------------
 
@@ -286,26 +346,31 @@ class MailProcessor:
         topic = knowledge.message(f"email_topic_{understanding.category}", language)
         if understanding.category == "complaint" and complaint is not None:
             topic = topic.format(category=triage.category_label(complaint.category, language))
-        paragraphs = [self._greeting(ticket), knowledge.message(
+        paragraphs = [self._greeting(ticket)]
+        # An urgent report: the safety steps first, the ordinary promise and deadlines after.
+        if complaint is not None and complaint.urgent:
+            paragraphs.append(knowledge.message("complaint_urgent", language, reference=complaint.reference))
+        elif understanding.urgent:  # over the limit of urgent complaints per sender: not filed again
+            paragraphs.append(knowledge.message("complaint_urgent_limited", language, next=""))
+        paragraphs.append(knowledge.message(
             "email_ack_received", language, reference=ticket.shown_reference, understood=topic,
-            due=format_moment(received_at + FIRST_HUMAN_REPLY, language))]
+            due=format_moment(received_at + FIRST_HUMAN_REPLY, language)))
         if complaint is not None:
             paragraphs.append(knowledge.message(
                 "email_ack_complaint", language, reference=complaint.reference,
                 first_reply=format_moment(complaint.first_reply_due, language),
                 resolution=format_moment(complaint.resolution_due, language),
                 days=RESOLUTION_WORKING_DAYS[complaint.severity]))
-            if complaint.urgent:
-                paragraphs.append(knowledge.message("complaint_urgent", language, reference=complaint.reference))
-        elif understanding.urgent:  # over the limit of urgent complaints per sender: not filed again
-            paragraphs.append(knowledge.message("complaint_urgent_limited", language, next=""))
         if understanding.answer:
             paragraphs += [knowledge.message("email_ack_answer", language), understanding.answer]
         paragraphs.append(knowledge.message("email_ack_keep_reference", language))
         shown = "\n\n".join(paragraphs)
         body = shown + (f"\n\n{understanding.disclosure}" if understanding.disclosure else "")
         body += f"\n\n-- \n{knowledge.message('email_signature', language)}\n{knowledge.message('email_auto_note', language)}\n"
-        return Acknowledgement(self._subject(ticket), body, shown, understanding.disclosure)
+        subject = self._subject(ticket)
+        if ticket.urgent:
+            subject = knowledge.message("email_subject_urgent", language, subject=subject)
+        return Acknowledgement(subject, body, shown, understanding.disclosure)
 
     def compose_reply(self, ticket: "EmailTicket", text: str):
         """An agent's reply as a mail: (subject, body)."""
@@ -326,6 +391,21 @@ class MailProcessor:
             "reference": ticket.shown_reference, "inquiry_reference": ticket.reference, "subject": ticket.subject,
             "address": ticket.address, "name": ticket.name, "category": ticket.category,
             "acknowledged": ticket.acknowledged_at is not None, "no_acknowledgement": ticket.no_acknowledgement,
+            "state": ticket.state, "crm_customer": await self.service.db(self.crm_customer, ticket.customer_id),
             "attachments": [{"id": a.id, "filename": a.filename, "size": a.size,
                              "url": f"/console/api/email-attachments/{a.id}"} for a in attachments],
         }
+
+
+def product_fact(text: str, language: str) -> Tuple[Optional[str], Optional[str]]:
+    """(answer, disclosure) when ``text`` names exactly one of our products: its asked facts (or
+    its profile), as the chat's product answer gives them (bot/product_resolver.py,
+    bot/products.py), with the risk disclosure; (None, None) otherwise."""
+    named = product_resolver.resolve(text[:2000])
+    codes = set(named.codes)
+    if len(codes) != 1 or named.candidates or named.unknown:
+        return None, None
+    product = products.find_product(codes.pop())
+    if product is None:
+        return None, None
+    return products.describe(product, products.asked_attributes(text[:2000]), language), knowledge.risk_disclosure(language)

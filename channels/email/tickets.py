@@ -18,13 +18,16 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.core.models import Message
+from bot import knowledge
+from bot.core import audit
+from bot.core.errors import Conflict, NotFound
+from bot.core.models import Customer, Message
 from bot.core.store import ConversationStore
 from bot.handoff.desk import HandoffDesk, HandoffRequest
 from bot.privacy import mask_sensitive
 from bot.references import insert_once
 from bot.service_hours import SHANGHAI
-from channels.email.models import EmailAttachment, EmailMail, EmailTicket
+from channels.email.models import AUTOMATED, OPEN, EmailAttachment, EmailMail, EmailTicket
 from channels.email.outbox import SmtpConfig, build_message, enqueue
 from channels.email.reading import InboundEmail, read_email
 
@@ -94,6 +97,8 @@ class NewTicket:
     urgent: bool
     complaint_reference: Optional[str]
     no_acknowledgement: Optional[str]  # why no acknowledgement may go (None: it may)
+    automated: bool = False  # machine mail: kept as an automated ticket, not queued
+    customer_id: Optional[str] = None  # the CRM customer with the sender's address
 
 
 class TicketStore:
@@ -196,20 +201,28 @@ class TicketStore:
         if done != 1:
             raise AlreadyProcessed(mail_id)
 
-    def add_to_ticket(self, mail_id: int, mail: InboundEmail, ticket: EmailTicket, now: datetime) -> Message:
+    def add_to_ticket(self, mail_id: int, mail: InboundEmail, ticket: EmailTicket, now: datetime,
+                      automated: bool = False) -> Message:
         """A customer's mail in an existing ticket; the conversation goes back to the queue if no
-        agent has it open. Raises AlreadyProcessed when it was done already."""
+        agent has it open. Machine mail (an out-of-office answering our mail) is added without
+        queueing anything; a person writing into an automated ticket opens it. Raises
+        AlreadyProcessed when it was done already."""
         with self.sessions() as session:
             self._mark_processed(session, mail_id, ticket.id, now)
             message = self._customer_message(session, mail_id, mail, ticket.conversation_id, agent_text(mail))
-            self._queue(session, ticket, now)
+            if not automated:
+                session.execute(update(EmailTicket).where(EmailTicket.id == ticket.id).values(state=OPEN))
+                self._queue(session, ticket, now)
             session.commit()
             return message
 
     @staticmethod
     def _queue(session: Session, ticket: EmailTicket, now: datetime) -> None:
+        """The ticket's conversation in the agents' queue, at the CRM tier of its sender if known."""
+        customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
         HandoffDesk.request_in(session, HandoffRequest(
-            conversation_id=ticket.conversation_id, reason="fraud" if ticket.urgent else "email", tier="standard",
+            conversation_id=ticket.conversation_id, reason="fraud" if ticket.urgent else "email",
+            tier=customer.tier if customer else "standard",
             language=ticket.language, urgent=ticket.urgent, summary=mask_sensitive(ticket.subject) or None,
             complaint_reference=ticket.complaint_reference, channel="email"), now)
 
@@ -232,12 +245,15 @@ class TicketStore:
                 confidence=None if decided.confidence is None else f"{decided.confidence:.3f}",
                 urgent=decided.urgent, complaint_reference=decided.complaint_reference,
                 no_acknowledgement=decided.no_acknowledgement, created_at=now,
+                state=AUTOMATED if decided.automated else OPEN, customer_id=decided.customer_id,
             )
 
         def with_ticket(session: Session, ticket: EmailTicket) -> None:
             self._mark_processed(session, mail_id, ticket.id, now)
             stored["message"] = message = self._customer_message(session, mail_id, mail, conversation_id, agent_text(mail))
             message.intent, message.confidence = decided.intent, decided.confidence  # for the accuracy indicators
+            if decided.automated:
+                return  # kept and searchable; neither queued nor acknowledged
             self._queue(session, ticket, now)
             ack = acknowledge(ticket) if decided.no_acknowledgement is None else None
             if ack is not None:
@@ -252,12 +268,17 @@ class TicketStore:
         ack = stored.get("ack")
         return ticket, stored["message"], ack[0] if ack else None
 
+    def sender(self, language: str) -> str:
+        """Our From: the service's name in the mail's language (RFC 2047-encoded when it is not
+        ASCII), at EMAIL_FROM's address."""
+        return formataddr((knowledge.message("email_sender_name", language), self.smtp.envelope_from))
+
     def _send(self, session: Session, ticket: EmailTicket, subject: str, text: str, now: datetime, *,
               auto_reply: bool, reply_to_ids: Sequence[str], conversation_text: Optional[str] = None,
               disclosure: Optional[str] = None, sender: str = "bot", message_id: Optional[int] = None) -> Tuple[Optional[Message], int]:
         """Put a mail to the ticket's address in the outbox and index it; with
         ``conversation_text``, also the conversation message agents see. (message, outbox id)"""
-        mail = build_message(self.smtp.from_address, formataddr((ticket.name or "", ticket.address)), subject, text,
+        mail = build_message(self.sender(ticket.language), formataddr((ticket.name or "", ticket.address)), subject, text,
                              now=now, in_reply_to=reply_to_ids[-1] if reply_to_ids else None,
                              references=reply_to_ids[:-1], auto_reply=auto_reply)
         row = enqueue(session, mail, now=now, conversation_id=ticket.conversation_id, ticket_ref=ticket.shown_reference)
@@ -322,6 +343,15 @@ class TicketStore:
             session.commit()
             return len(replies)
 
+    def mail_automatic(self, ticket_id: int, subject: str, text: str, now: datetime) -> int:
+        """An automatic mail of ours (the survey) in the ticket's thread; its outbox id."""
+        with self.sessions() as session:
+            ticket = session.get(EmailTicket, ticket_id)
+            _, outbox_id = self._send(session, ticket, subject, text, now, auto_reply=True,
+                                      reply_to_ids=self.thread_ids(session, ticket.id))
+            session.commit()
+            return outbox_id
+
     # --- for agents ------------------------------------------------------------------------------
 
     def attachments(self, conversation_id: str) -> List[EmailAttachment]:
@@ -334,3 +364,38 @@ class TicketStore:
         with self.sessions() as session:
             return session.get(EmailAttachment, attachment_id)
 
+
+    # --- automated mail ----------------------------------------------------------------------------
+
+    def automated(self, query: str = "", limit: int = 50, before: Optional[int] = None) -> List[EmailTicket]:
+        """Automated tickets, newest first; each word of ``query`` found in the subject, address,
+        name or reason (ASCII letters in any case); ``before`` a ticket id, for the next page."""
+        with self.sessions() as session:
+            select_ = select(EmailTicket).where(EmailTicket.state == AUTOMATED)
+            words = query.split()
+            for word in words:
+                pattern = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                select_ = select_.where(or_(func.lower(EmailTicket.subject).like(pattern, escape="\\"),
+                                            func.lower(EmailTicket.address).like(pattern, escape="\\"),
+                                            func.lower(EmailTicket.name).like(pattern, escape="\\"),
+                                            func.lower(EmailTicket.no_acknowledgement).like(pattern, escape="\\")))
+            if before is not None:
+                select_ = select_.where(EmailTicket.id < before)
+            return list(session.execute(select_.order_by(EmailTicket.id.desc()).limit(limit)).scalars())
+
+    def queue_automated(self, ticket_id: int, actor: str, address: Optional[str], now: datetime) -> EmailTicket:
+        """An agent moves an automated ticket into the queue: it becomes an ordinary open ticket
+        waiting for an agent, audited. NotFound for no such ticket, Conflict when it is not
+        automated (any more)."""
+        with self.sessions() as session:
+            ticket = session.get(EmailTicket, ticket_id)
+            if ticket is None:
+                raise NotFound("No email ticket with this id.")
+            moved = session.execute(update(EmailTicket).where(EmailTicket.id == ticket_id, EmailTicket.state == AUTOMATED)
+                                    .values(state=OPEN)).rowcount
+            if moved != 1:
+                raise Conflict("This ticket is not among the automated mail (already queued?).")
+            self._queue(session, ticket, now)
+            audit.record(session, actor, "email_queue_automated", ticket.reference, address)
+            session.commit()
+            return ticket

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.email.autoreply import AUTO_REPLY_HEADERS, auto_reply_verdict
+from channels.email.autoreply import auto_reply_verdict
 from channels.email.reading import read_email
 
 
@@ -132,5 +132,15 @@ def test_caps_counted_by_the_store_plug_in():
     assert verdict(raw, acks_for_ticket=0, acks_to_sender_today=5).codes == ("sender-daily-cap",)
 
 
-def test_our_automatic_mail_is_marked():
-    assert ("Auto-Submitted", "auto-replied") in AUTO_REPLY_HEADERS
+
+@pytest.mark.parametrize("name, automated", [
+    ("out_of_office.eml", True), ("mailing_list.eml", True), ("bounce.eml", True),
+    ("exchange_suppress.eml", False),  # a corporate customer's real request: not answered, but queued
+    ("zh_question.eml", False),
+])
+def test_which_reasons_mark_machine_mail(name, automated):
+    assert bool(verdict(fixture(name)).automated) is automated
+
+
+def test_the_caps_mark_no_machine_mail():
+    assert verdict(fixture("zh_question.eml"), acks_for_ticket=1, acks_to_sender_today=5).automated == ()

@@ -108,7 +108,7 @@ async def test_a_queued_mail_is_sent_once_with_its_headers(sessions, server, clo
 
     [received] = server.messages()
     assert received["Subject"] == SUBJECT
-    assert received["Auto-Submitted"] == "auto-replied"
+    assert received["Auto-Submitted"] == "auto-replied" and received["X-Auto-Response-Suppress"] == "All"
     assert received["In-Reply-To"] == "<q1@customer.example>"
     assert received["References"] == "<root@customer.example> <q1@customer.example>"
     assert received["Message-ID"] == message_id and message_id.endswith("@evergreen.example>")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.audit import AuditEntry
+from bot.core.errors import Conflict, NotFound
 from bot.core.models import Message
 from bot.core.vault import PersonalNumber
 from bot.handoff.models import Handoff
@@ -182,3 +184,50 @@ def test_our_subjects_drop_reply_prefixes_and_references():
     assert topic_subject("Re: 回复：[Q20261129-0001] 赎回到账时间", ("Q20261129-0001",)) == "赎回到账时间"
     assert topic_subject("RE: Fwd: my question", ()) == "my question"
     assert topic_subject("【C20261128-0007】 投诉进展", ("C20261128-0007",)) == "投诉进展"
+
+
+AUTOMATED = NewTicket(language="en", category="automated", intent=None, confidence=None, urgent=False,
+                      complaint_reference=None, no_acknowledgement="auto-submitted: auto-replied", automated=True)
+
+
+def handoff_states(sessions, conversation_id):
+    with sessions() as session:
+        return [h.state for h in session.execute(select(Handoff).where(Handoff.conversation_id == conversation_id)).scalars()]
+
+
+def test_machine_mail_waits_in_no_queue_until_a_person_writes_or_an_agent_moves_it(tickets, sessions):
+    away, _, ack = open_from(tickets, mail_from("away@customer.example", "Out of Office", "Back on Monday."), decided=AUTOMATED)
+    assert (away.state, ack, handoff_states(sessions, away.conversation_id)) == ("automated", None, [])
+    assert outbox(sessions) == []
+    # Another automatic mail in its thread changes nothing; the person writing opens it.
+    again = mail_from("away@customer.example", "Out of Office", "Still away.", In_Reply_To=away.source_key)
+    tickets.store_received(again, 2, T0)
+    tickets.add_to_ticket(tickets.received()[0], read_email(again), away, T0, automated=True)
+    assert handoff_states(sessions, away.conversation_id) == []
+    person = mail_from("away@customer.example", "Back now", "Sorry, I am back: please call me.", In_Reply_To=away.source_key)
+    tickets.store_received(person, 3, T0)
+    tickets.add_to_ticket(tickets.received()[0], read_email(person), away, T0)
+    assert handoff_states(sessions, away.conversation_id) == ["waiting"]
+    assert tickets.automated() == []
+
+
+def test_automated_tickets_are_searched_and_moved_into_the_queue_once(tickets, sessions):
+    news, _, _ = open_from(tickets, mail_from("Fund Weekly <news@weekly.example>", "Fund Weekly 100%_off"), decided=AUTOMATED)
+    bounce, _, _ = open_from(tickets, mail_from("MAILER-DAEMON@mx.example", "Undelivered Mail"), decided=AUTOMATED)
+    assert [t.id for t in tickets.automated()] == [bounce.id, news.id]
+    assert [t.id for t in tickets.automated("WEEKLY")] == [news.id]
+    assert [t.id for t in tickets.automated("100%_")] == [news.id]
+    assert tickets.automated("1000%") == [] and tickets.automated("weekly mailer") == []
+    assert [t.id for t in tickets.automated("auto-submitted", limit=1)] == [bounce.id]
+    assert [t.id for t in tickets.automated(before=bounce.id)] == [news.id]
+
+    tickets.queue_automated(news.id, "staff:amy", "127.0.0.1", T0)
+    assert handoff_states(sessions, news.conversation_id) == ["waiting"]
+    with pytest.raises(Conflict):
+        tickets.queue_automated(news.id, "staff:amy", "127.0.0.1", T0)
+    with pytest.raises(NotFound):
+        tickets.queue_automated(99999, "staff:amy", "127.0.0.1", T0)
+    with sessions() as session:
+        [entry] = session.execute(select(AuditEntry)).scalars()
+    assert (entry.actor, entry.action, entry.target) == ("staff:amy", "email_queue_automated", news.reference)
+    assert [t.id for t in tickets.automated()] == [bounce.id]
