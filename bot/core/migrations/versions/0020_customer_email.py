@@ -2,7 +2,7 @@
 and found by its keyed hash (``email_key``), so a known sender's tier applies to an email ticket
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
