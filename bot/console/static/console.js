@@ -1322,7 +1322,7 @@
       });
       move.addEventListener('click', function () { moveToQueue(item, move); });
       el.automatedBody.appendChild(h('tr', { class: 'c-automated-row', 'data-ticket-id': item.id, 'data-conversation-id': item.conversation_id }, [
-        h('td', {}, [h('time', { datetime: item.received_at, text: I18n.dateTime(item.received_at) })]),
+        h('td', { class: 'c-automated-time' }, [h('time', { datetime: item.received_at, text: I18n.dateTime(item.received_at) })]),
         h('td', { class: 'c-summary' }, [
           h('span', { text: item.name || item.address || '—' }),
           item.name && item.address ? h('span', { class: 'c-automated-sender', text: item.address }) : null
@@ -1330,8 +1330,8 @@
         h('td', { class: 'c-summary' }, [item.subject
           ? h('span', { class: 'c-quote', id: 'automated-subject-' + item.id, lang: langAttr(item.language), text: item.subject })
           : h('span', { class: 'c-muted', id: 'automated-subject-' + item.id, text: t('automated.no_subject') })]),
-        h('td', { class: 'c-automated-reasons', title: item.reason || null },
-          automatedReasons(item.reason).map(function (name) { return badge(name); })),
+        h('td', { title: item.reason || null }, [h('span', { class: 'c-automated-reasons' },
+          automatedReasons(item.reason).map(function (name) { return badge(name); }))]),
         h('td', { class: 'c-action' }, [move])
       ]));
     });
