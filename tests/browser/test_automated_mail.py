@@ -141,3 +141,40 @@ def test_an_agent_finds_automated_mail_apart_from_the_queue_and_moves_a_newslett
     expect(automated_rows(agent)).to_have_count(0)
     expect(agent.locator("#automated-body")).to_contain_text(text("automated.empty", ZH))
     expect(queue_row(agent, item["conversation_id"])).to_be_visible()
+
+
+def test_the_list_pages_on_with_more_within_a_search(chromium, mail_servers, contact_url):
+    dovecot, _ = mail_servers
+    count = 51  # one more than a page of the console's list
+    for number in range(1, count + 1):
+        dovecot.append(new_mail("Market Daily <daily@lists.example.org>", f"Market Daily no. {number}",
+                                "Today's market news.", Precedence="list", List_Id="Market Daily <daily.lists.example.org>"))
+    api = Console(contact_url).log_in(DEMO_SUPERVISOR)
+
+    def listed():
+        found, before = [], None
+        while True:
+            page = api.call("GET", "/console/api/email/automated?q=market+daily" + (f"&before={before}" if before else ""))[1]
+            found += page["automated"]
+            before = page["next_before"]
+            if before is None:
+                return len(found) == count
+    wait_for(listed, ANSWER / 1000, f"the {count} newsletters to be kept as automated")
+
+    agent = console(chromium)
+    log_in(agent, DEMO_AGENT, language=ZH)
+    logged_in(agent, "Demo Agent", ZH)
+    agent.get_by_text(text("automated.title", ZH), exact=True).click()
+    search(agent, "Market Daily")
+    more = agent.get_by_role("button", name=text("automated.more", ZH))
+    expect(automated_rows(agent)).to_have_count(50)
+    expect(agent.locator("#automated-count")).to_have_text("50+")
+    expect(automated_rows(agent).first.locator("td").nth(2)).to_have_text(f"Market Daily no. {count}")  # newest first
+    more.click()
+    expect(automated_rows(agent)).to_have_count(count)
+    expect(automated_rows(agent).last.locator("td").nth(2)).to_have_text("Market Daily no. 1")
+    expect(more).to_be_hidden()
+    expect(agent.locator("#automated-count")).to_have_text(str(count))
+    waiting = api.waiting()
+    assert not [h for h in waiting if "Market Daily" in (h["summary"] or "")]  # none of them waits
+    expect(agent.locator("#queue-count")).to_have_text(str(len(waiting)))
