@@ -60,9 +60,9 @@ def reason(code):
     return text(f"automated.reason.{code}", ZH)
 
 
-def search(page, words):
-    page.get_by_label(text("automated.search_label", ZH)).fill(words)
-    page.get_by_role("button", name=text("automated.search", ZH), exact=True).click()
+def search(page, words, language=ZH):
+    page.get_by_label(text("automated.search_label", language)).fill(words)
+    page.get_by_role("button", name=text("automated.search", language), exact=True).click()
 
 
 def test_an_agent_finds_automated_mail_apart_from_the_queue_and_moves_a_newsletter_into_it(chromium, mail_servers, contact_url):
@@ -143,8 +143,9 @@ def test_an_agent_finds_automated_mail_apart_from_the_queue_and_moves_a_newslett
     expect(queue_row(agent, item["conversation_id"])).to_be_visible()
 
 
-def test_the_list_pages_on_with_more_within_a_search(chromium, mail_servers, contact_url):
+def test_the_list_pages_on_with_more_within_a_search_in_english(chromium, mail_servers, contact_url):
     dovecot, _ = mail_servers
+    en = "en"
     count = 51  # one more than a page of the console's list
     for number in range(1, count + 1):
         dovecot.append(new_mail("Market Daily <daily@lists.example.org>", f"Market Daily no. {number}",
@@ -162,19 +163,24 @@ def test_the_list_pages_on_with_more_within_a_search(chromium, mail_servers, con
     wait_for(listed, ANSWER / 1000, f"the {count} newsletters to be kept as automated")
 
     agent = console(chromium)
-    log_in(agent, DEMO_AGENT, language=ZH)
-    logged_in(agent, "Demo Agent", ZH)
-    agent.get_by_text(text("automated.title", ZH), exact=True).click()
-    search(agent, "Market Daily")
-    more = agent.get_by_role("button", name=text("automated.more", ZH))
+    log_in(agent, DEMO_AGENT, language=en)
+    logged_in(agent, "Demo Agent", en)
+    agent.get_by_text(text("automated.title", en), exact=True).click()
+    search(agent, "Market Daily", en)
+    more = agent.get_by_role("button", name=text("automated.more", en))
     expect(automated_rows(agent)).to_have_count(50)
     expect(agent.locator("#automated-count")).to_have_text("50+")
     expect(automated_rows(agent).first.locator("td").nth(2)).to_have_text(f"Market Daily no. {count}")  # newest first
+    expect(automated_rows(agent).first.locator("td").nth(3)).to_have_text(text("automated.reason.precedence", en) +
+                                                                          text("automated.reason.mailing-list", en))
+    expect(automated_rows(agent).first.locator("td").first).to_have_text(re.compile("^" + DATE_TIME[en] + "$"))
+    assert foreign_texts(agent, en) == []
     more.click()
     expect(automated_rows(agent)).to_have_count(count)
     expect(automated_rows(agent).last.locator("td").nth(2)).to_have_text("Market Daily no. 1")
     expect(more).to_be_hidden()
     expect(agent.locator("#automated-count")).to_have_text(str(count))
+    chromium.shot(agent, "automated-paged")
     waiting = api.waiting()
     assert not [h for h in waiting if "Market Daily" in (h["summary"] or "")]  # none of them waits
     expect(agent.locator("#queue-count")).to_have_text(str(len(waiting)))
