@@ -312,6 +312,7 @@
     updateNotifyButton();
     showQueueView(true);
     refreshQueue();
+    startAutomated();
     connectSocket();
     clearInterval(state.ticker);
     state.ticker = setInterval(tickWaiting, 15000);
@@ -1236,6 +1237,142 @@
     });
   });
 
+  // ------------------------------------------------------------------ automated mail
+  // Machine mail (out-of-office replies, newsletters, bounces…) that a channel answering by
+  // email keeps out of the queue (docs/architecture.md "Email channel"): a list of its own under
+  // the queue, never counted as waiting; an agent may move one into the queue. Offered when an
+  // installed channel replies by email and its list answers (not when the mailbox is off).
+  var AUTOMATED = '/email/automated';
+  var AUTOMATED_PAGE = 50;
+  var automated = { shown: false, items: [], next: null, query: '', loading: false, generation: 0 };
+  el.automated = $('automated');
+  el.automatedCount = $('automated-count');
+  el.automatedForm = $('automated-form');
+  el.automatedQuery = $('automated-query');
+  el.automatedBody = $('automated-body');
+  el.automatedMore = $('automated-more');
+
+  function startAutomated() {
+    automated.shown = false;
+    automated.items = [];
+    automated.next = null;
+    automated.query = '';
+    el.automatedQuery.value = '';
+    el.automated.open = false;
+    var offered = Object.keys(CAPABILITIES).some(function (kind) { return CAPABILITIES[kind].replies_by_email; });
+    renderAutomated();
+    if (offered) loadAutomated(false);
+  }
+
+  // more: the next page (next_before) of the same search; otherwise the first page of the search box's.
+  function loadAutomated(more) {
+    if (!state.me) return;
+    if (more && (automated.loading || automated.next === null)) return;
+    if (!more) automated.query = el.automatedQuery.value.trim();
+    var generation = more ? automated.generation : ++automated.generation;
+    var query = '?limit=' + AUTOMATED_PAGE + (automated.query ? '&q=' + encodeURIComponent(automated.query) : '') +
+      (more ? '&before=' + encodeURIComponent(automated.next) : '');
+    automated.loading = true;
+    renderAutomated();
+    api('GET', AUTOMATED + query).then(function (data) {
+      if (generation !== automated.generation) return;
+      automated.shown = true;
+      automated.items = (more ? automated.items : []).concat(data.automated || []);
+      automated.next = data.next_before === undefined ? null : data.next_before;
+    }, function (err) {
+      if (generation !== automated.generation) return;
+      if (err.status === 404) automated.shown = false; // no mailbox configured: nothing to list
+      else failed(err);
+    }).then(function () {
+      if (generation !== automated.generation) return;
+      automated.loading = false;
+      renderAutomated();
+    });
+  }
+
+  // The catalogue's names of the codes in a ticket's reason ("auto-submitted: auto-replied;
+  // precedence: bulk"); the reasons that do not make mail automated (the caps) are left out.
+  function automatedReasons(reason) {
+    var names = [];
+    String(reason || '').split('; ').forEach(function (part) {
+      var key = 'automated.reason.' + part.split(':')[0].trim();
+      var name = t(key);
+      if (name !== key && names.indexOf(name) < 0) names.push(name);
+    });
+    return names;
+  }
+
+  function renderAutomated() {
+    el.automated.hidden = !automated.shown;
+    if (!automated.shown) return;
+    var items = automated.items;
+    el.automatedCount.textContent = I18n.number(items.length) + (automated.next !== null ? '+' : '');
+    var focusKey = document.activeElement && document.activeElement.getAttribute('data-focus-key');
+    clear(el.automatedBody);
+    if (!items.length) {
+      el.automatedBody.appendChild(h('tr', { class: 'c-empty-row' }, [
+        h('td', { colspan: '5', class: 'c-empty', text: automated.loading ? t('automated.loading')
+          : automated.query ? t('automated.none_found', { query: automated.query }) : t('automated.empty') })
+      ]));
+    }
+    items.forEach(function (item) {
+      var move = h('button', {
+        type: 'button', class: 'c-btn c-btn--secondary c-btn--small', 'data-focus-key': 'automated-' + item.id,
+        'aria-describedby': 'automated-subject-' + item.id, text: t('automated.move')
+      });
+      move.addEventListener('click', function () { moveToQueue(item, move); });
+      el.automatedBody.appendChild(h('tr', { class: 'c-automated-row', 'data-ticket-id': item.id, 'data-conversation-id': item.conversation_id }, [
+        h('td', { class: 'c-automated-time' }, [h('time', { datetime: item.received_at, text: I18n.dateTime(item.received_at) })]),
+        h('td', { class: 'c-summary' }, [
+          h('span', { text: item.name || item.address || '—' }),
+          item.name && item.address ? h('span', { class: 'c-automated-sender', text: item.address }) : null
+        ]),
+        h('td', { class: 'c-summary' }, [item.subject
+          ? h('span', { class: 'c-quote', id: 'automated-subject-' + item.id, lang: langAttr(item.language), text: item.subject })
+          : h('span', { class: 'c-muted', id: 'automated-subject-' + item.id, text: t('automated.no_subject') })]),
+        h('td', { title: item.reason || null }, [h('span', { class: 'c-automated-reasons' },
+          automatedReasons(item.reason).map(function (name) { return badge(name); }))]),
+        h('td', { class: 'c-action' }, [move])
+      ]));
+    });
+    el.automatedMore.hidden = automated.next === null;
+    el.automatedMore.disabled = automated.loading;
+    restoreFocus(el.automatedBody, focusKey);
+  }
+
+  // Into the queue: it leaves this list and waits like any mail (the queue_changed frame, and
+  // the refresh here, bring it into the queue). 409: someone moved it first.
+  function moveToQueue(item, button) {
+    button.disabled = true;
+    function drop() {
+      automated.items = automated.items.filter(function (other) { return other.id !== item.id; });
+      renderAutomated();
+    }
+    api('POST', item.queue_url.slice(API.length)).then(function (data) {
+      flash(t('automated.moved', { reference: data.reference || item.reference }), 'ok');
+      drop();
+      refreshQueue();
+    }, function (err) {
+      if (err.status === 409 || err.status === 404) {
+        flash(t(err.status === 409 ? 'automated.already_moved' : 'automated.gone'), 'error');
+        drop();
+        refreshQueue();
+      } else {
+        button.disabled = false;
+        failed(err);
+      }
+    });
+  }
+
+  el.automatedForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    loadAutomated(false);
+  });
+  el.automatedMore.addEventListener('click', function () { loadAutomated(true); });
+  el.automated.addEventListener('toggle', function () { // opened: what arrived since
+    if (el.automated.open && !automated.loading) loadAutomated(false);
+  });
+
   // ------------------------------------------------------------------ language
   // Everything on the page again, in the language just chosen: the catalogue's attributes
   // (I18n.use has applied them), then each panel from the state.
@@ -1248,6 +1385,7 @@
     renderTopbar();
     renderQueue();
     renderSide();
+    renderAutomated();
     updateTitle();
     if (!el.banner.hidden) hideBanner(); // its words, and the flash's, were the old language's
     el.flash.hidden = true;
