@@ -59,7 +59,7 @@ def notes_of(sessions, conversation_id: str) -> List[Dict[str, Any]]:
         query = (select(audit.AuditEntry)
                  .where(audit.AuditEntry.action == "note", audit.AuditEntry.target == conversation_id)
                  .order_by(audit.AuditEntry.id))
-        return [{"at": iso(e.at), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
+        return [{"at": iso(as_aware(e.at)), "by": e.actor, "text": e.detail.get("text")} for e in session.execute(query).scalars()]
 
 
 class AgentsDesk:
