@@ -190,7 +190,7 @@ class HandoffRouter:
         if wait.agents_online == 0:
             return knowledge.message("waiting_banner_nobody", language, position=wait.position)
         if wait.minutes is None:
-            return knowledge.message("waiting_banner_shortly", language)
+            return knowledge.message("waiting_banner_shortly", language, position=wait.position)
         return knowledge.message("waiting_banner", language, position=wait.position, minutes=wait.minutes)
 
     async def tell(self, conversation_id: str, text: str, buttons: Optional[List[Dict[str, str]]] = None) -> Message:
