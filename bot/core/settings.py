@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Tuple
 
 from cryptography.fernet import Fernet
+
+from bot import service_hours
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +92,6 @@ class Settings:
     wait_service_level: float = field(default_factory=lambda: wait_service_level())
     callback_offer_after: float = field(default_factory=lambda: float(os.environ.get("CONTACT_CALLBACK_OFFER_AFTER", "600")))
     waiting_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_WAITING_INTERVAL", "30")))
+    # The agents' hours (AGENT_HOURS, "09:00-21:00"), read here so that a bad value stops the
+    # service at start; bot/service_hours.py reads the same variable in every process.
+    agent_hours: Tuple[time, time] = field(default_factory=service_hours.agent_hours)

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set
 
 from bot import knowledge, service_hours
 from bot.core.models import Conversation, Message
@@ -36,9 +36,9 @@ CONFIDENT = 0.8
 KEEP_WAITING, LEAVE_MESSAGE, CALLBACK = "/queue_keep_waiting", "/queue_leave_message", "/request_callback"
 # "不等了", "取消排队", "cancel": the customer leaves the queue. Whole short messages only for the
 # words that mean other things inside a longer one ("cancel my order" is no such request).
-_LEAVE_ANYWHERE = re.compile(r"不等了|不想等|不用等了|等不了|取消排队|退出排队|取消人工|取消转人工|不要人工了|"
+_LEAVE_ANYWHERE = re.compile(r"不等了|不想等了|不用等了|等不了了|取消排队|退出排队|取消人工|取消转人工|不要人工了|"
                              r"stop waiting|leave the queue|cancel (?:the )?(?:queue|waiting|request for an agent)|"
-                             r"(?:don'?t|do not) want to wait|no longer want (?:to wait|an agent)")
+                             r"(?:don'?t|do not) want to wait any ?(?:more|longer)|no longer want (?:to wait|an agent)")
 _LEAVE_ALONE = re.compile(r"(?:算了吧?|取消|不用了|cancel|never ?mind|forget it)")
 
 
@@ -74,7 +74,7 @@ class HandoffRouter:
         self.closing = ClosingSweep(service.store.sessions)
         self.consoles: Dict[Any, Staff] = {}  # open console WebSockets -> whose they are
 
-    def online_ids(self) -> set:
+    def online_ids(self) -> Set[str]:
         return {staff.id for staff in self.consoles.values()}
 
     def agents_online(self) -> int:
