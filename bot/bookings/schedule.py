@@ -19,7 +19,7 @@ import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import List, Optional, Tuple
 
-from bot.service_hours import AGENTS_CLOSE, AGENTS_OPEN, SHANGHAI
+from bot.service_hours import SHANGHAI, agent_hours
 from bot.working_calendar import is_working_day, next_working_day
 
 Slot = Tuple[datetime, datetime]
@@ -285,7 +285,7 @@ def callback_window(start: datetime, now: datetime) -> Slot:
     """The 30-minute callback window holding ``start`` (rounded down to the half hour).
 
     It must begin at least 15 minutes from now, at most 14 days ahead, and lie wholly inside
-    agent hours (09:00–21:00, every day).
+    agent hours (``service_hours.agent_hours``: 09:00–21:00, every day).
     """
     now, start = _shanghai(now), _floor_half_hour(_shanghai(start))
     end = start + CALLBACK_LENGTH
@@ -293,7 +293,7 @@ def callback_window(start: datetime, now: datetime) -> Slot:
         raise ScheduleError("past")
     if start > now + CALLBACK_HORIZON:
         raise ScheduleError("too_far")
-    if not _within(start, end, AGENTS_OPEN, AGENTS_CLOSE):
+    if not _within(start, end, *agent_hours()):
         raise ScheduleError("outside_hours")
     return start, end
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import List, Optional, Type, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.bookings.models import Appointment, Callback
 from bot.bookings.schedule import ScheduleError, appointment_slot, callback_window, parse_mobile
 from bot.branches import find_branch
-from bot.core.vault import sealed_number
+from bot.core.models import Conversation
+from bot.core.vault import PersonalNumber, sealed_number
 from bot.privacy import mask_sensitive
 from bot.references import insert_once
 
@@ -95,6 +96,17 @@ class BookingStore:
             query = query.where(model.state == state)
         with self.sessions() as session:
             return list(session.execute(query).scalars())
+
+
+def known_mobile(session: Session, conversation_id: str, customer_id: Optional[str]) -> Optional[PersonalNumber]:
+    """The mobile number the customer gave last (sealed): in this conversation, or, for a
+    verified customer, in any of theirs. (The CRM export carries no phone number.)"""
+    where = [PersonalNumber.conversation_id == conversation_id]
+    if customer_id:
+        theirs = select(Conversation.id).where(Conversation.customer_id == customer_id)
+        where = [or_(where[0], PersonalNumber.conversation_id.in_(theirs))]
+    query = select(PersonalNumber).where(PersonalNumber.kind == "mobile", *where).order_by(PersonalNumber.id.desc()).limit(1)
+    return session.execute(query).scalar_one_or_none()
 
 
 def _masked_mobile(mobile: str) -> str:

@@ -43,13 +43,25 @@ OVERRIDES_DAYS, MAX_OVERRIDES = 7, 500  # the supervisors' list of overrides: de
 SOCKETS_PER_STAFF = 10  # console WebSockets one staff member may have open (tabs, windows)
 
 
-def handoff_dict(handoff: Handoff, now: datetime, position: Optional[int] = None) -> Dict[str, Any]:
+def live_wait_seconds(handoff: Handoff, now: datetime) -> float:
+    """How long the customer waited live for an agent: until one took them, they left a message
+    or left the queue, or until now."""
+    end = handoff.claimed_at or handoff.left_message_at or handoff.resolved_at or now
+    return (end - handoff.requested_at).total_seconds()
+
+
+def handoff_dict(handoff: Handoff, now: datetime, position: Optional[int] = None,
+                 service_level: Optional[float] = None) -> Dict[str, Any]:
+    """A handoff as the console shows it; ``over_service_level``: the customer waited (or has been
+    waiting) live longer than the service level (seconds; docs/console.md, "Honest waiting")."""
     return {
         "id": handoff.id, "conversation_id": handoff.conversation_id, "state": handoff.state,
         "reason": handoff.reason, "queue": handoff.queue, "urgent": handoff.urgent, "tier": handoff.tier,
         "language": handoff.language, "channel": handoff.channel, "summary": handoff.summary, "complaint_reference": handoff.complaint_reference,
         "agent_id": handoff.agent_id, "requested_at": iso(handoff.requested_at), "claimed_at": iso(handoff.claimed_at),
         "waiting_seconds": round((now - handoff.requested_at).total_seconds()), "position": position,
+        "left_message": handoff.left_message_at is not None, "left_message_at": iso(handoff.left_message_at),
+        "over_service_level": service_level is not None and live_wait_seconds(handoff, now) > service_level,
     }
 
 
@@ -113,10 +125,12 @@ async def queue(request: Request) -> HTTPResponse:
     waiting = await service.db(desk.waiting)
     positions = desk.positions(waiting)
     live = await service.db(desk.with_agent, None if staff.is_supervisor else staff.id)
+    level = service.settings.wait_service_level
     return json_response({
-        "waiting": [handoff_dict(h, now, positions[h.id]) for h in waiting],
-        "with_agents" if staff.is_supervisor else "mine": [handoff_dict(h, now) for h in live],
+        "waiting": [handoff_dict(h, now, positions[h.id], level) for h in waiting],
+        "with_agents" if staff.is_supervisor else "mine": [handoff_dict(h, now, service_level=level) for h in live],
         "agents_online": service.handoffs.agents_online(),
+        "service_level_seconds": level,
     }, ensure_ascii=False)
 
 

@@ -105,14 +105,23 @@ class Conversations:
 
     async def handle_inbound(self, inbound: Message, profile: Dict[str, Any]) -> List[Message]:
         """A customer message just stored (:meth:`accept_inbound`): shown on the conversation's
-        open clients, then for the agent's console while an agent has
-        the conversation (no replies), else answered by the assistant. Returns the replies."""
+        open clients, then for the agents' consoles while an agent has the conversation (no
+        replies) or it waits for one (HandoffRouter.while_waiting: acknowledged, a clear question
+        still answered, a choice or "cancel" acted on), else answered by the assistant. Returns
+        the replies."""
         conversation_id = inbound.conversation_id
         await self.notify(conversation_id, {"type": "message", "message": message_dict(inbound)})
         if inbound.status == "for_agent":
             await self.handoffs.to_consoles({"type": "message", "conversation_id": conversation_id, "message": message_dict(inbound)},
                                             conversation_id)
-            return []
+            handoff = await self.db(self.handoffs.desk.open_for, conversation_id)
+            if handoff is None or handoff.state != "waiting" or not self.capabilities(handoff.channel).live_chat:
+                return []  # an agent has it: theirs alone to answer
+            conversation = await self.db(self.store.conversation, conversation_id)
+            waiting = await self.handoffs.while_waiting(inbound, handoff, profile, message_language(inbound, conversation))
+            if not waiting.for_assistant:
+                return waiting.told
+            await self.db(self.store.for_assistant, inbound.id)
         return await self.answer(inbound, profile)
 
     async def answer(self, inbound: Message, profile: Dict[str, Any], retry: bool = False) -> List[Message]:

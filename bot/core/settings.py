@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Tuple
 
 from cryptography.fernet import Fernet
+
+from bot import service_hours
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +56,11 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'contact.db'}")
 
 
+def wait_service_level() -> float:
+    """CONTACT_WAIT_SERVICE_LEVEL: seconds a customer should wait for an agent at most (default 120)."""
+    return float(os.environ.get("CONTACT_WAIT_SERVICE_LEVEL", "120"))
+
+
 @dataclass
 class Settings:
     """The conversation core's settings (the front ends' own: bot/http/settings.py)."""
@@ -77,3 +85,13 @@ class Settings:
     max_answer_attempts: int = field(default_factory=lambda: int(os.environ.get("CONTACT_MAX_ANSWER_ATTEMPTS", "5")))
     # How often (seconds) complaints past a deadline are looked for and escalated.
     overdue_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_OVERDUE_INTERVAL", "60")))
+    # Honest waiting for an agent (docs/architecture.md, "Honest waiting"): the service level a
+    # wait should stay under (seconds; the console marks and the dashboard counts waits beyond it),
+    # the wait after which a customer no agent took is offered a callback, once (seconds), and how
+    # often waiting customers are checked for that offer and for the agents' closing time (seconds).
+    wait_service_level: float = field(default_factory=lambda: wait_service_level())
+    callback_offer_after: float = field(default_factory=lambda: float(os.environ.get("CONTACT_CALLBACK_OFFER_AFTER", "600")))
+    waiting_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_WAITING_INTERVAL", "30")))
+    # The agents' hours (AGENT_HOURS, "09:00-21:00"), read here so that a bad value stops the
+    # service at start; bot/service_hours.py reads the same variable in every process.
+    agent_hours: Tuple[time, time] = field(default_factory=service_hours.agent_hours)

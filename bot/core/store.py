@@ -97,6 +97,15 @@ class ConversationStore:
             session.add(number)
         return message
 
+    def for_assistant(self, message_id: int) -> None:
+        """A message kept for the agents goes to the assistant after all (the customer left the
+        queue with it, or the agents had closed)."""
+        with self.sessions() as session:
+            message = session.get(Message, message_id)
+            if message.status == "for_agent":
+                message.status = "pending"
+                session.commit()
+
     def store_inbound(self, conversation_id: str, client_message_id: str, text: str, also: Sequence[Any] = (),
                       payload: Optional[str] = None, origin: Optional[str] = None) -> Tuple[Message, bool]:
         """Store a customer message (:meth:`add_inbound`) once per client message id, with

@@ -4,15 +4,18 @@ Every move changes the handoff and the conversation's ``owner`` in one transacti
 contact service always knows who answers (``bot``, ``queued``, ``agent``), across restarts and
 Rasa session expiry. Order (spec): urgent first, then tier (private > premier > standard), then
 waiting time; the ``private`` queue holds private-tier customers, urgent cases head every queue.
+Messages left for the agents come after the customers waiting live (docs/architecture.md,
+"Honest waiting"). Moves that several processes may race to make (a claim, the closing sweep, an
+acknowledgement due) are conditional UPDATEs of the handoff's row: one of them changes it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Collection, Dict, List, Optional
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,7 +49,32 @@ def queue_for(tier: str) -> str:
 
 
 def order_key(handoff: Handoff):
-    return (not handoff.urgent, TIER_RANK.get(handoff.tier, len(TIER_RANK)), handoff.requested_at, handoff.id)
+    return (not handoff.urgent, handoff.left_message_at is not None, TIER_RANK.get(handoff.tier, len(TIER_RANK)),
+            handoff.requested_at, handoff.id)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a customer waiting live is told: their place, and how long from the agents online now.
+
+    ``minutes`` is None when an agent has a free slot for them (served shortly) or when no agent is
+    online (``agents_online`` 0: no estimate can be honest)."""
+
+    position: int
+    agents_online: int
+    minutes: Optional[int]
+
+    @property
+    def ahead(self) -> int:
+        return self.position - 1
+
+
+def moved(session: Session, handoff_id: int, *conditions, **values) -> bool:
+    """Change a waiting handoff if it still is (and meets ``conditions``): the conditional UPDATE
+    takes the row's lock, so of several processes making the same move one does it."""
+    done = session.execute(update(Handoff).where(Handoff.id == handoff_id, Handoff.state == "waiting", *conditions)
+                           .values(**values).execution_options(synchronize_session=False))
+    return done.rowcount == 1
 
 
 class HandoffDesk:
@@ -76,9 +104,14 @@ class HandoffDesk:
             )
             session.add(handoff)
             session.get(Conversation, wanted.conversation_id).owner = "queued"
-        elif wanted.urgent and not handoff.urgent:
-            handoff.urgent, handoff.reason = True, wanted.reason
-            handoff.complaint_reference = handoff.complaint_reference or wanted.complaint_reference
+        else:
+            if handoff.state == "waiting" and handoff.left_message_at is not None:
+                # Asking for an agent again after leaving a message: waiting live from now on.
+                handoff.left_message_at, handoff.requested_at, handoff.callback_offered_at = None, now, None
+                session.get(Conversation, wanted.conversation_id).owner = "queued"
+            if wanted.urgent and not handoff.urgent:
+                handoff.urgent, handoff.reason = True, wanted.reason
+                handoff.complaint_reference = handoff.complaint_reference or wanted.complaint_reference
         session.flush()
         return handoff
 
@@ -108,10 +141,29 @@ class HandoffDesk:
             ).all()
         return median([(resolved - claimed).total_seconds() / 60 for claimed, resolved in recent] or [DEFAULT_HANDLING_MINUTES])
 
-    def estimated_wait_minutes(self, position: int, agents_online: int, handling: Optional[float] = None) -> int:
-        """From recent handling times (``handling_minutes``) and how many agents are online."""
-        handling = self.handling_minutes() if handling is None else handling
-        return max(1, math.ceil(position * handling / max(1, agents_online * self.capacity)))
+    def busy_since(self, agent_ids: Collection[str]) -> List[datetime]:
+        """When each conversation the given agents have now was claimed."""
+        if not agent_ids:
+            return []
+        with self.sessions() as session:
+            query = select(Handoff.claimed_at).where(Handoff.state == "with_agent", Handoff.agent_id.in_(list(agent_ids)))
+            return [claimed for (claimed,) in session.execute(query)]
+
+    def wait(self, position: int, agents_online: int, busy_since: List[datetime], handling: float, now: datetime) -> Wait:
+        """The wait of the customer at ``position`` from the agents online, the conversations they
+        have (claimed at ``busy_since``) and recent handling times: a free slot serves them
+        shortly; else they wait until the slot they need frees (a busy conversation's expected end,
+        or one handling time after a customer ahead takes a slot free now)."""
+        slots = agents_online * self.capacity
+        if slots == 0:
+            return Wait(position, 0, None)
+        free = max(0, slots - len(busy_since))
+        if position <= free:
+            return Wait(position, agents_online, None)
+        ends = sorted([max(0.5, handling - (now - claimed).total_seconds() / 60) for claimed in busy_since] + [handling] * free)
+        needed = position - free - 1  # 0: the first slot to free up
+        minutes = ends[needed % len(ends)] + (needed // len(ends)) * handling
+        return Wait(position, agents_online, max(1, math.ceil(minutes)))
 
     def open_for(self, conversation_id: str) -> Optional[Handoff]:
         with self.sessions() as session:
@@ -163,15 +215,51 @@ class HandoffDesk:
             return self._commit(session, handoff, record)
 
     def withdraw(self, conversation_id: str, now: datetime) -> Optional[Handoff]:
-        """A waiting customer leaves the queue (took a callback instead, or agents closed)."""
+        """A waiting customer leaves the queue (cancelled, or took a callback instead): the
+        assistant answers again. None if nothing was waiting (an agent took it meanwhile)."""
         with self.sessions() as session:
             handoff = self._open(session, conversation_id)
-            if handoff is None or handoff.state != "waiting":
+            if handoff is None or not moved(session, handoff.id, state="withdrawn", resolved_at=now):
                 return None
-            handoff.state, handoff.resolved_at = "withdrawn", now
             session.get(Conversation, conversation_id).owner = "bot"
             session.commit()
+            session.refresh(handoff)
             return handoff
+
+    def leave_message(self, conversation_id: str, now: datetime) -> Optional[Handoff]:
+        """The waiting customer leaves a message for the agents instead of waiting live: it stays
+        in the queue, after the live waits, and what they write goes on to the agents."""
+        with self.sessions() as session:
+            handoff = self._open(session, conversation_id)
+            if handoff is None or not moved(session, handoff.id, Handoff.left_message_at.is_(None), left_message_at=now):
+                return None
+            session.commit()
+            session.refresh(handoff)
+            return handoff
+
+    def acknowledge(self, handoff_id: int, now: datetime, every: timedelta) -> bool:
+        """Whether the customer should be told now that their message reached the agents: at most
+        once ``every`` (one process of several wins)."""
+        with self.sessions() as session:
+            due = or_(Handoff.acknowledged_at.is_(None), Handoff.acknowledged_at <= now - every)
+            told = moved(session, handoff_id, due, acknowledged_at=now)
+            session.commit()
+            return told
+
+    def offer_callbacks(self, now: datetime, after: timedelta, channels: Collection[str]) -> List[Handoff]:
+        """Customers of the live-chat ``channels`` waiting live for ``after`` without an agent, not
+        offered a callback yet: marked offered (once; one process of several gets each)."""
+        with self.sessions() as session:
+            query = select(Handoff.id).where(
+                Handoff.state == "waiting", Handoff.left_message_at.is_(None), Handoff.callback_offered_at.is_(None),
+                Handoff.requested_at <= now - after, Handoff.channel.in_(list(channels)))
+            offered = []
+            for handoff_id in session.execute(query).scalars().all():
+                if moved(session, handoff_id, Handoff.callback_offered_at.is_(None), Handoff.left_message_at.is_(None),
+                               callback_offered_at=now):
+                    session.commit()
+                    offered.append(session.execute(select(Handoff).where(Handoff.id == handoff_id)).scalar_one())
+            return offered
 
     @staticmethod
     def _commit(session: Session, handoff: Handoff, record: Recorder) -> Handoff:

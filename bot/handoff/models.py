@@ -13,10 +13,14 @@ TIER_RANK = {"private": 0, "premier": 1, "standard": 2}  # served in this order 
 
 
 class Handoff(Base):
-    """state: waiting → with_agent → resolved; or waiting → withdrawn (agents closed, customer left).
+    """state: waiting → with_agent → resolved; or waiting → withdrawn (the customer left the
+    queue, or took a callback: ``callback_reference``, booked at closing time).
 
     Only one handoff of a conversation is open (waiting or with_agent) at a time; the
-    conversation's ``owner`` says the same ("queued", "agent"), in the same transaction.
+    conversation's ``owner`` says the same ("queued", "agent"), in the same transaction. One
+    exception: a message left for the agents (``left_message_at``) waits in the queue, after the
+    customers waiting live, also when the agents have closed and the assistant answers the
+    customer again (``owner`` "bot") until an agent takes it in the morning.
     """
 
     __tablename__ = "handoffs"
@@ -36,3 +40,8 @@ class Handoff(Base):
     requested_at = Column(ShanghaiTime, nullable=False)
     claimed_at = Column(ShanghaiTime)
     resolved_at = Column(ShanghaiTime)
+    # Honest waiting (migration 0019, docs/architecture.md "Honest waiting").
+    acknowledged_at = Column(ShanghaiTime)  # the customer last told their message reached the agents
+    callback_offered_at = Column(ShanghaiTime)  # offered once, after the long wait
+    left_message_at = Column(ShanghaiTime)  # no longer waiting live: a message for the agents
+    callback_reference = Column(String(20))  # the callback booked instead of waiting on (at closing)

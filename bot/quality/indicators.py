@@ -28,6 +28,7 @@ from bot.complaints import report as complaint_report
 from bot.complaints.desk import OPEN_STATES
 from bot.complaints.models import Complaint
 from bot.core.audit import AuditEntry
+from bot.core import settings
 from bot.core.models import Conversation, Message
 from bot.core.time import as_aware
 from bot.handoff.models import Handoff
@@ -125,9 +126,12 @@ class Dashboard:
 class Indicators:
     """Computes a Dashboard from the database (synchronous; run it off the event loop)."""
 
-    def __init__(self, sessions: sessionmaker, channels: Sequence[Callable[[Session, "Dashboard"], None]] = ()):
+    def __init__(self, sessions: sessionmaker, channels: Sequence[Callable[[Session, "Dashboard"], None]] = (),
+                 wait_service_level: Optional[float] = None):
         self.sessions = sessions
         self.channels = channels  # the channels' own indicators (Channel.quality)
+        # Seconds a customer should wait live for an agent at most (CONTACT_WAIT_SERVICE_LEVEL).
+        self.wait_service_level = settings.wait_service_level() if wait_service_level is None else wait_service_level
 
     def dashboard(self, filters: Filters, now: datetime) -> Dashboard:
         board = Dashboard(filters, now)
@@ -276,6 +280,15 @@ class Indicators:
         board.sections["accuracy"]["handoffs_by_reason"] = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
         board.tables["handoffs_by_reason"] = (["reason", "count"], [[r, n] for r, n in sorted(reasons.items(), key=lambda i: (-i[1], i[0]))])
         board.sections["speed"]["not_claimed"] = len(handoffs) - len(claimed)
+        # Live waits beyond the service level: until an agent took the customer, they left a
+        # message or the queue, or until now for those still waiting.
+        level = self.wait_service_level
+        waits = [((h.claimed_at or h.left_message_at or h.resolved_at or board.now) - h.requested_at).total_seconds()
+                 for h in handoffs]
+        board.sections["speed"]["wait_service_level_seconds"] = level
+        board.sections["speed"]["waits_over_service_level"] = sum(1 for seconds in waits if seconds > level)
+        board.sections["speed"]["left_messages"] = sum(1 for h in handoffs if h.left_message_at is not None)
+        board.sections["speed"]["callbacks_instead"] = sum(1 for h in handoffs if h.callback_reference)
 
     # --- complaints --------------------------------------------------------------------------------
 

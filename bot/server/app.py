@@ -56,11 +56,14 @@ def create_app(settings: Optional[HttpSettings] = None, channels: Optional[Seque
         app.ctx.retry_task = asyncio.get_running_loop().create_task(conversations.retry_forever())
         app.ctx.overdue_task = asyncio.get_running_loop().create_task(
             overdue.watch(conversations.store.sessions, settings.overdue_interval))
+        # Callback offers, new waits when agents come and go, and closing time (docs/architecture.md, "Honest waiting").
+        app.ctx.waiting_task = asyncio.get_running_loop().create_task(conversations.handoffs.watch_waiting())
 
     @app.after_server_stop
     async def stop(app, _loop):
         app.ctx.retry_task.cancel()
         app.ctx.overdue_task.cancel()
+        app.ctx.waiting_task.cancel()
         await conversations.rasa.close()
         conversations.engine.dispose()
 

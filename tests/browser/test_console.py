@@ -36,7 +36,7 @@ README_IMAGES = ROOT / "docs" / "images"
 def wait_for_an_agent(page, text="我要转人工"):
     """Ask for a person; wait until the widget shows the customer's place in the queue."""
     say(page, text)
-    expect(page.get_by_role("status").filter(has_text="前面还有")).to_be_visible(timeout=ANSWER)
+    expect(page.get_by_role("status").filter(has_text="排队")).to_be_visible(timeout=ANSWER)
     return conversation_id(page)
 
 
@@ -237,7 +237,7 @@ def test_an_urgent_fraud_report_goes_ahead_of_a_waiting_request_in_the_console(c
     assert order.index(victim_id) < order.index(first_id), order
     assert order[0] == victim_id, order
     expect(queue_row(agent, first_id)).to_contain_text("#2")
-    expect(first.locator(".egw-queue")).to_contain_text("前面还有 1 位")  # the waiting customer moved back
+    expect(first.locator(".egw-queue")).to_contain_text("您排第 2 位")  # the waiting customer moved back
 
     banner = agent.locator("#banner")
     expect(banner).to_contain_text("Urgent: Fraud report")

@@ -7,11 +7,13 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from bot.complaints.lifecycle import Conflict, InvalidChange
 from bot.core.models import Conversation
 from bot.core.staff import save
 from bot.handoff.desk import HandoffDesk, HandoffRequest
+from bot.handoff.models import Handoff
 from bot.service_hours import SHANGHAI
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
@@ -103,16 +105,65 @@ def test_transfer_to_a_queue_or_an_agent_and_resolve_back_to_the_assistant(desk)
 
 
 def test_the_wait_estimate_learns_from_recent_handling_times(desk):
-    assert desk.estimated_wait_minutes(position=3, agents_online=1) == 9  # 3 × 6 min default / 2 at a time
+    assert desk.handling_minutes() == 6.0  # the default until there is history
     for minute, name in enumerate(("a", "b")):
         handoff = ask(desk, name, minute)
         desk.claim(handoff.id, "amy", T0)
         desk.resolve(handoff.id, "amy", T0 + timedelta(minutes=10))
-    assert desk.estimated_wait_minutes(position=3, agents_online=1) == 15  # 3 × 10 min / 2
-    assert desk.estimated_wait_minutes(position=3, agents_online=3) == 5
+    assert desk.handling_minutes() == 10.0
+
+
+def test_the_wait_is_told_from_the_agents_online_and_their_free_slots(desk):
+    now = T0 + timedelta(minutes=30)
+    nobody = desk.wait(1, agents_online=0, busy_since=[], handling=6.0, now=now)
+    assert (nobody.minutes, nobody.agents_online) == (None, 0)  # no estimate with nobody online
+    # One agent online (2 at a time, the desk's capacity), one conversation: a free slot serves the first shortly.
+    assert desk.wait(1, 1, [now - timedelta(minutes=2)], 6.0, now).minutes is None
+    # Both slots busy (ending in 4 and 1 minutes): the first waits for the first to free, never "0 ahead, 6 minutes".
+    busy = [now - timedelta(minutes=2), now - timedelta(minutes=5)]
+    first, second, third = (desk.wait(p, 1, busy, 6.0, now) for p in (1, 2, 3))
+    assert (first.ahead, first.minutes) == (0, 1) and (second.ahead, second.minutes) == (1, 4)
+    assert third.minutes == 7  # after the first slot frees and one more conversation is handled there
+    # No agent busy, 2 slots free: the third waits one handling time.
+    assert desk.wait(3, 1, [], 6.0, now).minutes == 6
+
+
+def test_a_left_message_waits_after_the_live_customers_and_asking_again_makes_it_live(desk):
+    first = ask(desk, "left", 0)
+    ask(desk, "live", 5)
+    assert desk.leave_message("left", T0 + timedelta(minutes=6)).left_message_at is not None
+    assert desk.leave_message("left", T0 + timedelta(minutes=7)) is None  # left once
+    assert [h.conversation_id for h in desk.waiting()] == ["live", "left"] and owner(desk, "left") == "queued"
+    again = desk.request(HandoffRequest("left", "customer_request", "standard", "zh"), T0 + timedelta(minutes=8))
+    assert again.id == first.id and again.left_message_at is None and again.requested_at == T0 + timedelta(minutes=8)
+
+
+def test_a_message_is_acknowledged_at_most_once_a_minute(desk):
+    handoff = ask(desk, "c1", 0)
+    every = timedelta(minutes=1)
+    assert desk.acknowledge(handoff.id, T0, every) and not desk.acknowledge(handoff.id, T0 + timedelta(seconds=59), every)
+    assert desk.acknowledge(handoff.id, T0 + timedelta(seconds=60), every)
+
+
+def test_a_callback_is_offered_once_after_the_wait(desk):
+    ask(desk, "long", 0)
+    ask(desk, "short", 8)
+    ask(desk, "left", 0)
+    desk.leave_message("left", T0 + timedelta(minutes=1))
+    ask(desk, "mail", 0)  # another channel's handoff (an email) is left alone
+    with desk.sessions() as session:
+        session.execute(update(Handoff).where(Handoff.conversation_id == "mail").values(channel="email"))
+        session.commit()
+    later = T0 + timedelta(minutes=10)
+    assert [h.conversation_id for h in desk.offer_callbacks(later, timedelta(minutes=10), ["web"])] == ["long"]
+    assert desk.offer_callbacks(later + timedelta(minutes=30), timedelta(minutes=10), ["web"])[0].conversation_id == "short"
+    assert desk.offer_callbacks(later + timedelta(hours=1), timedelta(minutes=10), ["web"]) == []
 
 
 def test_a_waiting_customer_can_leave_the_queue(desk):
     ask(desk, "c1", 0)
     assert desk.withdraw("c1", T0).state == "withdrawn"
     assert owner(desk, "c1") == "bot" and desk.withdraw("c1", T0) is None
+    taken = ask(desk, "c2", 0)
+    desk.claim(taken.id, "amy", T0)
+    assert desk.withdraw("c2", T0) is None and owner(desk, "c2") == "agent"  # an agent has it: no leaving

@@ -791,7 +791,9 @@
     state.queue = typeof frame.position === 'number' ? frame : null;
     queueLine.hidden = !state.queue;
     if (state.queue) {
-      queueLine.textContent = t('queue').replace('{ahead}', String(frame.ahead)).replace('{minutes}', String(frame.estimated_wait_minutes));
+      // The service words the wait itself (no estimate while no agent is online).
+      queueLine.textContent = frame.text ||
+        t('queue').replace('{ahead}', String(frame.ahead)).replace('{minutes}', String(frame.estimated_wait_minutes));
     }
   }
 

@@ -36,7 +36,7 @@ def test_a_linked_customer_reaches_an_agent_and_rates_the_service_with_a_button(
 
     user.send("转人工")
     user.wait_for("正在为您转接人工客服")
-    user.wait_for("前面还有 0 位")
+    user.wait_for("目前没有人工客服在线")
     agent = Console(system.contact_url).log_in(DEMO_AGENT)
     [waiting] = [h for h in agent.waiting() if h["conversation_id"] == user.conversation_id]
     assert (waiting["tier"], waiting["queue"], waiting["reason"]) == ("premier", "general", "customer_request")
