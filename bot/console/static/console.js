@@ -1110,7 +1110,9 @@
       el.replySend.disabled = !canReply();
       guardBusy(false);
       renderGuard();
-      if (state.current !== id) return;
+      // back to the composer, unless the agent has gone on elsewhere (a note) while the reply went
+      var active = document.activeElement;
+      if (state.current !== id || (active && active !== document.body && !el.composer.contains(active))) return;
       if (state.guard && state.guard.asking) guardEl.reason.focus();
       else el.replyInput.focus();
     });
