@@ -17,7 +17,7 @@
  *   - a 401 anywhere means the session has ended: back to the login form.
  *
  * Each panel has its render function (renderQueue, renderSide, renderConversation, renderProfile,
- * renderEmail, renderCases, renderNotes, renderCanned…) drawing it from the state alone, so a
+ * renderEmail, renderCases, renderNotes, renderCanned, renderGuard…) drawing it from the state alone, so a
  * change of language redraws the page in place (relabel).
  */
 (function () {
@@ -67,7 +67,8 @@
     flashTimer: null,
     audio: null,
     ticker: null,
-    loginMessage: null   // [catalogue key, kind] of the message on the login form
+    loginMessage: null,  // [catalogue key, kind] of the message on the login form
+    guard: null          // the reply the compliance guard refused (renderGuard)
   };
 
   // ------------------------------------------------------------------ DOM
@@ -725,6 +726,8 @@
     el.handoffSummary.textContent = '';
     el.replyInput.value = '';
     autoGrow();
+    state.guard = null;
+    renderGuard();
     el.queueView.hidden = true;
     el.convoView.hidden = false;
     renderSide();
@@ -1069,7 +1072,8 @@
     sendReply();
   });
 
-  function sendReply() {
+  // overrideReason: the agent's reason for sending a draft the compliance guard refused (renderGuard)
+  function sendReply(overrideReason) {
     var id = state.current;
     var text = el.replyInput.value.trim();
     if (!id || !canReply() || el.replySend.disabled) return;
@@ -1081,19 +1085,149 @@
       flash(t('reply.too_long', { max: MAX_CHARS }), 'error');
       return;
     }
+    var body = { text: text };
+    if (typeof overrideReason === 'string') body.override_reason = overrideReason;
     el.replySend.disabled = true;
-    api('POST', '/conversations/' + encodeURIComponent(id) + '/messages', { text: text }).then(function (data) {
+    guardBusy(true);
+    api('POST', '/conversations/' + encodeURIComponent(id) + '/messages', body).then(function (data) {
       stopTyping(true);
       if (state.current === id) {
         addMessage(data.message);
         if (el.replyInput.value.trim() === text) el.replyInput.value = '';
         autoGrow();
+        state.guard = null;
       }
-    }, failed).then(function () {
+    }, function (err) {
+      if (state.current !== id) return;
+      if (err.code === 'compliance_check' && err.details && Array.isArray(err.details.findings)) {
+        refused(id, text, err.details);
+      } else if (typeof overrideReason === 'string' && state.guard && err.status !== 401) {
+        state.guard.error = err; // shown beside the reason (one the service did not accept…)
+      } else {
+        failed(err);
+      }
+    }).then(function () {
       el.replySend.disabled = !canReply();
-      if (state.current === id) el.replyInput.focus();
+      guardBusy(false);
+      renderGuard();
+      // back to the composer, unless the agent has gone on elsewhere (a note) while the reply went
+      var active = document.activeElement;
+      if (state.current !== id || (active && active !== document.body && !el.composer.contains(active))) return;
+      if (state.guard && state.guard.asking) guardEl.reason.focus();
+      else el.replyInput.focus();
     });
   }
+
+  // ------------------------------------------------------------------ compliance guard
+  // A reply the service refused (422 compliance_check, docs/compliance.md) keeps its draft in the
+  // composer; beside it, each finding's reason (the words quoted in the draft) and what the agent
+  // may do: edit the draft; append the risk disclosure the service gave (in the customer's
+  // language) and send again; or send it anyway with a reason, which supervisors read.
+  var guardEl = {
+    panel: $('guard'), findings: $('guard-findings'), actions: $('guard-actions'), edit: $('guard-edit'),
+    append: $('guard-append'), anyway: $('guard-anyway'), override: $('guard-override'), reason: $('guard-reason'),
+    reasonError: $('guard-reason-error'), reasonCancel: $('guard-reason-cancel'), reasonSend: $('guard-reason-send')
+  };
+  var EXCERPT_CHARS = 16; // of the draft on either side of the words a finding quotes
+
+  function refused(id, text, details) {
+    var asking = !!(state.guard && state.guard.asking);
+    state.guard = {
+      conversation: id, text: text, findings: details.findings, disclosure: details.disclosure || null,
+      asking: asking, error: null, busy: false
+    };
+  }
+
+  // A finding's reason from the catalogue (guard.rule.<rule>); a rule the catalogue does not know yet by its id.
+  function findingReason(f) {
+    var params = {
+      span: f.span || '', product: f.product || '', product_risk: f.product_risk || '', customer_level: f.customer_level || '', rule: f.rule
+    };
+    var key = 'guard.rule.' + f.rule;
+    var said = t(key, params);
+    return said === key ? t('guard.rule_other', params) : said;
+  }
+
+  // The words of the draft a finding is about, marked, with a little of the text around them.
+  function findingExcerpt(text, f) {
+    if (typeof f.start !== 'number' || typeof f.end !== 'number' || text.slice(f.start, f.end) !== f.span) return null;
+    var from = Math.max(0, f.start - EXCERPT_CHARS);
+    var to = Math.min(text.length, f.end + EXCERPT_CHARS);
+    return h('q', { class: 'c-guard-excerpt', lang: langAttr(state.convo && state.convo.handoff.language) }, [
+      (from > 0 ? '…' : '') + text.slice(from, f.start), h('mark', { text: f.span }), text.slice(f.end, to) + (to < text.length ? '…' : '')
+    ]);
+  }
+
+  function renderGuard() {
+    var g = state.guard;
+    var shown = !!g && g.conversation === state.current;
+    guardEl.panel.hidden = !shown;
+    if (!shown) return;
+    clear(guardEl.findings);
+    g.findings.forEach(function (f) {
+      guardEl.findings.appendChild(h('li', { class: 'c-guard-finding', 'data-rule': f.rule }, [
+        h('span', { class: 'c-guard-why', text: findingReason(f) }), findingExcerpt(g.text, f)
+      ]));
+    });
+    guardEl.append.hidden = !g.disclosure;
+    guardEl.actions.hidden = g.asking;
+    guardEl.override.hidden = !g.asking;
+    guardEl.reasonError.hidden = !g.error;
+    guardEl.reasonError.textContent = !g.error ? '' : typeof g.error === 'string' ? t(g.error) : I18n.error(g.error);
+    [guardEl.edit, guardEl.append, guardEl.anyway, guardEl.reasonSend].forEach(function (b) { b.disabled = g.busy; });
+  }
+
+  function guardBusy(busy) {
+    if (state.guard) state.guard.busy = busy;
+    renderGuard();
+  }
+
+  guardEl.edit.addEventListener('click', function () {
+    var g = state.guard;
+    if (!g) return;
+    var input = el.replyInput;
+    input.focus();
+    var first = g.findings[0];
+    if (input.value.trim() === g.text && first && typeof first.start === 'number') {
+      var offset = input.value.indexOf(g.text); // the draft as sent was trimmed
+      input.setSelectionRange(offset + first.start, offset + first.end);
+    }
+  });
+  guardEl.append.addEventListener('click', function () {
+    var g = state.guard;
+    if (!g || !g.disclosure) return;
+    el.replyInput.value = el.replyInput.value.replace(/\s+$/, '') + '\n' + g.disclosure;
+    autoGrow();
+    sendReply();
+  });
+  guardEl.anyway.addEventListener('click', function () {
+    if (!state.guard) return;
+    state.guard.asking = true;
+    state.guard.error = null;
+    guardEl.reason.value = '';
+    renderGuard();
+    guardEl.reason.focus();
+  });
+  guardEl.reasonCancel.addEventListener('click', function () {
+    if (!state.guard) return;
+    state.guard.asking = false;
+    state.guard.error = null;
+    renderGuard();
+    guardEl.anyway.focus();
+  });
+  guardEl.override.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var g = state.guard;
+    if (!g || g.busy) return;
+    var reason = guardEl.reason.value.trim();
+    g.error = reason ? null : 'guard.reason_missing';
+    renderGuard();
+    if (!reason) {
+      guardEl.reason.focus();
+      return;
+    }
+    sendReply(reason);
+  });
 
   // ------------------------------------------------------------------ notes
   el.noteForm.addEventListener('submit', function (event) {
@@ -1386,6 +1520,7 @@
     renderQueue();
     renderSide();
     renderAutomated();
+    renderGuard();
     updateTitle();
     if (!el.banner.hidden) hideBanner(); // its words, and the flash's, were the old language's
     el.flash.hidden = true;

@@ -376,13 +376,21 @@
 
   function renderCompliance(b) {
     var c = b.compliance, by = c.credential_requests_by || {};
+    var promises = c.promises_of_returns_by || {}, overridden = c.agent_overrides_by_rule || {};
     fill('compliance-kpis', [
       kpi('disclosure_rate', t('q.kpi.disclosure'), percent(c.disclosure_rate),
         t('q.kpi.disclosure_of', { count: count(c.with_disclosure), answers: plural(c.product_answers, 'q.n.product_answers') }),
         rateTone(c.disclosure_rate)),
       kpi('credential_requests', t('q.kpi.credential_requests'), count(c.credential_requests),
         c.credential_requests ? t('q.kpi.credential_by', { bot: count(by.bot || 0), agent: count(by.agent || 0) }) : t('q.kpi.credential_none'),
-        c.credential_requests ? 'bad' : 'good')
+        c.credential_requests ? 'bad' : 'good'),
+      kpi('promises_of_returns', t('overrides.kpi_promises'), count(c.promises_of_returns),
+        c.promises_of_returns ? t('q.kpi.credential_by', { bot: count(promises.bot || 0), agent: count(promises.agent || 0) })
+          : t('q.kpi.credential_none'), c.promises_of_returns ? 'bad' : 'good'),
+      kpi('agent_overrides', t('overrides.kpi'), count(c.agent_overrides), Object.keys(overridden).length
+        ? Object.keys(overridden).map(function (rule) {
+          return t('overrides.rule_count', { rule: I18n.label('overrides.rule', rule), count: count(overridden[rule]) });
+        }).join(' · ') : t('q.kpi.none_in_period'), c.agent_overrides ? 'warn' : null)
     ]);
     fill('compliance-charts', [
       card(t('q.chart.deadlines'), deadlinesChart(t('q.chart.deadlines_title'), c.complaint_deadlines)),
@@ -417,10 +425,11 @@
     ]);
   }
 
-  // ------------------------------------------------------------------ early warnings and review
+  // ------------------------------------------------------------------ early warnings, overrides and review
   var reviewStatus = $('review-status');
 
   var warnings = null; // the last answers, drawn again when the language changes
+  var overrides = null;
   var review = null;
 
   function loadWarnings() {
@@ -447,6 +456,46 @@
       }))
     ])]) : h('p', { class: 'c-card q-empty-card', text: t('q.warnings.none') });
     fill('warnings-body', [body]);
+  }
+
+  // Replies agents sent despite the compliance guard, with their reason (docs/compliance.md), since
+  // the first day of the period: the audit log's list, not a figure of the filters.
+  var overridesRequest = 0;
+
+  function loadOverrides() {
+    var request = ++overridesRequest;
+    getJSON('/overrides?since=' + encodeURIComponent(applied.from)).then(function (data) {
+      if (request === overridesRequest) {
+        overrides = data;
+        renderOverrides(data);
+      }
+    }, failed);
+  }
+
+  function renderOverrides(data) {
+    var day = longDay(String(data.since).slice(0, 10));
+    var columns = ['at', 'by', 'conversation', 'rules', 'reason', 'text'];
+    var body = data.overrides.length ? h('div', { class: 'c-table-wrap' }, [h('table', { class: 'c-table q-table q-overrides' }, [
+      h('caption', { class: 'c-sr', text: t('overrides.title') }),
+      h('thead', {}, [h('tr', {}, columns.map(function (name) {
+        return h('th', { scope: 'col', text: t('overrides.col.' + name) });
+      }))]),
+      h('tbody', {}, data.overrides.map(function (o) {
+        return h('tr', { 'data-override': o.message_id }, [
+          h('td', { text: dateTime(o.at) }),
+          h('td', { text: o.by }),
+          h('td', { class: 'q-code', text: o.conversation_id }),
+          h('td', { text: (o.rules || []).map(function (rule) { return I18n.label('overrides.rule', rule); }).join(', ') }),
+          h('td', { class: 'q-review-text', text: o.reason || '—' }),
+          h('td', { class: 'q-review-text', text: isNone(o.text) ? '—' : o.text })
+        ]);
+      }))
+    ])]) : h('p', { class: 'q-none', text: t('overrides.none', { day: day }) });
+    fill('compliance-overrides', [h('section', { class: 'c-card q-table-card', 'aria-labelledby': 'overrides-title' }, [
+      h('div', { class: 'q-card-head' }, [h('h3', { class: 'q-h3', id: 'overrides-title', text: t('overrides.title') })]),
+      h('p', { class: 'c-muted', text: t('overrides.intro', { day: day }) }),
+      body
+    ])]);
   }
 
   // Switching "Show" quickly sends several requests; only the latest one's answer is shown, so a slow
@@ -537,6 +586,7 @@
     FILTERS.forEach(function (name) { inputs[name].value = applied[name] || ''; });
     draw(answer);
     loadWarnings();
+    loadOverrides();
     loadReview();
     Array.prototype.forEach.call(el.figures, function (node) { node.hidden = false; });
     history.replaceState(null, '', location.pathname + '?' + query(applied) + location.hash);
@@ -615,6 +665,7 @@
     if (!el.denied.hidden) document.title = t('page.denied');
     if (board) draw(board);
     if (warnings) renderWarnings(warnings);
+    if (overrides) renderOverrides(overrides);
     if (review) renderReview(review);
   }
   I18n.onChange(relabel);

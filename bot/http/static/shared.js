@@ -21,12 +21,14 @@
   // An answer that is not a success with a JSON body, as an Error: the service's error body
   // {"error": {"code", "message"}} (docs/contact-api.md, "Errors") gives the message and .code;
   // without one, fallback is the message and the code is http_<status> ('invalid_response' for a
-  // success without a body). .status is the HTTP status, .retryAfter the seconds of Retry-After.
+  // success without a body). .status is the HTTP status, .retryAfter the seconds of Retry-After,
+  // .details the error body as sent (a refused reply's compliance findings, for one).
   function responseError(res, data, fallback) {
     var error = data && data.error;
     var err = new Error((error && error.message) || fallback);
     err.status = res.status;
     err.code = (error && error.code) || (res.ok ? 'invalid_response' : 'http_' + res.status);
+    err.details = error || null;
     var retry = parseInt(res.headers.get('Retry-After') || '', 10);
     if (retry > 0) err.retryAfter = retry;
     return err;
