@@ -4,8 +4,9 @@ the test moves (``EVERGREEN_CLOCK_FILE``). Two customers ask for an agent while 
 one waits on, the other leaves a message. The supervisor's console (Chinese) shows the wait, not
 highlighted; past the service level (the system's clock and the page's moved together, no new
 answer of the queue) the row is highlighted with its label and counted in the queue's header,
-while the left message keeps its badge and is not; the dashboard (English) counts the wait over
-the level, the left message and no callback. Screenshots in test-artifacts/screenshots/."""
+while the left message keeps its badge and is not; taken, the late one is marked in the
+supervisor's list of conversations with agents; the dashboard (English) counts the wait over the
+level, the left message and no callback. Screenshots in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -95,6 +96,12 @@ def test_a_wait_over_the_service_level_is_highlighted_and_counted_and_a_left_mes
     expect(waiting_row).to_have_attribute("data-over-service-level", "true")
     expect(message_row).to_have_attribute("data-over-service-level", "false")
     expect(header).to_have_text("1 位等待超过服务时限（2 分钟）")
+
+    waiting_row.get_by_role("button", name="接入").click()  # the supervisor takes the late one
+    taken = page.locator(f'#live-list [data-conversation-id="{waiting}"]')
+    expect(taken.locator(".c-badge--over")).to_have_text("等待超过 2 分钟")
+    expect(header).to_have_text("0 " + text("sla.over_count", "zh", level="2 分钟"))
+    chromium.shot(page, "taken")
 
     dashboard = console(chromium)
     log_in(dashboard, DEMO_SUPERVISOR, language="en")
