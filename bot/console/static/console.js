@@ -82,7 +82,7 @@
     userName: $('user-name'), userRole: $('user-role'), logoutBtn: $('logout-btn'),
     banner: $('banner'), bannerText: $('banner-text'), bannerView: $('banner-view'), bannerClose: $('banner-close'),
     queueLink: $('queue-link'), queueCount: $('queue-count'), liveTitle: $('live-title'), liveHint: $('live-hint'),
-    liveList: $('live-list'),
+    liveList: $('live-list'), slaStat: $('sla-over'), slaCount: $('sla-over-count'), slaLabel: $('sla-over-label'),
     queueView: $('queue-view'), queueTitle: $('queue-title'), queueBody: $('queue-body'), agentsOnline: $('agents-online'),
     agentsOnlineLabel: $('agents-online-label'),
     convoView: $('conversation-view'), backBtn: $('back-btn'), convTitle: $('conv-title'), convBadges: $('conv-badges'),
@@ -139,6 +139,18 @@
   }
   function waitedSeconds(handoff) {
     return (handoff.waiting_seconds || 0) + (Date.now() - state.fetchedAt) / 1000;
+  }
+  // The service level (docs/console.md "Honest waiting"): the server marks a wait over it at each
+  // load and the page counts on between loads, so a row turns over-level as it crosses it. A left
+  // message is no live wait: never over the level here.
+  function overLevel(hf) {
+    var level = state.queue && state.queue.service_level_seconds;
+    if (hf.left_message || typeof level !== 'number') return false;
+    return !!hf.over_service_level || waitedSeconds(hf) > level;
+  }
+  function levelText(level) {
+    var s = Math.round(level);
+    return s % 60 ? t('sla.level.seconds', { seconds: s }) : t('sla.level.minutes', { minutes: s / 60 });
   }
   function langAttr(language) { return language === 'en' ? 'en' : 'zh-CN'; }
   function badge(text, kind) { return h('span', { class: 'c-badge' + (kind ? ' c-badge--' + kind : ''), text: text }); }
@@ -587,6 +599,7 @@
     el.queueCount.classList.toggle('c-count--urgent', q.waiting.some(function (hf) { return hf.urgent; }));
     el.agentsOnline.textContent = String(q.agents_online || 0);
     el.agentsOnlineLabel.textContent = t(q.agents_online === 1 ? 'queue.agent_online' : 'queue.agents_online');
+    show(el.slaStat, typeof q.service_level_seconds === 'number');
     var focusKey = document.activeElement && document.activeElement.getAttribute('data-focus-key');
     clear(el.queueBody);
     if (!q.waiting.length) {
@@ -619,23 +632,49 @@
         reason,
         h('td', {}, [badge(I18n.label('tier', hf.tier), 'tier-' + hf.tier)]),
         h('td', { text: I18n.label('language', hf.language) + ' · ' + channelName(hf.channel) }),
-        h('td', { class: 'c-wait', 'data-handoff-id': hf.id, text: formatWait(waitedSeconds(hf)) }),
+        h('td', { class: 'c-wait', 'data-handoff-id': hf.id }),
         h('td', { class: 'c-summary' }, [summary]),
         h('td', { class: 'c-action' }, [claim])
       ]);
       el.queueBody.appendChild(row);
     });
+    tickWaiting();
     restoreFocus(el.queueBody, focusKey);
   }
 
+  // The waiting times, which rows are over the service level, and how many (the queue's header).
   function tickWaiting() {
-    if (!state.queue) return;
+    var q = state.queue;
+    if (!q) return;
     var byId = {};
-    state.queue.waiting.forEach(function (hf) { byId[hf.id] = hf; });
+    q.waiting.forEach(function (hf) { byId[hf.id] = hf; });
     var cells = el.queueBody.querySelectorAll('.c-wait');
     for (var i = 0; i < cells.length; i++) {
       var hf = byId[cells[i].getAttribute('data-handoff-id')];
-      if (hf) cells[i].textContent = formatWait(waitedSeconds(hf));
+      if (hf) fillWait(cells[i], hf);
+    }
+    var over = q.waiting.filter(overLevel).length;
+    el.slaCount.textContent = String(over);
+    el.slaStat.classList.toggle('c-stat--over', over > 0);
+    if (typeof q.service_level_seconds === 'number') {
+      el.slaLabel.textContent = t('sla.over_count', { level: levelText(q.service_level_seconds) });
+    }
+  }
+
+  function fillWait(cell, hf) {
+    var over = overLevel(hf), row = cell.parentNode;
+    row.classList.toggle('c-row--over', over);
+    row.setAttribute('data-over-service-level', over ? 'true' : 'false');
+    clear(cell);
+    cell.appendChild(h('span', { class: 'c-wait-time', text: formatWait(waitedSeconds(hf)) }));
+    if (over) {
+      cell.appendChild(h('span', { class: 'c-sla-over', text: t('sla.over', { level: levelText(state.queue.service_level_seconds) }) }));
+    }
+    if (hf.left_message) {
+      cell.appendChild(h('span', { class: 'c-sla-message' }, [
+        badge(t('sla.left_message'), 'message'),
+        h('span', { class: 'c-sla-left-at', text: t('sla.left_at', { time: I18n.dateTime(hf.left_message_at) }) })
+      ]));
     }
   }
 
@@ -668,6 +707,8 @@
       }, [
         h('span', { class: 'c-side-line' }, [
           hf.urgent ? urgentBadge() : null,
+          isSupervisor() && hf.over_service_level && typeof q.service_level_seconds === 'number'
+            ? badge(t('sla.waited_over', { level: levelText(q.service_level_seconds) }), 'over') : null,
           h('span', { class: 'c-side-reason', text: I18n.label('reason', hf.reason) }),
           unread ? h('span', { class: 'c-unread', text: String(unread) }) : null,
           unread ? h('span', { class: 'c-sr', text: ' ' + t(unread === 1 ? 'side.unread_one' : 'side.unread_many', { count: unread }) }) : null

@@ -78,7 +78,11 @@
     if (m < 60) return t('q.minutes_seconds', { minutes: m, seconds: pad(whole % 60) });
     return t('wait.hours', { hours: Math.floor(m / 60), minutes: pad(m % 60) });
   }
-  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function level(s) {
+    var whole = Math.round(s);
+    return whole % 60 ? t('sla.level.seconds', { seconds: whole }) : t('sla.level.minutes', { minutes: whole / 60 });
+  }
+    function pad(n) { return (n < 10 ? '0' : '') + n; }
   function day(iso) { return String(iso).slice(5); } // "2026-11-30" -> "11-30" (a Beijing date as the service sent it)
   function longDay(iso) { return String(iso); }
   var dateTime = I18n.dateTime;
@@ -335,7 +339,13 @@
       kpi('first_human_reply_p50', t('q.kpi.first_human_reply'), seconds(s.first_human_reply.p50),
         sub(s.first_human_reply, 'q.n.conversations') + ' · ' + t('q.kpi.from_request')),
       kpi('email_acknowledgement_p50', t('q.kpi.email_acknowledgement'), seconds(s.email_acknowledgement.p50),
-        sub(s.email_acknowledgement, 'q.n.emails') + ' · ' + t('q.kpi.within_minute', { rate: percent(s.email_acknowledgement.within_minute) }))
+        sub(s.email_acknowledgement, 'q.n.emails') + ' · ' + t('q.kpi.within_minute', { rate: percent(s.email_acknowledgement.within_minute) })),
+      // Waiting honestly (docs/console.md "Honest waiting"): waits beyond the service level, and
+      // the customers who chose a message or a callback instead of waiting on.
+      kpi('waits_over_service_level', t('sla.q.waits_over', { level: level(s.wait_service_level_seconds) }), count(s.waits_over_service_level),
+        t('sla.q.waits_over_sub', { level: level(s.wait_service_level_seconds) }), s.waits_over_service_level ? 'warn' : null),
+      kpi('left_messages', t('sla.q.left_messages'), count(s.left_messages), t('sla.q.left_messages_sub')),
+      kpi('callbacks_instead', t('sla.q.callbacks'), count(s.callbacks_instead), t('sla.q.callbacks_sub'))
     ]);
   }
 
