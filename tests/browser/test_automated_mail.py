@@ -160,7 +160,7 @@ def test_the_list_pages_on_with_more_within_a_search_in_english(chromium, mail_s
             before = page["next_before"]
             if before is None:
                 return len(found) == count
-    wait_for(listed, ANSWER / 1000, f"the {count} newsletters to be kept as automated")
+    wait_for(listed, 4 * ANSWER / 1000, f"the {count} newsletters to be kept as automated")
 
     agent = console(chromium)
     log_in(agent, DEMO_AGENT, language=en)

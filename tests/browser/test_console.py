@@ -419,7 +419,7 @@ def test_each_staff_member_works_in_their_own_language(chromium):
     english.goto(chromium.base_url + "/?lang=en")
     open_widget(english, "en")
     say(english, "I'd like to talk to a person")
-    expect(english.get_by_role("status").filter(has_text="ahead of you")).to_be_visible(timeout=ANSWER)
+    expect(english.get_by_role("status").filter(has_text="Waiting for an agent")).to_be_visible(timeout=ANSWER)
     serve_in_the_console(agent, "zh", english, conversation_id(english), "en", "Demo Agent")
     chromium.shot(agent, "zh")
 

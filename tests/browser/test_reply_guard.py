@@ -62,15 +62,16 @@ def selected_text(page):
 
 
 def test_a_draft_breaking_the_rules_is_stopped_edited_or_sent_anyway_and_a_supervisor_reads_why(chromium):
-    # a verified customer (risk level C3) waits for a person; an agent of the Chinese console claims them
+    # a verified customer waits for a person (one no other browser test serves, so the conversation is
+    # this test's alone); an agent of the Chinese console claims them
     agent = console(chromium)
     log_in(agent, DEMO_AGENT, language="zh")
     logged_in(agent, "Demo Agent", "zh")
     talk = chromium.page()
-    talk.goto(chromium.base_url + "/?as=demo-premier")
+    talk.goto(chromium.base_url + "/?as=demo-expired")
     open_widget(talk)
     say(talk, "我要转人工")
-    expect(talk.get_by_role("status").filter(has_text="前面还有")).to_be_visible(timeout=ANSWER)
+    expect(talk.get_by_role("status").filter(has_text="正在排队等候人工客服")).to_be_visible(timeout=ANSWER)
     conversation = conversation_id(talk)
     queue_row(agent, conversation).get_by_role("button", name=text("action.claim", "zh")).click()
     expect(log(talk)).to_contain_text("客服 Demo Agent 已接入", timeout=ANSWER)

@@ -74,6 +74,7 @@ def test_english_page_and_question_get_english_ui_and_answer(chromium):
     page = chromium.page()
     page.goto(chromium.base_url + "/?lang=en")
     assert page.evaluate("document.documentElement.lang") == "en"
+    expect(page.get_by_role("navigation", name="Main navigation")).to_be_visible()  # read out in English too
     expect(launcher(page, "en")).to_have_text(re.compile("Chat with us"))
     open_widget(page, "en")
     expect(panel(page).get_by_role("heading")).to_have_text("Evergreen Wealth")

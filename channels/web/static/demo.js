@@ -4,7 +4,12 @@
    token (a real site's backend would), and the widget is loaded with it. */
 (function () {
   var params = new URLSearchParams(location.search);
-  if ((params.get('lang') || '').toLowerCase().indexOf('en') === 0) document.documentElement.lang = 'en';
+  if ((params.get('lang') || '').toLowerCase().indexOf('en') === 0) {
+    document.documentElement.lang = 'en';
+    document.addEventListener('DOMContentLoaded', function () {  // labels read out, not shown: data-label-en
+      document.querySelectorAll('[data-label-en]').forEach(function (el) { el.setAttribute('aria-label', el.getAttribute('data-label-en')); });
+    });
+  }
   var customerId = params.get('as');
   if (!customerId) return;
   // The page's one-tag embed (widget.js, deferred: it runs after this) then waits for the token instead of starting a visitor chat.
