@@ -17,7 +17,9 @@ from typing import Iterator
 
 import pytest
 
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from tests.support.browser import Browser, running_system
+from tests.support.console_page import StaffSession
 from tests.support.telegram import TOKEN
 from tests.support.telegram_api import BotApi
 
@@ -74,3 +76,19 @@ def chromium(playwright, contact_url, request) -> Iterator[Browser]:
     errors = list(browser.page_errors)
     browser.close()
     assert not errors, f"uncaught JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def empty_queue_afterwards(contact_url):
+    """Hand every conversation a test left with the agents back to the assistant, so that the
+    tests after it (the widget's too) find an empty queue."""
+    yield
+    supervisor, agent = StaffSession(contact_url, DEMO_SUPERVISOR), StaffSession(contact_url, DEMO_AGENT)
+    status, queue = supervisor.call("GET", "/console/api/queue")
+    assert status == 200, queue
+    for handoff in queue["waiting"]:
+        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/claim")
+        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
+    for handoff in queue["with_agents"]:
+        staff = agent if handoff["agent_id"] == DEMO_AGENT else supervisor
+        staff.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")

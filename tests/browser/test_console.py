@@ -17,10 +17,10 @@ from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from bot.references import pattern
 from tests.support.browser import CHROMIUM, ROOT
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium); CI installs it",
-)
+), pytest.mark.usefixtures("empty_queue_afterwards")]
 
 from playwright.sync_api import expect  # noqa: E402
 
@@ -55,21 +55,6 @@ def readme_shot(page, name):
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / name), animations="disabled")
 
-
-@pytest.fixture(autouse=True)
-def empty_queue_afterwards(contact_url):
-    """Hand every conversation these tests left with the agents back to the assistant, so that
-    the tests after them (the widget's too) find an empty queue."""
-    yield
-    supervisor, agent = StaffSession(contact_url, DEMO_SUPERVISOR), StaffSession(contact_url, DEMO_AGENT)
-    status, queue = supervisor.call("GET", "/console/api/queue")
-    assert status == 200, queue
-    for handoff in queue["waiting"]:
-        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/claim")
-        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
-    for handoff in queue["with_agents"]:
-        staff = agent if handoff["agent_id"] == DEMO_AGENT else supervisor
-        staff.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
 
 
 # ---------------------------------------------------------------- tests

@@ -18,15 +18,15 @@ from bot.service_hours import SHANGHAI
 from tests.support.browser import CHROMIUM
 from tests.support.system import IN_HOURS
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium); CI installs it",
-)
+), pytest.mark.usefixtures("empty_queue_afterwards")]
 
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.support.console_page import (  # noqa: E402
-    DATE_TIME, StaffSession, console, console_messages, conversation_id, foreign_texts, log_in, logged_in, queue_row, text,
+    DATE_TIME, console, console_messages, conversation_id, foreign_texts, log_in, logged_in, queue_row, text,
 )
 from tests.support.widget import ANSWER, log, open_widget, say  # noqa: E402
 
@@ -36,20 +36,6 @@ NAMED = "您可以了解一下长青稳盈债券A。"  # missing_disclosure: a p
 RISKY = "这款理财稳赚不赔，您放心。"  # promise_of_returns: 稳赚不赔
 REASON = "客户要求逐字转述理财经理的原话"
 
-
-@pytest.fixture(autouse=True)
-def empty_queue_afterwards(contact_url):
-    """Hand the conversation back to the assistant, so that later tests find an empty queue."""
-    yield
-    supervisor, agent = StaffSession(contact_url, DEMO_SUPERVISOR), StaffSession(contact_url, DEMO_AGENT)
-    status, queue = supervisor.call("GET", "/console/api/queue")
-    assert status == 200, queue
-    for handoff in queue["waiting"]:
-        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/claim")
-        supervisor.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
-    for handoff in queue["with_agents"]:
-        staff = agent if handoff["agent_id"] == DEMO_AGENT else supervisor
-        staff.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
 
 
 def agent_bubbles(talk):
