@@ -20,6 +20,8 @@ import pytest
 from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from tests.support.browser import Browser, running_system
 from tests.support.console_page import StaffSession
+from tests.support.imap_server import DovecotServer
+from tests.support.smtp_server import SmtpServer
 from tests.support.telegram import TOKEN
 from tests.support.telegram_api import BotApi
 
@@ -92,3 +94,13 @@ def empty_queue_afterwards(contact_url):
     for handoff in queue["with_agents"]:
         staff = agent if handoff["agent_id"] == DEMO_AGENT else supervisor
         staff.call("POST", f"/console/api/handoffs/{handoff['id']}/resolve")
+
+
+@pytest.fixture(scope="module")
+def mail_servers(tmp_path_factory):
+    """An IMAP server (dovecot) and an SMTP server for a module whose system has the email
+    channel on (it overrides ``contact_url`` with ``email_env(*mail_servers)``)."""
+    dovecot, smtp = DovecotServer().start(), SmtpServer(tmp_path_factory.mktemp("smtp")).start()
+    yield dovecot, smtp
+    dovecot.cleanup()
+    smtp.stop()

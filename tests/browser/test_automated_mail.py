@@ -23,22 +23,12 @@ from playwright.sync_api import expect  # noqa: E402
 
 from tests.support.clients import Console  # noqa: E402
 from tests.support.console_page import DATE_TIME, console, foreign_texts, log_in, logged_in, queue_row, text  # noqa: E402
-from tests.support.imap_server import DovecotServer  # noqa: E402
 from tests.support.mail import email_env, mails_to, message_id_of, new_mail  # noqa: E402
-from tests.support.smtp_server import SmtpServer  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 from tests.support.widget import ANSWER  # noqa: E402
 
 CUSTOMER = "olivia.brown@example.com"
 ZH = "zh"
-
-
-@pytest.fixture(scope="module")
-def mail_servers(tmp_path_factory):
-    dovecot, smtp = DovecotServer().start(), SmtpServer(tmp_path_factory.mktemp("automated-smtp")).start()
-    yield dovecot, smtp
-    dovecot.cleanup()
-    smtp.stop()
 
 
 @pytest.fixture(scope="module")

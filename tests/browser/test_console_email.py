@@ -22,20 +22,11 @@ pytestmark = pytest.mark.skipif(
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.support.console_page import console, console_messages, log_in, logged_in, queue_row  # noqa: E402
-from tests.support.imap_server import DovecotServer  # noqa: E402
 from tests.support.mail import body, email_env, fixture, mails_to, subject  # noqa: E402
 from tests.support.smtp_server import SmtpServer  # noqa: E402
 from tests.support.widget import ANSWER  # noqa: E402
 
 CUSTOMER = "olivia.brown@example.com"
-
-
-@pytest.fixture(scope="module")
-def mail_servers(tmp_path_factory):
-    dovecot, smtp = DovecotServer().start(), SmtpServer(tmp_path_factory.mktemp("console-smtp")).start()
-    yield dovecot, smtp
-    dovecot.cleanup()
-    smtp.stop()
 
 
 @pytest.fixture(scope="module")
