@@ -43,6 +43,11 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def rasa_token(service_env: dict) -> str:
+    """The token Rasa's HTTP API answers to: ``RASA_API_TOKEN``, or a new one for this run."""
+    return service_env.get("RASA_API_TOKEN") or os.environ.get("RASA_API_TOKEN") or secrets.token_hex(32)
+
+
 class Assistant:
     """The action server, the Rasa server and (with ``contact_port``) the contact service, as
     child processes. ``stop()`` then ``start()`` restarts them all on the same ports."""
@@ -68,7 +73,7 @@ class Assistant:
         self.contact_module = contact_module  # what `python -m` runs as the contact service
         # Rasa's HTTP API (the contact service asks /model/parse to classify mail) answers only
         # with this token; one per Assistant, kept across restarts.
-        self.rasa_token = self.service_env.get("RASA_API_TOKEN") or os.environ.get("RASA_API_TOKEN") or secrets.token_hex(32)
+        self.rasa_token = rasa_token(self.service_env)
         self.processes: List[subprocess.Popen] = []
         self.action_server: Optional[subprocess.Popen] = None
         self.rasa: Optional[subprocess.Popen] = None
