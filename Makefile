@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install train run shell test bench clean test-services telegram-poll
+.PHONY: install train run cluster shell test bench clean test-services cluster-services telegram-poll
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ train: install
 
 run: train
 	$(BIN)/python -m bot.launcher
+
+# The system as a cluster (README, "A cluster"): nginx on 127.0.0.1:8080 in front of 2 contact
+# services, 2 Rasa servers and 2 action servers, on PostgreSQL and Redis (bot/cluster.py).
+cluster: train cluster-services
+	$(BIN)/python -m bot.cluster
 
 # A terminal chat. Its own Rasa server listens on a free loopback port, so it runs beside
 # `make run` (whose Rasa has 5005); it uses that run's action server, or starts one.
@@ -41,14 +46,19 @@ shell: train
 telegram-poll: install
 	$(BIN)/python -m channels.telegram poll
 
-# What the tests need besides the venv: Debian's Chromium (and a Chinese font, so screenshots
-# are readable) for the browser tests, Debian's dovecot (each email test module runs its own
-# IMAP server on a free port), and the PostgreSQL server this machine kind runs (started here
-# if it is down).
-test-services:
+# What the cluster needs: Debian's nginx and Redis if missing, and the PostgreSQL server this
+# machine kind runs (started here if it is down; bot/cluster.py starts Redis if it is down).
+cluster-services:
+	@test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+
+# What the tests need besides the venv and the cluster's services: Debian's Chromium (and a
+# Chinese font, so screenshots are readable) for the browser tests, Debian's dovecot (each email
+# test module runs its own IMAP server on a free port).
+test-services: cluster-services
 	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 	@test -x /usr/sbin/dovecot || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
-	@pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 
 # lint-imports: the layering rules of .importlinter (docs/architecture.md, "Who may import whom").
 test: train test-services

@@ -117,7 +117,8 @@ def nginx_config(layout: Layout, workdir: Path) -> str:
     servers and action servers on their own loopback ports. A request that could not reach a
     process (refused, reset before an answer) goes to the next one; a request already sent to a
     process that then died is answered 502, and the client sends it again (the contact API's
-    ``client_message_id`` makes that safe; Rasa's callers retry too)."""
+    ``client_message_id`` makes that safe; Rasa's callers retry too). The Host header goes on
+    with its port: the console compares a request's Origin with it."""
 
     def upstream(name: str, ports: List[int]) -> str:
         servers = "\n".join(f"    server {HOST}:{port} max_fails=1 fail_timeout=3s;" for port in ports)
@@ -129,7 +130,7 @@ def nginx_config(layout: Layout, workdir: Path) -> str:
                 # root) may not reach a private work folder for temporary files.
                 "    client_body_buffer_size 1m;\n    proxy_max_temp_file_size 0;\n"
                 f"    location / {{\n      proxy_pass http://{upstream_name};\n      proxy_http_version 1.1;\n"
-                f"      proxy_set_header Host $host;\n      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+                f"      proxy_set_header Host $http_host;\n      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
                 f"      proxy_set_header X-Forwarded-Proto $scheme;\n      proxy_read_timeout {read_timeout};\n"
                 f"      proxy_next_upstream error timeout http_502 http_503;\n      proxy_next_upstream_tries 3;\n"
                 f"{extra}    }}\n  }}\n")

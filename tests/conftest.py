@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from actions import bookings as booking_actions
 from actions import forms
+from bot.cluster import Cluster, Layout
 from bot.core.db import make_engine, session_factory, sessions_for
 from channels.registry import migrate
 from tests.support.clients import Client
@@ -16,7 +17,9 @@ from tests.support.database import KINDS, new_database
 from tests.support.imap_server import DovecotServer
 from tests.support.mail import ticket_store
 from tests.support.smtp_server import SmtpServer
-from tests.support.system import rasa_and_actions, running_assistant
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
+from tests.support.system import IN_HOURS, MODEL, rasa_and_actions, running_assistant, service_env
 from tests.support.telegram import TOKEN
 from tests.support.telegram_api import BotApi
 from tests.support.trackers import DISCLOSURE, NOW
@@ -131,3 +134,29 @@ def smtp(database_url, tmp_path_factory):
 def tickets(sessions):
     """The email channel's ticket store on a fresh database."""
     return ticket_store(sessions)
+
+
+# --- the cluster (bot/cluster.py), for tests/cluster and the browser test through nginx ----------
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """A Redis server of the module's own, so a test may restart it."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_database(tmp_path_factory):
+    with new_database("postgresql", tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_server, cluster_database, tmp_path_factory):
+    """As `make cluster` runs it: nginx in front of 2 contact services, 2 Rasa servers and 2 action
+    servers on a new PostgreSQL database and the module's Redis, the clock inside agent hours."""
+    env = {**service_env(cluster_database), "EVERGREEN_CLOCK": IN_HOURS}
+    with Cluster(MODEL, tmp_path_factory.mktemp("cluster"), cluster_database, redis_server.url,
+                 Layout(port=free_port()), service_env=env) as running:
+        yield running
