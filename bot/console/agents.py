@@ -129,7 +129,7 @@ async def queue(request: Request) -> HTTPResponse:
     return json_response({
         "waiting": [handoff_dict(h, now, positions[h.id], level) for h in waiting],
         "with_agents" if staff.is_supervisor else "mine": [handoff_dict(h, now, service_level=level) for h in live],
-        "agents_online": service.handoffs.agents_online(),
+        "agents_online": await service.handoffs.agents_online(),
         "service_level_seconds": level,
     }, ensure_ascii=False)
 
@@ -344,13 +344,13 @@ async def console_socket(request: Request, ws) -> None:
             "code": "too_many_connections", "message": f"At most {SOCKETS_PER_STAFF} console windows at once; close another."}}))
         await ws.close(1013, "too many connections")  # 1013: try again later
         return
-    service.handoffs.consoles[ws] = staff
+    await service.handoffs.console_opened(ws, staff)
     try:
         while True:
             await ws.recv()  # the console only listens; this notices when it goes away
     finally:
-        service.handoffs.consoles.pop(ws, None)
         sockets_per_staff.closed(staff.id)
+        await service.handoffs.console_closed(ws)
 
 
 ROUTES = [

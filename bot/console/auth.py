@@ -35,7 +35,7 @@ from bot.http import routes
 from bot.http.errors import ApiError, json_body
 from bot.http.client_address import over_https, request_address
 from bot.core.models import Base, utcnow
-from bot.core.ratelimit import RateLimiter
+from bot.core.ratelimit import Rate, Rates
 from bot.core.staff import LANGUAGES, MAX_PASSWORD, PASSWORDS, Staff, set_language
 from bot.core.time import as_aware
 
@@ -64,43 +64,40 @@ class ConsoleSession(Base):
 
 
 class LoginLimits:
-    """Failed console logins in a sliding window, in memory (one contact-service process), per
-    account and address, per address, and per account: one address cannot lock everyone out, and
-    one account cannot be guessed from many addresses without limit.
+    """Failed console logins in a sliding window, per account and address, per address, and per
+    account: one address cannot lock everyone out, and one account cannot be guessed from many
+    addresses without limit. Counted on the core's shared rates: across contact-service processes
+    when REDIS_URL is set, else in this process's memory.
 
     An attempt counts from its start, so parallel guesses cannot outrun a limit while their hashes
     are being checked. A successful login takes its attempt back (and clears the account's count
     from that address), so logging in to one's own account never makes room for guesses.
     """
 
-    def __init__(self, window: float = FAILED_LOGIN_WINDOW):
+    def __init__(self, rates: Rates, window: float = FAILED_LOGIN_WINDOW):
+        self.rates = rates
         self.limits = {
-            "account_and_address": RateLimiter(FAILED_PER_ACCOUNT_AND_ADDRESS, window),
-            "address": RateLimiter(FAILED_PER_ADDRESS, window),
-            "account": RateLimiter(FAILED_PER_ACCOUNT, window),
+            "account_and_address": Rate("login_account_and_address", FAILED_PER_ACCOUNT_AND_ADDRESS, window),
+            "address": Rate("login_address", FAILED_PER_ADDRESS, window),
+            "account": Rate("login_account", FAILED_PER_ACCOUNT, window),
         }
 
     @staticmethod
     def _keys(staff_id: str, address: str) -> Dict[str, str]:
         return {"account_and_address": f"{staff_id}\n{address}", "address": address, "account": staff_id}
 
-    def attempt(self, staff_id: str, address: str) -> Tuple[float, Optional[str]]:
+    async def attempt(self, staff_id: str, address: str) -> Tuple[float, Optional[str]]:
         """(0, None) if this login may be tried now (it is counted), else the seconds until it may
         and the limit reached."""
         keys = self._keys(staff_id, address)
-        waits = {name: limiter.wait(keys[name]) for name, limiter in self.limits.items()}
-        reached = max(waits, key=waits.get)
-        if waits[reached]:
-            return waits[reached], reached
-        for name, limiter in self.limits.items():
-            limiter.count(keys[name])
-        return 0.0, None
+        wait, reached = await self.rates.take(*((rate, keys[name]) for name, rate in self.limits.items()))
+        return (wait, list(self.limits)[reached]) if wait else (0.0, None)
 
-    def succeeded(self, staff_id: str, address: str) -> None:
+    async def succeeded(self, staff_id: str, address: str) -> None:
         keys = self._keys(staff_id, address)
-        self.limits["account_and_address"].forget(keys["account_and_address"])
-        self.limits["address"].uncount(keys["address"])
-        self.limits["account"].uncount(keys["account"])
+        await self.rates.forget(self.limits["account_and_address"], keys["account_and_address"])
+        await self.rates.uncount(self.limits["address"], keys["address"])
+        await self.rates.uncount(self.limits["account"], keys["account"])
 
 
 def _digest(token: str) -> str:
@@ -246,7 +243,7 @@ async def login(request: Request) -> HTTPResponse:
             or not 1 <= len(password) <= MAX_PASSWORD:
         raise ApiError(400, "invalid_request", 'Send {"id": string, "password": string}.')
     address = request_address(request)
-    wait, reached = limits.attempt(staff_id, address)
+    wait, reached = await limits.attempt(staff_id, address)
     if wait:
         await service.db(_record, sessions, "anonymous", "login_failed", target=f"staff:{staff_id}",
                          ip=address, reason="rate_limited", limit=reached)
@@ -255,7 +252,7 @@ async def login(request: Request) -> HTTPResponse:
     found = await service.db(log_in, sessions, staff_id, password, address)
     if found is None:
         raise ApiError(401, "login_failed", LOGIN_FAILED)
-    limits.succeeded(staff_id, address)
+    await limits.succeeded(staff_id, address)
     staff, token, csrf_token = found
     response = json_response({"staff": staff_dict(staff), "csrf_token": csrf_token}, headers=NO_STORE)
     _set_cookie(response, token, _secure(request))
@@ -306,5 +303,5 @@ ROUTES = [
 
 
 def install(app) -> None:
-    app.ctx.login_limits = LoginLimits()
+    app.ctx.login_limits = LoginLimits(app.ctx.conversations.shared.rates)  # the app's core, set before
     app.blueprint(routes.blueprint("console_auth", ROUTES))

@@ -21,8 +21,9 @@ from bot.core.db import make_engine, session_factory
 from bot.core.link_codes import LinkCodes
 from bot.core.models import Conversation, Message
 from bot.core.rasa_client import AnswerFailed, AssistantUnavailable, RasaClient
-from bot.core.ratelimit import RateLimiter
+from bot.core.ratelimit import Limiter, Rate
 from bot.core.settings import Settings
+from bot.core.shared_state import SharedState
 from bot.core.store import ConversationStore, message_dict
 from bot.core.vault import Vault
 from bot.handoff.router import HandoffRouter
@@ -30,6 +31,7 @@ from bot.language import SUPPORTED, reply_language
 
 logger = logging.getLogger(__name__)
 NO_CAPABILITIES = Capabilities()
+CUSTOMERS = "customers"  # the bus's topic of live events for customers' open clients
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,13 @@ class Conversations:
         self.engine = make_engine(settings.database_url)
         self.vault = Vault(settings.personal_data_key)
         self.store = ConversationStore(session_factory(self.engine), self.vault)
-        self.link_codes = LinkCodes(self.store.sessions)
+        # Limits, live events and agents online, across processes when REDIS_URL is set; started
+        # and closed by the app (bot/server/app.py).
+        self.shared = SharedState.from_url(settings.redis_url)
+        self.link_codes = LinkCodes(self.store.sessions, self.shared.rates)
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_token, settings.actions_url)
-        self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_window)
+        self.limiter = Limiter(self.shared.rates, Rate("messages", settings.rate_limit_messages, settings.rate_limit_window))
+        self.shared.bus.subscribe(CUSTOMERS, self._notified)
         self.channels = list(channels)
         self._in_flight: Set[int] = set()
         self.handoffs = HandoffRouter(self)
@@ -229,9 +235,14 @@ class Conversations:
             await channel.deliver(message)
 
     async def notify(self, conversation_id: str, frame: Dict[str, Any]) -> None:
-        """A live event for the customer's open clients (typing, queue place, a message)."""
+        """A live event for the customer's open clients (typing, queue place, a message), on
+        whichever process they are connected to (the bus)."""
+        await self.shared.bus.publish(CUSTOMERS, {"conversation_id": conversation_id, "frame": frame})
+
+    async def _notified(self, event: Dict[str, Any]) -> None:
+        """A live event from the bus: each channel passes it to this process's clients."""
         for channel in self.channels:
-            await channel.notify(conversation_id, frame)
+            await channel.notify(event["conversation_id"], event["frame"])
 
     async def retry_pending(self) -> None:
         """Answer the messages still pending, oldest first: those stored while the assistant was

@@ -2,8 +2,9 @@
 
 A logged-in customer gets a code from the website or app (``POST /api/v1/link-codes``) and
 sends it to the bot (``/start CODE`` from the deep link, or ``/link CODE``). Codes are random,
-kept only as a SHA-256 hash, valid for 10 minutes and used once; a channel limits how many
-attempts one account may make.
+kept only as a SHA-256 hash, valid for 10 minutes and used once. ``attempts`` limits how many
+codes one messaging account may try (``ATTEMPTS`` per ``ATTEMPT_WINDOW``; the channel names the
+account), counted on the shared rates, so the limit holds across contact-service processes.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from sqlalchemy import Column, String, update
 
 from bot.core.time import ShanghaiTime
 from bot.core.models import Base
+from bot.core.ratelimit import Limiter, LocalRates, Rate, Rates
 
 VALID_FOR = timedelta(minutes=10)
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed from a phone
 LENGTH = 8
+ATTEMPTS, ATTEMPT_WINDOW = 5, 15 * 60.0  # codes tried per messaging account
 
 
 class LinkCode(Base):
@@ -37,8 +40,9 @@ def _hash(code: str) -> str:
 
 
 class LinkCodes:
-    def __init__(self, sessions):
+    def __init__(self, sessions, rates: Optional[Rates] = None):
         self.sessions = sessions
+        self.attempts = Limiter(rates or LocalRates(), Rate("link_code_attempts", ATTEMPTS, ATTEMPT_WINDOW))
 
     def issue(self, customer_id: str, now: datetime) -> Tuple[str, datetime]:
         code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))

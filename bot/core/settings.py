@@ -95,3 +95,6 @@ class Settings:
     # The agents' hours (AGENT_HOURS, "09:00-21:00"), read here so that a bad value stops the
     # service at start; bot/service_hours.py reads the same variable in every process.
     agent_hours: Tuple[time, time] = field(default_factory=service_hours.agent_hours)
+    # Redis shared by several contact-service processes (limits, live events, agents online:
+    # bot/core/shared_state.py); unset, each process keeps them in memory (one process).
+    redis_url: str = field(default_factory=lambda: os.environ.get("REDIS_URL", ""))

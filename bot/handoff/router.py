@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bot.core.conversations import Conversations
 
 logger = logging.getLogger(__name__)
+CONSOLES = "consoles"  # the bus's topic of live events for the agents' consoles
 
 ACKNOWLEDGE_EVERY = timedelta(minutes=1)
 # Questions the assistant still answers while the customer waits: clear FAQ and product questions.
@@ -72,14 +73,35 @@ class HandoffRouter:
         self.service = service
         self.desk = HandoffDesk(service.store.sessions, service.settings.agent_capacity)
         self.closing = ClosingSweep(service.store.sessions)
-        self.consoles: Dict[Any, Staff] = {}  # open console WebSockets -> whose they are
+        self.consoles: Dict[Any, Staff] = {}  # this process's open console WebSockets -> whose they are
+        self.presence = service.shared.presence  # and every process's, for agents_online
+        service.shared.bus.subscribe(CONSOLES, self._published)
+        service.shared.bus.on_resume(self._reconnect_consoles)
 
-    def online_ids(self) -> Set[str]:
-        return {staff.id for staff in self.consoles.values()}
+    async def console_opened(self, socket: Any, staff: Staff) -> None:
+        self.consoles[socket] = staff
+        await self.presence.arrived(socket, staff.id)
 
-    def agents_online(self) -> int:
+    async def console_closed(self, socket: Any) -> None:
+        self.consoles.pop(socket, None)
+        await self.presence.left(socket)
+
+    async def _reconnect_consoles(self) -> None:
+        """Live events may have been missed: the consoles reconnect, and reload the queue and the
+        conversation they show (1012: the service restarts)."""
+        for socket in list(self.consoles):
+            try:
+                await socket.close(1012, "reload")
+            except Exception:  # closed already
+                pass
+
+    async def online_ids(self) -> Set[str]:
+        """Staff with the console open, on any contact-service process."""
+        return await self.presence.online()
+
+    async def agents_online(self) -> int:
         """Staff with the console open (one person with two tabs counts once)."""
-        return len(self.online_ids())
+        return len(await self.online_ids())
 
     def live_chat_kinds(self) -> List[str]:
         """Kinds of conversation whose customers wait live (not email: a mail is answered by mail)."""
@@ -91,20 +113,26 @@ class HandoffRouter:
         staff who may open that conversation (:func:`may_see`): a customer's words are not sent
         to every agent's browser while a colleague has them. Frames without ``conversation_id``
         (queue changes, which carry no text) go to every console; each then reads the queue it
-        may see."""
+        may see. The frame goes to every contact-service process (the bus); each checks who may
+        see it for its own sockets (:meth:`_published`)."""
+        await self.service.shared.bus.publish(CONSOLES, {"frame": frame, "conversation_id": conversation_id})
+
+    async def _published(self, event: Dict[str, Any]) -> None:
+        conversation_id = event["conversation_id"]
+        if not self.consoles:
+            return
         if conversation_id is None:
-            await self._send(frame, lambda staff: True)
+            await self._send(event["frame"], lambda staff: True)
         else:
             handoff = await self.service.db(self.desk.open_for, conversation_id)
-            await self._send(frame, lambda staff: may_see(staff, handoff))
+            await self._send(event["frame"], lambda staff: may_see(staff, handoff))
 
     async def customer_typing(self, conversation_id: str, on: bool) -> None:
         """The customer is typing (or stopped): told to the agent who has the conversation (and
         supervisors), only while an agent has it; never stored."""
         handoff = await self.service.db(self.desk.open_for, conversation_id)
         if handoff is not None and handoff.state == "with_agent":  # the conversation's owner is "agent"
-            frame = {"type": "typing", "conversation_id": conversation_id, "on": on}
-            await self._send(frame, lambda staff: may_see(staff, handoff))
+            await self.to_consoles({"type": "typing", "conversation_id": conversation_id, "on": on}, conversation_id)
 
     async def _send(self, frame: Dict[str, Any], to: Callable[[Staff], bool]) -> None:
         data = json.dumps(frame, ensure_ascii=False)
@@ -141,7 +169,7 @@ class HandoffRouter:
         live = [h for h in waiting if h.left_message_at is None]
         if not live:
             return {}
-        positions, online = self.desk.positions(waiting), self.online_ids()
+        positions, online = self.desk.positions(waiting), await self.online_ids()
         busy = await self.service.db(self.desk.busy_since, online)
         handling = await self.service.db(self.desk.handling_minutes)
         now = service_hours.now()
@@ -294,7 +322,7 @@ class HandoffRouter:
                            {"title": knowledge.message("button_keep_waiting", handoff.language), "payload": KEEP_WAITING}]
                 await self.tell(handoff.conversation_id, knowledge.message("waiting_callback_offer", handoff.language,
                                                                            minutes=max(1, minutes)), buttons)
-        online = self.agents_online()
+        online = await self.agents_online()
         if online != online_before:
             await self.announce_positions()
         return online

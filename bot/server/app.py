@@ -53,6 +53,7 @@ def create_app(settings: Optional[HttpSettings] = None, channels: Optional[Seque
             with conversations.store.sessions() as session:
                 customers.upsert(session, customers.read_export(customers.DEMO_CUSTOMERS))
         await conversations.rasa.start()
+        await conversations.shared.start()  # Redis's live events and presence, when REDIS_URL is set
         app.ctx.retry_task = asyncio.get_running_loop().create_task(conversations.retry_forever())
         app.ctx.overdue_task = asyncio.get_running_loop().create_task(
             overdue.watch(conversations.store.sessions, settings.overdue_interval))
@@ -65,6 +66,7 @@ def create_app(settings: Optional[HttpSettings] = None, channels: Optional[Seque
         app.ctx.overdue_task.cancel()
         app.ctx.waiting_task.cancel()
         await conversations.rasa.close()
+        await conversations.shared.close()
         conversations.engine.dispose()
 
     app.add_route(health, "/health", methods=["GET"])

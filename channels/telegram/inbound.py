@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Set
 
 from bot import knowledge, service_hours
 from bot.core.models import Conversation, Message
-from bot.core.ratelimit import RateLimiter
 from bot.language import DEFAULT_LANGUAGE, detect_language
 from channels.telegram import updates as kinds
 from channels.telegram.config import TelegramConfig
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 MAX_TEXT = 4096  # Telegram's own limit; longer texts cannot arrive
-LINK_ATTEMPTS, LINK_WINDOW = 5, 15 * 60.0  # per Telegram user
 
 
 def first_language(text: Optional[str], language_code: Optional[str]) -> str:
@@ -63,7 +61,6 @@ class TelegramInbound:
         self.store = store
         self.sender = sender
         self.config = config
-        self.link_attempts = RateLimiter(LINK_ATTEMPTS, LINK_WINDOW)
         self.tasks: Set[asyncio.Task] = set()
 
     async def receive(self, update: Dict[str, Any]) -> None:
@@ -149,7 +146,7 @@ class TelegramInbound:
         if not text:
             await self.service.db(self.store.record, self._row(incoming, conversation.id))
             return
-        if self.service.limiter.retry_after(conversation.id):  # the widget's limit, 20 a minute
+        if await self.service.limiter.retry_after(conversation.id):  # the widget's limit, 20 a minute
             await self._reply(incoming, conversation, "telegram_too_fast")
             return
         await self._customer_message(incoming, conversation, text)
@@ -175,7 +172,7 @@ class TelegramInbound:
             else:  # /start: the assistant's greeting (the notice came first on first contact)
                 await self._reply(incoming, conversation, "greet", sender="bot")
             return
-        if self.link_attempts.retry_after(str(incoming.user_id)):
+        if await self.service.link_codes.attempts.retry_after(f"telegram:{incoming.user_id}"):
             await self._reply(incoming, conversation, "telegram_link_too_many")
             return
         now = service_hours.now()

@@ -13,7 +13,7 @@ from sanic_cors import CORS
 
 from bot.core.channel import Capabilities, Channel, ConversationKind
 from bot.core.models import Message
-from bot.core.ratelimit import ConnectionCap, RateLimiter
+from bot.core.ratelimit import ConnectionCap, Limiter, Rate
 from bot.core.store import message_dict
 from bot.http import SHARED_SCRIPT, security_headers
 from bot.http.host import Host
@@ -37,6 +37,16 @@ class ConversationHub:
             except Exception:  # a closed socket; its handler removes it
                 self.sockets[conversation_id].discard(socket)
 
+    async def reconnect_all(self) -> None:
+        """Live events may have been missed: every widget reconnects and fetches what it has not
+        shown (1012: the service restarts)."""
+        for sockets in list(self.sockets.values()):
+            for socket in list(sockets):
+                try:
+                    await socket.close(1012, "reload")
+                except Exception:  # closed already
+                    pass
+
     def leave(self, conversation_id: str, socket: Any) -> None:
         """A socket closed; a conversation without open sockets is forgotten."""
         sockets = self.sockets.get(conversation_id)
@@ -59,8 +69,11 @@ class WebChannel(Channel):
     def install(self, app: Sanic, host: Host) -> None:
         settings = host.settings
         self.host = host
-        self.sessions_per_address = RateLimiter(settings.rate_limit_sessions, settings.rate_limit_window)
+        shared = host.conversations.shared
+        self.sessions_per_address = Limiter(shared.rates, Rate("sessions", settings.rate_limit_sessions, settings.rate_limit_window))
+        # Per process (docs/architecture.md, "Shared state on Redis"): it bounds this process's sockets.
         self.sockets_per_address = ConnectionCap(settings.sockets_per_address)
+        shared.bus.on_resume(self.hub.reconnect_all)
         self.identity_tokens = IdentityVerifier.from_settings(settings)  # IdentityKeyError: an unusable key file
         app.ctx.web = self  # the routes read it there
         origins = "*" if settings.allowed_origins.strip() == "*" else [o.strip() for o in settings.allowed_origins.split(",")]
@@ -71,7 +84,9 @@ class WebChannel(Channel):
         app.register_middleware(embedded_file_headers, "response")
 
     async def deliver(self, message: Message) -> None:
-        await self.hub.publish(message.conversation_id, {"type": "message", "message": message_dict(message)})
+        """To the conversation's open sockets on whichever process they are (through the core's
+        live events, which come back to :meth:`notify`)."""
+        await self.host.conversations.notify(message.conversation_id, {"type": "message", "message": message_dict(message)})
 
     async def notify(self, conversation_id: str, frame: Dict[str, Any]) -> None:
         await self.hub.publish(conversation_id, frame)

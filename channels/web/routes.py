@@ -97,7 +97,7 @@ async def receive(conversations: Conversations, caller: Caller, body: Dict[str, 
     limit = conversations.settings.max_message_chars
     if len(text) > limit:
         raise ApiError(413, "message_too_long", f"Messages are limited to {limit} characters.")
-    wait = conversations.limiter.retry_after(client_key)
+    wait = await conversations.limiter.retry_after(client_key)
     if wait:
         raise ApiError(429, "rate_limited", "Too many messages; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
     accepted = await conversations.accept_inbound(conversation_id, text, client_message_id, payload=payload, origin=origin)
@@ -134,7 +134,7 @@ def link_offers(conversations: Conversations) -> Dict[str, Dict[str, str]]:
 async def start_session(request: Request) -> HTTPResponse:
     web, conversations = channel_of(request), conversations_of(request)
     settings = conversations.settings
-    wait = web.sessions_per_address.retry_after(request_address(request))
+    wait = await web.sessions_per_address.retry_after(request_address(request))
     if wait:
         raise ApiError(429, "rate_limited", "Too many new sessions; please wait a moment.", {"Retry-After": str(int(wait) + 1)})
     body = session_body(request)
