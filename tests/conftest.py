@@ -156,7 +156,7 @@ def cluster_database(tmp_path_factory):
 def cluster(redis_server, cluster_database, tmp_path_factory):
     """As `make cluster` runs it: nginx in front of 2 contact services, 2 Rasa servers and 2 action
     servers on a new PostgreSQL database and the module's Redis, the clock inside agent hours."""
-    env = {**service_env(cluster_database), "EVERGREEN_CLOCK": IN_HOURS}
+    env = {**service_env(cluster_database), "EVERGREEN_CLOCK": IN_HOURS, "CONSOLE_AGENT_CAPACITY": "10"}
     with Cluster(MODEL, tmp_path_factory.mktemp("cluster"), cluster_database, redis_server.url,
                  Layout(port=free_port()), service_env=env) as running:
         yield running

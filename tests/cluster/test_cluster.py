@@ -8,16 +8,16 @@ import threading
 import time
 import urllib.error
 from collections import Counter
-from typing import Dict, List
+from typing import Callable, Dict, List, Tuple
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.complaints.models import Complaint
 from bot.core.models import Message
-from bot.core.staff import DEMO_AGENT
+from bot.core.staff import DEMO_AGENT, DEMO_SUPERVISOR
 from tests.support.clients import Client
-from tests.support.sockets import StaffMember, customer_socket, message, queue_changed, typing
+from tests.support.sockets import Socket, StaffMember, customer_socket, message, typing
 from tests.support.waiting import wait_for
 
 
@@ -60,43 +60,130 @@ def test_a_complaint_form_goes_on_across_contact_services_and_rasa_servers(clust
     assert [m["id"] for m in history if m["sender"] == "customer"] == sent + [filed["message"]["id"]]  # in order
 
 
-def test_an_agent_on_one_contact_service_serves_a_customer_on_the_other(cluster, redis_server):
-    customer = Client(cluster.url_of("contact", 0))
+# ---- live events, agents online and limits shared through Redis ------------------------------
+
+MESSAGES_PER_MINUTE = 20  # Settings.rate_limit_messages, per conversation
+
+
+def both(cluster) -> Tuple[str, str]:
+    """Contact services A and B, reached directly (not through nginx) to choose which is which."""
+    return cluster.url_of("contact", 0), cluster.url_of("contact", 1)
+
+
+def with_agent(a: str, b: str) -> Tuple[Client, StaffMember, str]:
+    """A customer on A whom the demo agent, on B, has claimed: (customer, agent, conversation id)."""
+    customer = Client(a)
     conversation = customer.start()["conversation_id"]
-    agent = StaffMember(cluster.url_of("contact", 1)).log_in(DEMO_AGENT)
-    console = agent.socket()
     customer.say("我要转人工")
-    console.until(queue_changed(conversation))
+    agent = StaffMember(b).log_in(DEMO_AGENT)
     [handoff] = [h for h in agent.waiting() if h["conversation_id"] == conversation]
     status, answer = agent.call("POST", f"/console/api/handoffs/{handoff['id']}/claim")
     assert status == 200, answer
-    widget = customer_socket(customer)
-    try:
-        widget.send({"type": "typing", "on": True})
-        console.until(typing(conversation, on=True))
-        customer.say("我的赎回三天了还没到账")
-        console.until(message(conversation, "我的赎回三天了还没到账"))
-        status, answer = agent.call("POST", f"/console/api/conversations/{conversation}/messages", {"text": "我来帮您查一下。"})
+    return customer, agent, conversation
+
+
+def reply(agent: StaffMember, conversation: str, text: str) -> None:
+    status, answer = agent.call("POST", f"/console/api/conversations/{conversation}/messages", {"text": text})
+    assert status == 200, answer
+
+
+def accepted_until_limited(customer: Client, bases: List[str]) -> int:
+    """Messages accepted (sent in turn through each of ``bases``) before one is refused (429)."""
+    for sent in range(3 * MESSAGES_PER_MINUTE):
+        customer.base_url = bases[sent % len(bases)]
+        status, answer, _ = customer.call("POST", "/api/v1/messages", {"text": f"第{sent}条", "client_message_id": secrets.token_hex(8)})
+        if status == 429:
+            return sent
         assert status == 200, answer
-        widget.until(lambda f: f.get("type") == "message" and f["message"]["text"] == "我来帮您查一下。")
+    raise AssertionError("never limited")
 
-        # Redis dies and comes back: live events flow again once both services have reconnected
-        redis_server.restart()
-        marker = f"还在吗 {secrets.token_hex(2)}"
 
-        def heard() -> bool:
-            customer.say(marker)
-            try:
-                console.until(message(conversation, marker), timeout=3)
-                return True
-            except AssertionError:
-                return False
+def frames_about(socket: Socket, text: str, wait: float = 0.5) -> int:
+    """How many message frames with ``text`` the socket still has, after ``wait`` seconds more."""
+    time.sleep(wait)
+    count = 0
+    while not socket.frames.empty():
+        frame = socket.frames.get()
+        count += frame["type"] == "message" and frame["message"]["text"] == text
+    return count
 
-        wait_for(heard, timeout=60, message="the console hears the customer after Redis restarted")
-        assert [m["text"] for m in customer.history()].count("我来帮您查一下。") == 1  # nothing lost or doubled
+
+def test_a_customer_on_one_contact_service_and_an_agent_on_the_other_see_each_other(cluster):
+    a, b = both(cluster)
+    supervisor_on_a = StaffMember(a).log_in(DEMO_SUPERVISOR)  # no console socket: counts nobody
+    agent = StaffMember(b).log_in(DEMO_AGENT)
+    console = agent.socket()  # on B
+    customer_ws = None
+    try:
+        wait_for(lambda: supervisor_on_a.agents_online() == 1 and agent.agents_online() == 1, 30, "the agent online on A and B")
+        customer = Client(a)
+        conversation = customer.start()["conversation_id"]
+        customer_ws = customer_socket(customer)  # on A
+        customer.say("我要转人工")
+        console.until(lambda f: f["type"] == "queue_changed" and f["conversation_id"] == conversation)
+        [handoff] = [h for h in agent.waiting() if h["conversation_id"] == conversation]
+        status, answer = agent.call("POST", f"/console/api/handoffs/{handoff['id']}/claim")
+        assert status == 200, answer
+
+        customer_ws.send({"type": "typing", "on": True})
+        console.until(typing(conversation, on=True))
+        assert customer.say("我的赎回三天了还没到账")["replies"] == []
+        console.until(message(conversation, "我的赎回三天了还没到账"))
+
+        status, answer = agent.call("POST", f"/console/api/conversations/{conversation}/typing", {"on": True})
+        assert status == 200, answer
+        customer_ws.until(lambda f: f == {"type": "typing", "on": True})
+        reply(agent, conversation, "我来帮您查一下。")
+        customer_ws.until(lambda f: f["type"] == "message" and f["message"]["text"] == "我来帮您查一下。")
+        assert frames_about(customer_ws, "我来帮您查一下。") == 0  # once, not once per process
     finally:
-        widget.close()
-        console.close()
+        for socket in (console, customer_ws):
+            if socket is not None:
+                socket.close()
+
+
+def test_a_rate_limit_holds_across_both_contact_services(cluster):
+    a, b = both(cluster)
+    customer, _, _ = with_agent(a, b)  # its messages go to the agent: no assistant to wait for
+    assert accepted_until_limited(customer, [a, b]) == MESSAGES_PER_MINUTE - 1  # "我要转人工" counted too
+    customer.base_url = b
+    status, _, headers = customer.call("POST", "/api/v1/messages", {"text": "再试", "client_message_id": secrets.token_hex(8)})
+    assert status == 429 and int(headers["Retry-After"]) > 0
+
+
+def test_after_redis_restarts_live_events_and_limits_work_again(cluster, redis_server):
+    a, b = both(cluster)
+    customer, agent, conversation = with_agent(a, b)
+    customer_ws, console = customer_socket(customer), agent.socket()
+    sockets = [customer_ws, console]
+    try:
+        redis_server.stop()
+        # Nothing stored is lost while Redis is down: both ways, through either process.
+        reply(agent, conversation, "Redis 停了，消息还在。")
+        assert "Redis 停了，消息还在。" in [m["text"] for m in customer.history()]
+        assert customer.say("收到了吗？")["replies"] == []
+        status, answer = agent.call("GET", f"/console/api/conversations/{conversation}")
+        assert status == 200 and "收到了吗？" in [m["text"] for m in answer["messages"]], answer
+
+        redis_server.start()  # empty: it kept nothing
+        # Each process subscribes again and closes its sockets (1012), so that clients reload.
+        for socket in (customer_ws, console):
+            wait_for(lambda: socket.ws.closed, 45, "the sockets closed for a reload")
+            assert socket.ws.close_code == 1012
+        customer_ws, console = customer_socket(customer), agent.socket()
+        sockets += [customer_ws, console]
+        reply(agent, conversation, "Redis 回来了。")
+        customer_ws.until(lambda f: f["type"] == "message" and f["message"]["text"] == "Redis 回来了。")
+        assert frames_about(customer_ws, "Redis 回来了。") == 0
+        customer_ws.send({"type": "typing", "on": True})
+        console.until(typing(conversation, on=True))
+        assert StaffMember(a).log_in(DEMO_SUPERVISOR).agents_online() == 1
+        # Redis counts afresh (what the processes counted alone meanwhile is not carried over).
+        assert accepted_until_limited(customer, [b, a]) == MESSAGES_PER_MINUTE
+        assert "Redis 停了，消息还在。" in [m["text"] for m in customer.history()]
+    finally:
+        for socket in sockets:
+            socket.close()
 
 
 # ---- SIGKILL under load -----------------------------------------------------------------------
@@ -110,34 +197,39 @@ QUESTIONS = [
 class Customer(threading.Thread):
     """A customer through the load balancer, one message after another, sending a message again
     (same ``client_message_id``) when the service they reached died before answering, as the
-    widget does."""
+    widget does; a new conversation every ``PER_CONVERSATION`` messages (under the rate limit)."""
+
+    PER_CONVERSATION = 15
 
     def __init__(self, url: str, messages: int):
         super().__init__(daemon=True)
         self.client = Client(url)
-        self.client.start()
         self.messages = messages
         self.sent: List[str] = []
-        self.resent = 0
         self.failure = None
+
+    def _until_taken(self, call: Callable[[], Tuple[int, dict]]) -> dict:
+        for _ in range(60):
+            try:
+                status, answer = call()
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                status, answer = None, {}
+            if status == 200:
+                return answer
+            assert status in (None, 502, 503, 504), (status, answer)
+            time.sleep(0.5)
+        raise AssertionError("never taken")
 
     def run(self) -> None:
         try:
             for n in range(self.messages):
+                if n % self.PER_CONVERSATION == 0:
+                    self.client.session_token = None
+                    answer = self._until_taken(lambda: self.client.call("POST", "/api/v1/sessions", {}, auth=False)[:2])
+                    self.client.session_token = answer["session_token"]
                 client_id = secrets.token_hex(8)
-                text = f"{QUESTIONS[n % len(QUESTIONS)]}"
-                for attempt in range(60):
-                    try:
-                        status, answer, _ = self.client.call("POST", "/api/v1/messages", {"text": text, "client_message_id": client_id})
-                    except (urllib.error.URLError, ConnectionError, TimeoutError):
-                        status = None
-                    if status == 200:
-                        break
-                    assert status in (None, 502, 503, 504), (status, answer)
-                    self.resent += 1
-                    time.sleep(0.5)
-                else:
-                    raise AssertionError(f"message {client_id} never taken")
+                body = {"text": QUESTIONS[n % len(QUESTIONS)], "client_message_id": client_id}
+                self._until_taken(lambda: self.client.call("POST", "/api/v1/messages", body)[:2])
                 self.sent.append(client_id)
         except Exception as error:  # noqa: BLE001 — reported by the test
             self.failure = error
