@@ -289,11 +289,13 @@ def main() -> None:
                     actions=int(os.environ.get("CLUSTER_ACTIONS", 2)), port=int(os.environ.get("CLUSTER_PORT", 8080)))
     workdir = Path(tempfile.mkdtemp(prefix="evergreen-cluster-"))
     cluster = Cluster(args.model, workdir, database_url, redis_url, layout).start()
+    names = {"contact": "contact services", "rasa": "Rasa servers", "actions": "action servers"}
+    database = urlsplit(database_url)
     print(f"\nEvergreen Wealth assistant is running as a cluster (logs: {workdir}):\n"
-          f"  load balancer (nginx)   {cluster.url}/   (widget, app API, console at /console/)\n"
-          + "".join(f"  {kind:<22}  {', '.join(cluster.url_of(kind, i) for i in range(len(ports)))}\n"
+          f"  load balancer (nginx)   {cluster.url}/   (demo website, app API, console at /console/)\n"
+          + "".join(f"  {names[kind]:<22}  {', '.join(cluster.url_of(kind, i) for i in range(len(ports)))}\n"
                     for kind, ports in layout.ports.items())
-          + f"  database {urlsplit(database_url)._replace(netloc=urlsplit(database_url).hostname or '').geturl()}, Redis {redis_url}\n"
+          + f"  on database {database.path.lstrip('/')} at {database.hostname}, Redis {redis_url}\n"
           "Ctrl-C stops everything.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -28,7 +28,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.support.clients import REFERENCE
+from tests.support.clients import REFERENCE, Client
+from tests.support.database import new_database
+from tests.support.ports import free_port
 from tests.support.system import ROOT
 
 README = ROOT / "README.md"
@@ -126,6 +128,7 @@ CHECKS: List[Tuple[str, Check, str]] = [
     ("make install", ok, ""),
     ("make train", ok, ""),
     ("make shell", ok, "on a terminal of its own (test_make_shell_beside_make_run)"),
+    ("make cluster", ok, "beside make run, nginx on another port (test_make_cluster_as_written)"),
     ("长青货币宝起购金额是多少", answers("起购金额"), ""),
     ("这是诈骗", files_a_complaint, ""),
     ("TOKEN=$(cat var/staff-demo-token)", ok, ""),
@@ -243,7 +246,7 @@ def test_readme_commands_work_as_written(clone: Path, make_run):
     try:
         for command in [command for block in shell_blocks(markdown) for command in commands_of(block)]:
             _, check, _ = check_for(command)
-            if check is None or command.startswith("make run") or command.startswith("make shell"):
+            if check is None or command.split("#")[0].strip() in ("make run", "make shell", "make cluster"):
                 continue
             status, output = bash.run(command)
             check(status, output, clone)
@@ -290,3 +293,36 @@ def on_a_terminal(command: List[str], cwd: Path, steps: List[Tuple[str, str]], t
             os.killpg(process.pid, signal.SIGKILL)
         os.close(main)
     return seen.decode(errors="replace"), process.returncode
+
+
+def test_make_cluster_as_written(clone: Path, make_run):
+    """`make cluster` beside `make run` (nginx on ``CLUSTER_PORT``, a database of its own): the
+    banner names every process, a question is answered through nginx, and Ctrl-C stops them all."""
+    port = free_port()
+    with new_database("postgresql", clone) as database_url:
+        env = reader_env(CLUSTER_PORT=str(port), DATABASE_URL=database_url)
+        log = open(clone / "make-cluster.log", "wb")
+        process = subprocess.Popen(["make", "cluster"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while "Ctrl-C stops everything" not in (clone / "make-cluster.log").read_text(errors="replace"):
+                assert process.poll() is None, (clone / "make-cluster.log").read_text(errors="replace")[-3000:]
+                assert time.monotonic() < deadline, "make cluster did not come up"
+                time.sleep(1)
+            banner = (clone / "make-cluster.log").read_text(errors="replace")
+            listed = {kind: re.findall(r"http://127\.0\.0\.1:(\d+)", line)
+                      for kind, line in re.findall(r"^  (contact services|Rasa servers|action servers) +(.*)$", banner, re.M)}
+            assert {kind: len(ports) for kind, ports in listed.items()} == {
+                "contact services": 2, "Rasa servers": 2, "action servers": 2}, banner
+            customer = Client(f"http://127.0.0.1:{port}")
+            customer.start()
+            assert "100 元" in "\n".join(r["text"] for r in customer.say("长青货币宝起购金额是多少")["replies"])
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=60)
+            busy = [p for p in [port] + [int(p) for ports in listed.values() for p in ports] if port_in_use(int(p))]
+            assert busy == [], f"still listening after Ctrl-C: {busy}"
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            log.close()
