@@ -18,6 +18,7 @@ from bot.core import metrics
 from bot.core.channel import Capabilities, Channel
 from bot.core.customers import profile_of
 from bot.core.db import make_engine, session_factory
+from bot.core.leases import Leases
 from bot.core.link_codes import LinkCodes
 from bot.core.models import Conversation, Message
 from bot.core.rasa_client import AnswerFailed, AssistantUnavailable, RasaClient
@@ -60,11 +61,11 @@ class Conversations:
         # and closed by the app (bot/server/app.py).
         self.shared = SharedState.from_url(settings.redis_url)
         self.link_codes = LinkCodes(self.store.sessions, self.shared.rates)
+        self.leases = Leases(self.store.sessions, settings.lease_seconds)  # jobs one process of several runs
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_token, settings.actions_url)
         self.limiter = Limiter(self.shared.rates, Rate("messages", settings.rate_limit_messages, settings.rate_limit_window))
         self.shared.bus.subscribe(CUSTOMERS, self._notified)
         self.channels = list(channels)
-        self._in_flight: Set[int] = set()
         self.handoffs = HandoffRouter(self)
 
     async def db(self, function, *args, **kwargs):
@@ -132,7 +133,9 @@ class Conversations:
 
     async def answer(self, inbound: Message, profile: Dict[str, Any], retry: bool = False) -> List[Message]:
         """Get the assistant's replies to a stored message and deliver them. Returns the stored
-        replies (none on failure).
+        replies (none on failure, or when another process answered it first). The caller holds the
+        message's claim (ConversationStore.claim: it stored the message, or the retry loop took it),
+        so of several processes one answers it; a failure gives the claim up for the retry loop.
 
         If the assistant fails, the message stays pending for the retry loop and the customer gets
         one apology (the first time only: not on a ``retry``). A failure of this very message (the
@@ -141,14 +144,6 @@ class Conversations:
         assistant cannot answer never holds up the others. On a ``retry`` an outage is raised
         (AssistantUnavailable): the loop stops until the assistant is back."""
         conversation_id = inbound.conversation_id
-        if inbound.id in self._in_flight:  # the retry loop and a channel's task may both get to it
-            return []
-        self._in_flight.add(inbound.id)
-        # The retry loop read the message as pending a moment ago; another task may have answered
-        # it since (its replies are stored before it leaves _in_flight): answer once only.
-        if retry and not await self.db(self.store.still_pending, inbound.id):
-            self._in_flight.discard(inbound.id)
-            return []
         await self.notify(conversation_id, {"type": "typing", "on": True})
         stored: List[Message] = []
         handoff = outage = None
@@ -167,6 +162,8 @@ class Conversations:
                 started = time.monotonic()
                 answer = await self.rasa.send(conversation_id, inbound.text, metadata, payload=inbound.payload)
                 stored = await self.db(self.store.store_replies, inbound, answer.replies, understanding=answer.understanding)
+                if stored is None:  # another process answered it meanwhile (a claim that ran out): its answer stands
+                    return []
                 metrics.ASSISTANT_REPLY_SECONDS.labels(conversation.channel).observe(time.monotonic() - started)
                 handoff = answer.handoff
                 replied_in = (answer.understanding or {}).get("language")
@@ -179,7 +176,7 @@ class Conversations:
                 outage = None if isinstance(error, AnswerFailed) else error
                 stored = await self._answer_failed(inbound, conversation, retry, outage is None)
         finally:
-            self._in_flight.discard(inbound.id)
+            await self.db(self.store.unclaim, inbound.id)  # nothing, once answered
             await self.notify(conversation_id, {"type": "typing", "on": False})
         for message in stored:
             await self.deliver(message)
@@ -247,9 +244,16 @@ class Conversations:
     async def retry_pending(self) -> None:
         """Answer the messages still pending, oldest first: those stored while the assistant was
         down, and those it failed on whose wait is over. An outage ends the pass (tried again
-        later); a message that fails again waits longer and the others go on."""
+        later); a message that fails again waits longer and the others go on. Each message is
+        claimed first; one another process holds (or just answered) is left to it, and so are the
+        later messages of its conversation in this pass, which keeps a conversation's answers in
+        order when several processes retry at once."""
+        busy: Set[str] = set()
         for inbound in await self.db(self.store.pending_inbound, datetime.now(timezone.utc)):
-            if inbound.id in self._in_flight:
+            if inbound.conversation_id in busy:
+                continue
+            if not await self.db(self.store.claim, inbound.id, datetime.now(timezone.utc)):
+                busy.add(inbound.conversation_id)
                 continue
             conversation = await self.db(self.store.conversation, inbound.conversation_id)
             try:

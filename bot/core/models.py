@@ -82,6 +82,9 @@ class Message(Base):
     # after MAX_ATTEMPTS the message is parked for supervisors.
     attempts = Column(Integer, nullable=False, default=0, server_default="0")
     next_attempt_at = Column(DateTime(timezone=True))
+    # Until when a process answering this pending message holds it (ConversationStore.claim): the
+    # others leave it alone; a killed process's claim runs out and the retry loop answers it.
+    claimed_until = Column(DateTime(timezone=True))
     # Keyed hash of where the message came from (client address, Telegram user, mail sender), for
     # abuse limits that must not store the address itself.
     origin = Column(String(64))

@@ -83,6 +83,9 @@ class Settings:
     # A message the assistant fails on (not an outage) is tried again after retry_interval, doubling
     # up to 5 minutes, and parked for supervisors after this many failures (docs/architecture.md).
     max_answer_attempts: int = field(default_factory=lambda: int(os.environ.get("CONTACT_MAX_ANSWER_ATTEMPTS", "5")))
+    # The term of a lease (bot/core/leases.py): a job one process of several runs (the mailbox
+    # reader, a Telegram chat's sending) moves to another within it when its process dies (seconds).
+    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("CONTACT_LEASE_SECONDS", "15")))
     # How often (seconds) complaints past a deadline are looked for and escalated.
     overdue_interval: float = field(default_factory=lambda: float(os.environ.get("CONTACT_OVERDUE_INTERVAL", "60")))
     # Honest waiting for an agent (docs/architecture.md, "Honest waiting"): the service level a

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core.models import Conversation, Customer, Message
+from bot.core.models import Conversation, Customer, Message, utcnow
 from bot.core.time import as_aware
 from bot.core.vault import Vault
 from bot.privacy import mask_sensitive
@@ -27,6 +27,9 @@ class Button:
 
 # A message the assistant failed on waits RETRY_BACKOFF_CAP at most between attempts.
 RETRY_BACKOFF_CAP = timedelta(minutes=5)
+# How long a process answering a message holds it (its claim): longer than an answer takes
+# (Rasa's timeout is 30 s), short enough that a killed process's messages are answered soon.
+ANSWER_CLAIM = timedelta(seconds=90)
 
 
 def message_dict(message: Message) -> Dict[str, Any]:
@@ -85,11 +88,13 @@ class ConversationStore:
         to it): ``text`` is stored with secrets and personal numbers masked, the mobile numbers of
         ``sealed_from`` (default: ``text``) sealed beside it, in the caller's transaction. The
         message is for the assistant (``pending``) while the assistant has the conversation, for
-        the agents (``for_agent``) while they have it, unless ``status`` says otherwise."""
+        the agents (``for_agent``) while they have it, unless ``status`` says otherwise. A pending
+        message is claimed (:meth:`claim`) by the storing process, which answers it next."""
         if status is None:
             status = "pending" if session.get(Conversation, conversation_id).owner == "bot" else "for_agent"
         message = Message(conversation_id=conversation_id, client_message_id=client_message_id, direction="in",
-                          sender="customer", text=mask_sensitive(text), status=status, payload=payload, origin=origin)
+                          sender="customer", text=mask_sensitive(text), status=status, payload=payload, origin=origin,
+                          claimed_until=utcnow() + ANSWER_CLAIM if status == "pending" else None)
         session.add(message)
         session.flush()
         for number in self.vault.seal(conversation_id, text if sealed_from is None else sealed_from):
@@ -99,12 +104,30 @@ class ConversationStore:
 
     def for_assistant(self, message_id: int) -> None:
         """A message kept for the agents goes to the assistant after all (the customer left the
-        queue with it, or the agents had closed)."""
+        queue with it, or the agents had closed); claimed by this process, which answers it next."""
         with self.sessions() as session:
             message = session.get(Message, message_id)
             if message.status == "for_agent":
-                message.status = "pending"
+                message.status, message.claimed_until = "pending", utcnow() + ANSWER_CLAIM
                 session.commit()
+
+    def claim(self, message_id: int, now: datetime) -> bool:
+        """Take a pending message to answer it, unless another process holds it (its claim has
+        not run out): of several processes (or the retry loop and a live answer) one gets it."""
+        with self.sessions() as session:
+            taken = session.execute(
+                update(Message).where(Message.id == message_id, Message.status == "pending",
+                                      or_(Message.claimed_until.is_(None), Message.claimed_until <= now))
+                .values(claimed_until=now + ANSWER_CLAIM).execution_options(synchronize_session=False)).rowcount
+            session.commit()
+            return taken == 1
+
+    def unclaim(self, message_id: int) -> None:
+        """The answer failed: the message, still pending, is free for the retry loop at once."""
+        with self.sessions() as session:
+            session.execute(update(Message).where(Message.id == message_id, Message.status == "pending")
+                            .values(claimed_until=None).execution_options(synchronize_session=False))
+            session.commit()
 
     def store_inbound(self, conversation_id: str, client_message_id: str, text: str, also: Sequence[Any] = (),
                       payload: Optional[str] = None, origin: Optional[str] = None) -> Tuple[Message, bool]:
@@ -135,10 +158,23 @@ class ConversationStore:
         ).scalar_one_or_none()
 
     def store_replies(self, inbound: Message, replies: List[Dict[str, Any]], sender: str = "bot", answered: bool = True,
-                      understanding: Optional[Dict[str, Any]] = None) -> List[Message]:
+                      understanding: Optional[Dict[str, Any]] = None) -> Optional[List[Message]]:
         """Store replies to ``inbound``; when ``answered`` the inbound message is done, with what
-        the assistant ``understood`` in it."""
+        the assistant ``understood`` in it, unless it was answered already (two processes asked
+        the assistant when a claim ran out mid-answer): then nothing is stored (None)."""
         with self.sessions() as session:
+            if answered:
+                understood = {}
+                if understanding:
+                    understood = {"intent": (understanding.get("intent") or "")[:64] or None,
+                                  "confidence": understanding.get("confidence"),
+                                  "action": (understanding.get("action") or "")[:64] or None}  # the first to answer
+                done = session.execute(update(Message).where(Message.id == inbound.id, Message.status == "pending")
+                                       .values(status="answered", **understood)
+                                       .execution_options(synchronize_session=False)).rowcount
+                if done != 1:
+                    session.rollback()
+                    return None
             stored = [
                 Message(
                     conversation_id=inbound.conversation_id, direction="out", sender=sender, text=reply["text"],
@@ -148,13 +184,6 @@ class ConversationStore:
                 for reply in replies
             ]
             session.add_all(stored)
-            if answered:
-                customer_message = session.get(Message, inbound.id)
-                customer_message.status = "answered"
-                if understanding:
-                    customer_message.intent = (understanding.get("intent") or "")[:64] or None
-                    customer_message.confidence = understanding.get("confidence")
-                    customer_message.action = (understanding.get("action") or "")[:64] or None  # the first to answer
             session.commit()
             return stored
 
@@ -223,11 +252,6 @@ class ConversationStore:
             audited(session)
             session.commit()
             return message
-
-    def still_pending(self, message_id: int) -> bool:
-        """Whether a customer message still waits for the assistant's answer."""
-        with self.sessions() as session:
-            return session.execute(select(Message.status).where(Message.id == message_id)).scalar() == "pending"
 
     def replies_to(self, inbound_id: int) -> List[Message]:
         with self.sessions() as session:

@@ -143,7 +143,8 @@ def _quote(folder: str) -> str:
 
 class MailboxReader:
     """Reads one folder. ``fetch_round()`` is blocking (call it in a thread); ``run()`` is the
-    asyncio loop around it. One reader per folder and process."""
+    asyncio loop around it. One reader per folder: of several contact-service processes, the one
+    holding the mailbox lease runs one (processing.py), a new one for each time it takes the lease."""
 
     def __init__(self, config: ImapConfig, store: Store) -> None:
         self.config = config

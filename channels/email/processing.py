@@ -52,6 +52,7 @@ URGENCY = {"report_fraud": 2, "file_complaint": 1}  # a reading of subject or te
 FIRST_HUMAN_REPLY = timedelta(hours=24)
 GIVE_UP_AFTER = 5  # processing attempts before a mail is left for an operator
 SWEEP_SECONDS = 30.0
+MAILBOX_LEASE = "email-mailbox"  # held by the one process of several that reads the mailbox (bot/core/leases.py)
 
 
 @dataclass(frozen=True)
@@ -90,50 +91,69 @@ class MailProcessor:
         # service_hours' clock: the one the tickets' times come from (EVERGREEN_CLOCK in demos)
         self.outbox_worker = OutboxWorker(service.store.sessions, smtp, clock=service_hours.now,
                                           base_delay=timedelta(seconds=retry_seconds)) if smtp else None
-        self.reader = MailboxReader(imap, self._keep) if imap else None
-        self._work = asyncio.Event()
-        self._stop = asyncio.Event()
+        self.imap = imap
+        self._received = asyncio.Event()  # the mailbox reader kept a mail
+        self._replied = asyncio.Event()  # an agent answered a ticket
         self._tasks: List[asyncio.Task] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     # --- running -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Every process mails agents' replies and sends the outbox (both claim their rows); the
+        one holding the mailbox lease reads the mailbox and processes the mail kept."""
         self._loop = asyncio.get_running_loop()
         if self.outbox_worker:
             await self.outbox_worker.start()  # first recovers what a stopped process left mid-send
-        self._tasks.append(asyncio.create_task(self._process_forever(), name="email-tickets"))
-        if self.reader:
-            self._tasks.append(asyncio.create_task(self.reader.run(self._stop), name="email-mailbox"))
+        self._tasks.append(asyncio.create_task(self._rounds(self.mail_agent_replies, self._replied), name="email-replies"))
+        if self.imap:
+            self._tasks.append(asyncio.create_task(self.service.leases.lead(MAILBOX_LEASE, self._read_mailbox),
+                                                   name="email-mailbox"))
 
     async def stop(self) -> None:
-        self._stop.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.outbox_worker:
             await self.outbox_worker.stop()
 
+    async def _read_mailbox(self) -> None:
+        """The mailbox lease's job: a new reader's rounds, and processing what is kept (also what a
+        process that died left unprocessed). Stopped (lease lost, service stopping), the reader
+        ends its round or cuts its IDLE short and logs out."""
+        stop = asyncio.Event()
+        reading = asyncio.create_task(MailboxReader(self.imap, self._keep).run(stop), name="email-mailbox-reader")
+        processing = asyncio.create_task(self._rounds(self.process_received, self._received), name="email-tickets")
+        try:
+            await asyncio.wait({reading, processing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.set()
+            processing.cancel()
+            ended = await asyncio.gather(reading, processing, return_exceptions=True)
+        if isinstance(ended[0], Exception):
+            raise ended[0]  # a refused login: the lease's loop logs it and tries again
+
     def _keep(self, raw: bytes, uid: int) -> None:
         """The mailbox reader's store (in its thread): keep the mail, then wake the processing."""
         if self.tickets.store_received(raw, uid, service_hours.now()):
-            self._loop.call_soon_threadsafe(self._work.set)
+            self._loop.call_soon_threadsafe(self._received.set)
 
     def wake_for(self, message: Message) -> None:
         """An outbound message is waiting (EmailChannel.deliver): an agent answered a ticket?"""
         if message.sender == "agent" and message.conversation_id.startswith(CONVERSATION_PREFIX):
-            self._work.set()
+            self._replied.set()
 
-    async def _process_forever(self) -> None:
+    @staticmethod
+    async def _rounds(work, wake: asyncio.Event) -> None:
+        """``work()`` when woken, and every SWEEP_SECONDS."""
         while True:
-            self._work.clear()
+            wake.clear()
             try:
-                await self.process_received()
-                await self.mail_agent_replies()
+                await work()
             except Exception:  # the database may be away for a while; the next round tries again
                 logger.exception("email processing round failed")
             try:
-                await asyncio.wait_for(self._work.wait(), timeout=SWEEP_SECONDS)
+                await asyncio.wait_for(wake.wait(), timeout=SWEEP_SECONDS)
             except asyncio.TimeoutError:
                 pass
 

@@ -8,6 +8,12 @@ when the process stops or Telegram is down (a sweep at start and every minute pi
 left), order is kept, and a message may be sent twice if the process stops between Telegram's
 answer and the cursor's commit (at least once, never reordered).
 
+With several contact-service processes, a chat's worker sends only while its process holds the
+chat's lease (``telegram:<conversation id>``, bot/core/leases.py), so one process at a time
+sends a chat's messages. A worker that finds the lease held elsewhere looks again every
+LEASE_WAIT seconds while the chat has unsent messages: the holder may have ended its round just
+before this process's message was stored. A holder killed mid-round leaves the lease to run out.
+
 Telegram's limits: python-telegram-bot's ``AIORateLimiter`` spaces the calls (30 a second
 overall); a 429 (``RetryAfter``) waits as long as Telegram says and tries the same message
 again; 5xx and network errors back off (1 s doubling to 60 s) and try again; ``Forbidden``
@@ -41,6 +47,7 @@ T = TypeVar("T")
 PREFIX = conversation_id_for(0)[:3]  # "tg-": the conversations of this channel
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 60.0
 SWEEP_INTERVAL = 60.0
+LEASE_WAIT = 0.5
 
 
 class Blocked(Exception):
@@ -123,11 +130,14 @@ class TelegramSender:
             while True:
                 self.again.discard(conversation_id)
                 try:
-                    await self.drain(conversation_id)
+                    if not await self.service.leases.run_held(f"telegram:{conversation_id}", lambda: self.drain(conversation_id)):
+                        await asyncio.sleep(LEASE_WAIT)  # another process is sending this chat's messages
+                        if await self.service.db(self.store.has_unsent, conversation_id):
+                            self.again.add(conversation_id)
                     backoff = FIRST_BACKOFF
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # the database, most likely: try again after a pause
+                except Exception:  # the database (or the lease lost with it), most likely: try again after a pause
                     logger.exception("sending to telegram conversation %s failed; retrying", conversation_id)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF)

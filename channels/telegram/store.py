@@ -111,6 +111,14 @@ class TelegramStore:
                      .order_by(Message.id).limit(limit))
             return list(session.execute(query).scalars())
 
+    def has_unsent(self, conversation_id: str) -> bool:
+        """Whether the chat (not blocked) has outbound messages not sent yet."""
+        with self.sessions() as session:
+            query = (select(Message.id).join(TelegramChat, TelegramChat.conversation_id == Message.conversation_id)
+                     .where(Message.conversation_id == conversation_id, TelegramChat.blocked_at.is_(None),
+                            Message.direction == "out", Message.id > TelegramChat.delivered_up_to))
+            return session.execute(query.limit(1)).first() is not None
+
     def delivered(self, conversation_id: str, message_id: int) -> None:
         """Move the cursor past a sent message (never back)."""
         with self.sessions() as session:

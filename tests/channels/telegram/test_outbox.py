@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 
+from bot.core.leases import Leases
 from bot.core.models import Conversation
 from bot.core.store import ConversationStore
 from bot.core.vault import Vault
@@ -27,7 +28,10 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
 
 class Service:
-    """What the sender needs of the contact service: its way to run database work."""
+    """What the sender needs of the contact service: its way to run database work, its leases."""
+
+    def __init__(self, sessions):
+        self.leases = Leases(sessions, 15)
 
     async def db(self, function, *args, **kwargs):
         return await asyncio.to_thread(function, *args, **kwargs)
@@ -49,7 +53,7 @@ def setup(sessions, api):
         session.commit()
     config = telegram_config({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s", "TELEGRAM_API_URL": api.base_url})
     store = TelegramStore(sessions)
-    return ConversationStore(sessions, Vault("7ZCV3kq0mBo0z8Tyv2_2iB5h8mYZQW1GgbqZ6vGPrLk=")), store, lambda: TelegramSender(Service(), store, make_bot(config))
+    return ConversationStore(sessions, Vault("7ZCV3kq0mBo0z8Tyv2_2iB5h8mYZQW1GgbqZ6vGPrLk=")), store, lambda: TelegramSender(Service(sessions), store, make_bot(config))
 
 
 async def send_all(sender: TelegramSender) -> None:
