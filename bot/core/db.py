@@ -9,11 +9,12 @@ from typing import Sequence
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 1_403_000_018  # PostgreSQL advisory lock held while one process migrates
 
 
 def make_engine(url: str) -> Engine:
@@ -43,7 +44,17 @@ def migrate(engine: Engine, channel_migrations: Sequence[Path] = ()) -> None:
     config.set_main_option("version_locations", os.pathsep.join(str(p) for p in (MIGRATIONS / "versions", *channel_migrations)))
     config.attributes["url"] = str(engine.url)
     config.attributes["engine"] = engine
-    command.upgrade(config, "heads")
+    if engine.dialect.name != "postgresql":
+        command.upgrade(config, "heads")
+        return
+    # Several processes may start at once (a cluster, a rollout): they take turns, and the ones
+    # after the first find nothing to do. The lock ends with its connection, even on SIGKILL.
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            command.upgrade(config, "heads")
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
 
 
 def session_factory(engine: Engine) -> sessionmaker:
