@@ -432,12 +432,31 @@ def test_nginx_refuses_a_broken_configuration(tmp_path):
     assert nginx_test(broken, tmp_path).returncode != 0
 
 
+def server_blocks(config: str) -> Dict[str, str]:
+    """upstream name -> the text of the ``server { … }`` block that proxies to it."""
+    blocks = {}
+    for start in (match.start() for match in re.finditer(r"^\s*server \{", config, re.MULTILINE)):
+        depth, end = 0, start
+        for end in range(config.index("{", start), len(config)):
+            depth += {"{": 1, "}": -1}.get(config[end], 0)
+            if depth == 0:
+                break
+        block = config[start:end + 1]
+        for upstream in re.findall(r"proxy_pass http://(\w+);", block):
+            blocks[upstream] = block
+    return blocks
+
+
 def test_nginx_proxies_as_bot_cluster_does_to_the_instances_systemd_starts():
     ours = NGINX_CONF.read_text()
     cluster = nginx_config(Layout(1, 1, 1), Path("/tmp"))
-    for line in sorted({line.strip() for line in cluster.splitlines()
-                        if line.strip().startswith(("proxy_set_header", "proxy_next_upstream", "proxy_http_version", "map "))}):
-        assert line in ours, f"bot/cluster.py's nginx has {line!r}"
+    assert "map $http_upgrade $connection_upgrade {\n    default upgrade;\n    '' '';\n  }" in ours
+    our_blocks, cluster_blocks = server_blocks(ours), server_blocks(cluster)
+    assert set(our_blocks) == set(cluster_blocks)
+    for upstream, block in cluster_blocks.items():
+        for line in {line.strip() for line in block.splitlines() if line.strip().startswith(("proxy_", "client_"))}:
+            if not line.startswith("proxy_read_timeout"):
+                assert line in our_blocks[upstream], f"{upstream}: bot/cluster.py's nginx has {line!r}"
     upstreams = {name: [int(port) for port in re.findall(r"server 127\.0\.0\.1:(\d+)", body)]
                  for name, body in re.findall(r"upstream (\w+) \{(.*?)\}", ours, re.DOTALL)}
     instances = target_instances()
@@ -445,5 +464,4 @@ def test_nginx_proxies_as_bot_cluster_does_to_the_instances_systemd_starts():
                          "action_servers": instances["actions"]}
     settings = env_file(SYSTEMD / "evergreen.env.example")
     for url, upstream in ((settings["RASA_URL"], "rasa_servers"), (settings["ACTIONS_URL"], "action_servers")):
-        listen = url.split("://", 1)[1]
-        assert re.search(rf"listen {re.escape(listen)};\s*(?:\S.*\n\s*)*?location / \{{\s*proxy_pass http://{upstream};", ours), url
+        assert f"listen {url.split('://', 1)[1]};" in our_blocks[upstream], url
