@@ -14,6 +14,9 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Dict, Iterator, List, Set
@@ -32,8 +35,10 @@ from cryptography.x509.oid import NameOID
 
 from bot.cluster import Cluster, Layout, nginx_config
 from bot.http.settings import HttpSettings
-from bot.launcher import TRACKER_STORE
+from bot.launcher import TRACKER_STORE, _wait_until_up
 from bot.server.production import problems
+from tests.support.database import new_database
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -271,6 +276,45 @@ def test_the_rasa_servers_get_their_endpoints_file_and_every_variable_it_and_the
     assert endpoint_variables(mounted) <= set(environment)
     own = {entry["name"] for entry in container.get("env", [])}  # what Kubernetes expands in $(NAME)
     assert set(re.findall(r"\$\(([A-Z0-9_]+)\)", " ".join(argv))) <= own
+
+
+def test_the_migration_job_then_the_action_and_contact_pods_start_in_production_mode(manifests, tmp_path):
+    """The Job's, the action server's and the contact service's commands, each with only the
+    environment its container gets (placeholders filled), on a new PostgreSQL database: the
+    migrations run and both services answer their health path. Only the addresses are moved to
+    free loopback ports. (Rasa is left out: its endpoints are checked below, and its model takes
+    a minute and most of a gigabyte to load.)"""
+    (job,) = of_kind(manifests, "Job").values()
+    pods = {kind: doc["spec"]["template"]["spec"]["containers"][0] for kind, doc in deployments(manifests).items()}
+    actions_port, contact_port = free_port(), free_port()
+    local = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+    def command(container: dict, **replace: str) -> List[str]:
+        argv = [sys.executable if arg == "python" else arg for arg in container["command"] + container.get("args", [])]
+        return [replace.get(argv[i - 1], arg) if i else arg for i, arg in enumerate(argv)]
+
+    def environment(container: dict, database_url: str, **overrides: str) -> Dict[str, str]:
+        return {**filled(container_environment(container, manifests)), **local, "DATABASE_URL": database_url, **overrides}
+
+    processes: List[subprocess.Popen] = []
+    with new_database("postgresql", tmp_path) as database_url:
+        try:
+            (migrate,) = job["spec"]["template"]["spec"]["containers"]
+            subprocess.run(command(migrate), cwd=ROOT, env=environment(migrate, database_url), check=True, timeout=120)
+            processes.append(subprocess.Popen(command(pods["actions"], **{"--port": str(actions_port)}), cwd=ROOT,
+                                              env=environment(pods["actions"], database_url, SANIC_HOST="127.0.0.1")))
+            _wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[-1], 120)
+            processes.append(subprocess.Popen(command(pods["contact"]), cwd=ROOT, env=environment(
+                pods["contact"], database_url, CONTACT_HOST="127.0.0.1", CONTACT_PORT=str(contact_port),
+                RASA_URL=f"http://127.0.0.1:{free_port()}", ACTIONS_URL=f"http://127.0.0.1:{actions_port}")))
+            _wait_until_up(f"http://127.0.0.1:{contact_port}/health", processes[-1], 120)
+            with pytest.raises(urllib.error.HTTPError) as answer:  # production mode: no demo page
+                urllib.request.urlopen(f"http://127.0.0.1:{contact_port}/")
+            assert answer.value.code == 404
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=20)
 
 
 # --- Rasa's endpoints file, read by Rasa --------------------------------------------------------------
