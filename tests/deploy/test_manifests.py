@@ -287,7 +287,7 @@ def test_the_migration_job_then_the_action_and_contact_pods_start_in_production_
     (job,) = of_kind(manifests, "Job").values()
     pods = {kind: doc["spec"]["template"]["spec"]["containers"][0] for kind, doc in deployments(manifests).items()}
     actions_port, contact_port = free_port(), free_port()
-    local = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    local = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # "python -m" in the image's WORKDIR finds the code, as here
 
     def command(container: dict, **replace: str) -> List[str]:
         argv = [sys.executable if arg == "python" else arg for arg in container["command"] + container.get("args", [])]
