@@ -26,6 +26,7 @@ from bot.http.client_address import request_address
 from bot.http.staff import require_role
 from bot.http import inputs
 from bot.core.conversations import Conversations
+from bot.core.db import taking_turns
 from bot.http import routes
 from bot.http.errors import ApiError, csv_attachment, json_body
 from bot.core.models import Message
@@ -323,7 +324,7 @@ def install(app, service: Conversations) -> None:
         desk.push.loop = asyncio.get_running_loop()
 
         def demo_accounts():  # they exist in demo mode only
-            with service.store.sessions() as session:
+            with taking_turns(service.engine), service.store.sessions() as session:
                 if service.settings.demo:
                     seed_demo(session)
                 else:

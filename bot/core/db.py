@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from alembic import command
 from alembic.config import Config
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-MIGRATION_LOCK = 1_403_000_018  # PostgreSQL advisory lock held while one process migrates
+STARTUP_LOCK = 1_403_000_018  # PostgreSQL advisory lock: start-up writes take turns (taking_turns)
 
 
 def make_engine(url: str) -> Engine:
@@ -44,17 +45,24 @@ def migrate(engine: Engine, channel_migrations: Sequence[Path] = ()) -> None:
     config.set_main_option("version_locations", os.pathsep.join(str(p) for p in (MIGRATIONS / "versions", *channel_migrations)))
     config.attributes["url"] = str(engine.url)
     config.attributes["engine"] = engine
-    if engine.dialect.name != "postgresql":
+    with taking_turns(engine):  # the processes after the first find nothing to do
         command.upgrade(config, "heads")
+
+
+@contextlib.contextmanager
+def taking_turns(engine: Engine) -> Iterator[None]:
+    """What processes starting at once (a cluster, a rollout) write at start — migrations, the
+    demo accounts — done by one at a time: on PostgreSQL an advisory lock held by a connection of
+    its own (it ends with the connection, even on SIGKILL); SQLite serialises writers itself."""
+    if engine.dialect.name != "postgresql":
+        yield
         return
-    # Several processes may start at once (a cluster, a rollout): they take turns, and the ones
-    # after the first find nothing to do. The lock ends with its connection, even on SIGKILL.
     with engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
         try:
-            command.upgrade(config, "heads")
+            yield
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -22,6 +22,7 @@ from bot.console import agents, auth, pages, quality, review
 from bot.core import customers, metrics as core_metrics
 from bot.core.channel import Channel
 from bot.core.conversations import Conversations
+from bot.core.db import taking_turns
 from bot.http.settings import HttpSettings
 from bot.http import errors, inputs, metrics
 from bot.http.host import Host
@@ -50,7 +51,7 @@ def create_app(settings: Optional[HttpSettings] = None, channels: Optional[Seque
     async def start(app, _loop):
         await conversations.db(registry.migrate, conversations.engine)
         if settings.demo:
-            with conversations.store.sessions() as session:
+            with taking_turns(conversations.engine), conversations.store.sessions() as session:
                 customers.upsert(session, customers.read_export(customers.DEMO_CUSTOMERS))
         await conversations.rasa.start()
         await conversations.shared.start()  # Redis's live events and presence, when REDIS_URL is set
