@@ -209,6 +209,8 @@ async def _soak(base_url: str, customers: int, seconds: float, texts: List[str],
     sent: List[tuple] = []  # (conversation, client message id)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+        # A fresh Rasa spends seconds on its first messages (lazy loading): not what a soak measures.
+        await _conversation(WidgetConversation(session, base_url), _take(texts, 5))
 
         async def customer(index: int) -> WidgetConversation:
             conversation = WidgetConversation(session, base_url)
@@ -253,7 +255,7 @@ async def _soak(base_url: str, customers: int, seconds: float, texts: List[str],
 def soak(base_url: str, customers: int, minutes: float, texts: Optional[List[str]] = None,
          pause: tuple = (8.0, 12.0)) -> Dict[str, Any]:
     """``customers`` visitors, each writing a message every 8–12 s (``pause``) for ``minutes``
-    against the widget API at ``base_url``. Reports errors (a non-2xx answer, no reply), lost
+    against the widget API at ``base_url``, after 5 warm-up messages. Reports errors (a non-2xx answer, no reply), lost
     messages (sent, yet no reply stored in the conversation's history) and the latencies."""
     return asyncio.run(_soak(base_url, customers, 60 * minutes, texts or conversation_texts(), pause))
 
