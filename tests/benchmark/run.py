@@ -1,11 +1,12 @@
 """``make bench``: our assistant against stock Rasa (stock_config.yml) trained on the same data.
 
-Sections: (a) held-out NLU, (b) BANKING77 few-shot, (c) REST latency and throughput,
-(d) latency growth over a long conversation, (p) the paraphrase set (NLU of both, our answers
+Sections: (a) held-out NLU, (b) BANKING77 few-shot, (c) latency and throughput (ours through
+the customer path: the contact service's widget API), (d) latency growth over a long conversation, (p) the paraphrase set (NLU of both, our answers
 end to end), (t) fraud and urgency triage. Every figure is given for both assistants with the
 ratio ours/stock. Prints the report and writes bench-results/benchmark.md and .json.
 
-Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d,p,t]``
+Usage: ``python -m tests.benchmark.run [--quick] [--sections a,b,c,d,p,t]``; the soak test of
+the customer path is ``python -m tests.benchmark.soak`` (tests/benchmark/soak.py).
 """
 
 from __future__ import annotations
