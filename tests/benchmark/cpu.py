@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Union
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -45,18 +45,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 class CpuMeter:
-    """CPU seconds per process kind between :meth:`start` and :meth:`stop`."""
+    """CPU seconds per process kind (one process, or several: a cluster's) between :meth:`start`
+    and :meth:`stop`."""
 
-    def __init__(self, pids: Dict[str, int]):
-        self.pids = pids
+    def __init__(self, pids: Dict[str, Union[int, List[int]]]):
+        self.pids = {kind: [pid] if isinstance(pid, int) else list(pid) for kind, pid in pids.items()}
         self.started: Dict[str, float] = {}
 
+    def _seconds(self, kind: str) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids[kind])
+
     def start(self) -> None:
-        self.started = {kind: cpu_seconds(pid) for kind, pid in self.pids.items()}
+        self.started = {kind: self._seconds(kind) for kind in self.pids}
 
     def stop(self, messages: int) -> Dict[str, float]:
         """CPU milliseconds per message of each kind, and ``total``."""
-        spent = {kind: cpu_seconds(pid) - self.started[kind] for kind, pid in self.pids.items()}
+        spent = {kind: self._seconds(kind) - self.started[kind] for kind in self.pids}
         per_message = {kind: 1000 * seconds / messages for kind, seconds in spent.items()}
         per_message["total"] = sum(per_message.values())
         return per_message

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional
 import aiohttp
 import numpy as np
 
-from bot.launcher import TRACKER_STORE, Assistant
+from bot.launcher import Assistant
 from tests.benchmark import heldout
 from tests.benchmark.cpu import CpuMeter
 from tests.benchmark.report import Row, Section
