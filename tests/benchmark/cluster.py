@@ -23,7 +23,7 @@ from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 
 SOAK_CUSTOMERS, SOAK_MINUTES = 200, 5.0
-WRITES = ("xact_commit", "tup_inserted", "tup_updated", "tup_deleted")
+WRITES = ("xact_commit", "tup_inserted", "tup_updated", "tup_deleted", "wal_bytes")
 
 
 @contextlib.contextmanager
@@ -39,10 +39,12 @@ def running_cluster(model: Path, log_dir: Path) -> Iterator[Cluster]:
 
 
 def _database_writes(database_url: str) -> Dict[str, int]:
-    """PostgreSQL's running counts of commits and rows written in the cluster's database."""
+    """PostgreSQL's running counts of commits and rows written in the cluster's database, and the
+    bytes of write-ahead log the server has written (all its databases: the benchmark's alone)."""
     time.sleep(1.5)  # a backend reports its counts within a second of going idle
     with contextlib.closing(psycopg2.connect(database_url)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(WRITES)} FROM pg_stat_database WHERE datname = current_database()")
+        cursor.execute(f"SELECT {', '.join(WRITES[:-1])}, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint "
+                       "FROM pg_stat_database WHERE datname = current_database()")
         return dict(zip(WRITES, cursor.fetchone()))
 
 
@@ -111,7 +113,7 @@ def section(model: Path, log_dir: Path, plan: load.Plan, measured: Section) -> S
         f"{cluster['sequential']['p50_ms'] / embedded['sequential']['p50_ms']:.2f}× (the same 2 cores).",
         f"CPU ms per message by process kind, all processes of a kind together: {cpu}.",
         f"PostgreSQL per message (pg_stat_database, every process, background jobs included): {writes} "
-        "(xact_commit counts reading transactions too).",
+        "(xact_commit counts reading transactions too; wal_bytes is the server's write-ahead log).",
     ]
     return Section("e", "cluster", "The cluster through its load balancer", rows, notes,
                    {"cluster": cluster}, time.perf_counter() - started)
