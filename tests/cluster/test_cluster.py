@@ -212,8 +212,8 @@ class Customer(threading.Thread):
         for _ in range(60):
             try:
                 status, answer = call()
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                status, answer = None, {}
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+                status, answer = None, {}  # not reached, or nginx's own (HTML) 502: the process died
             if status == 200:
                 return answer
             assert status in (None, 502, 503, 504), (status, answer)

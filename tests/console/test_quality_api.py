@@ -105,7 +105,8 @@ def test_the_dashboard_counts_exactly_the_traffic_of_the_day(traffic, supervisor
     assert app["satisfaction"]["asked"] == 0 and app["satisfaction"]["average"] is None
 
     speed = everything["speed"]
-    assert speed["assistant_reply"]["count"] == 6 and 0 < speed["assistant_reply"]["p50"] <= speed["assistant_reply"]["p95"]
+    # seconds to a tenth: a reply within 50 ms counts as 0.0
+    assert speed["assistant_reply"]["count"] == 6 and 0 <= speed["assistant_reply"]["p50"] <= speed["assistant_reply"]["p95"] < 30
     assert speed["human_wait"] == {"count": 0, "p50": None, "p95": None} and speed["not_claimed"] == 0
     compliance = everything["compliance"]
     assert compliance["product_answers"] >= 1 and compliance["disclosure_rate"] == 1.0
