@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from urllib.parse import urlsplit
 import psycopg2
 from psycopg2 import sql
 
-from bot.launcher import HOST, ROOT, TRACKER_STORE, _wait_until_up, rasa_token
+from bot.launcher import HOST, ROOT, TRACKER_STORE, _wait_until_up, rasa_token, run_until_stopped
 from bot.server.production import refuse_unsafe_start
 from bot.core.db import make_engine
 from channels.registry import migrate
@@ -297,15 +296,7 @@ def main() -> None:
                     for kind, ports in layout.ports.items())
           + f"  on database {database.path.lstrip('/')} at {database.hostname}, Redis {redis_url}\n"
           "Ctrl-C stops everything.", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while all(p.poll() is None for p in cluster.running()):
-            time.sleep(1)
-        print("A process exited; stopping.", file=sys.stderr)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        cluster.stop()
+    run_until_stopped(cluster.running, cluster.stop)
 
 
 if __name__ == "__main__":

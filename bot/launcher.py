@@ -237,15 +237,21 @@ def main() -> None:
     refuse_unsafe_start()  # production: every unsafe setting named before anything starts
     assistant = Assistant(args.model, args.rasa_port, args.actions_port, contact_port=args.contact_port).start()
     print(banner(assistant), flush=True)
+    run_until_stopped(lambda: assistant.processes, assistant.stop)
+
+
+def run_until_stopped(running: Callable[[], List[subprocess.Popen]], stop: Callable[[], None]) -> None:
+    """Wait for Ctrl-C, SIGTERM or the end of one of the ``running()`` processes; then ``stop()``
+    them all (``make run``, ``make cluster``)."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        while all(p.poll() is None for p in assistant.processes):
+        while all(p.poll() is None for p in running()):
             time.sleep(1)
         print("A process exited; stopping.", file=sys.stderr)
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        assistant.stop()
+        stop()
 
 
 if __name__ == "__main__":

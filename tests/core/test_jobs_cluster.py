@@ -27,6 +27,7 @@ from tests.support.cluster import ContactService
 from tests.support.database import new_database
 from tests.support.ports import free_port
 from tests.support.system import MODEL, service_env
+from tests.support.waiting import wait_for
 
 QUESTIONS = ["长青货币宝起购金额是多少", "稳盈债券的风险等级是多少", "长青货币宝可以随时赎回吗"]
 ANSWERS_COUNTED = re.compile(r'^evergreen_assistant_reply_seconds_count\{channel="web"\} (\S+)$', re.M)
@@ -105,14 +106,6 @@ def answered_in_order(sessions: sessionmaker, message_ids: List[int]) -> List[in
                                     .order_by(Message.id)).scalars())
 
 
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_messages_kept_while_the_assistant_was_down_are_answered_once_and_in_order(services, assistant, sessions):
@@ -127,7 +120,7 @@ def test_messages_kept_while_the_assistant_was_down_are_answered_once_and_in_ord
     before = answers_counted(services)
 
     assistant.start()
-    wait_until(lambda: all(m.status == "answered" for m in kept(sessions, ids)), 120, "every kept message answered")
+    wait_for(lambda: all(m.status == "answered" for m in kept(sessions, ids)), 120, "every kept message answered")
     time.sleep(3)  # a second answer to any of them would be stored by now
     assert answers_counted(services) - before == len(ids)
     answered = answered_in_order(sessions, ids)
@@ -166,7 +159,7 @@ def test_each_missed_complaint_deadline_is_escalated_once(services, sessions):
             return session.execute(select(ComplaintEvent.complaint_id, ComplaintEvent.dedupe_key).where(
                 ComplaintEvent.kind == "escalated", ComplaintEvent.complaint_id.in_([c.id for c in filed]))).all()
 
-    wait_until(lambda: len(escalations()) >= 3 * len(filed), 30, "the escalations")
+    wait_for(lambda: len(escalations()) >= 3 * len(filed), 30, "the escalations")
     time.sleep(3)  # both processes run the job every second
     assert sorted(escalations()) == sorted((c.id, f"overdue:{deadline}") for c in filed
                                            for deadline in ("first_reply", "resolution", "regulatory"))

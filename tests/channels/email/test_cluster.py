@@ -16,6 +16,7 @@ from tests.support.database import new_database
 from tests.support.mail import email_env, mails_to, message_id_of, new_mail, processed, ticket_of
 from tests.support.ports import free_port
 from tests.support.system import service_env
+from tests.support.waiting import wait_for
 
 LEASE_SECONDS = 3
 
@@ -36,14 +37,6 @@ def services(database_url, dovecot, smtp, tmp_path_factory):
         yield first, second
 
 
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def readers(services, dovecot):
@@ -58,14 +51,14 @@ def mail_in(dovecot, smtp, database_url, senders):
         raw = new_mail(f"客户 <{sender}>", "长青货币宝怎么赎回", "请问长青货币宝怎么赎回？谢谢")
         dovecot.append(raw)
         sent.append(message_id_of(raw))
-    wait_until(lambda: all(processed(database_url, m) for m in sent), 30, "the mail processed")
-    wait_until(lambda: all(mails_to(smtp, s) for s in senders), 30, "the acknowledgements")
+    wait_for(lambda: all(processed(database_url, m) for m in sent), 30, "the mail processed")
+    wait_for(lambda: all(mails_to(smtp, s) for s in senders), 30, "the acknowledgements")
     return sent
 
 
 def test_one_mailbox_reader_taken_over_when_killed(services, dovecot, smtp, database_url):
     pids = {s.pid: s for s in services}
-    wait_until(lambda: any(readers(services, dovecot).values()), 30, "a mailbox reader")
+    wait_for(lambda: any(readers(services, dovecot).values()), 30, "a mailbox reader")
     time.sleep(2)  # the other process has started too: it would be connected by now
     connected = [pid for pid, connections in readers(services, dovecot).items() if connections]
     assert len(connected) == 1, readers(services, dovecot)
