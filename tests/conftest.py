@@ -147,16 +147,18 @@ def redis_server():
 
 
 @pytest.fixture(scope="module")
-def cluster_database(tmp_path_factory):
+def postgres_database_url(tmp_path_factory):
+    """A new PostgreSQL database of the module's own: several processes share a server database
+    (modules of them override ``database_url`` with it)."""
     with new_database("postgresql", tmp_path_factory.mktemp("db")) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def cluster(redis_server, cluster_database, tmp_path_factory):
+def cluster(redis_server, postgres_database_url, tmp_path_factory):
     """As `make cluster` runs it: nginx in front of 2 contact services, 2 Rasa servers and 2 action
     servers on a new PostgreSQL database and the module's Redis, the clock inside agent hours."""
-    env = {**service_env(cluster_database), "EVERGREEN_CLOCK": IN_HOURS, "CONSOLE_AGENT_CAPACITY": "10"}
-    with Cluster(MODEL, tmp_path_factory.mktemp("cluster"), cluster_database, redis_server.url,
+    env = {**service_env(postgres_database_url), "EVERGREEN_CLOCK": IN_HOURS, "CONSOLE_AGENT_CAPACITY": "10"}
+    with Cluster(MODEL, tmp_path_factory.mktemp("cluster"), postgres_database_url, redis_server.url,
                  Layout(port=free_port()), service_env=env) as running:
         yield running

@@ -28,7 +28,7 @@ def on(base_url: str, customer: Client) -> Client:
     return other
 
 
-def test_a_complaint_form_goes_on_across_contact_services_and_rasa_servers(cluster, cluster_database):
+def test_a_complaint_form_goes_on_across_contact_services_and_rasa_servers(cluster, postgres_database_url):
     """Each step reaches the other contact service; half-way through the Rasa server that served
     the start is killed, and the one that never saw the conversation carries the form on."""
     first = Client(cluster.url_of("contact", 0))
@@ -51,7 +51,7 @@ def test_a_complaint_form_goes_on_across_contact_services_and_rasa_servers(clust
         filed = second.tap(summary, payload="/affirm")
     finally:
         cluster.start_process("rasa", 1)
-    engine = create_engine(cluster_database)
+    engine = create_engine(postgres_database_url)
     with Session(engine) as session:
         [reference] = session.execute(select(Complaint.reference).where(Complaint.description.contains("多扣了0.5%"))).scalars()
     engine.dispose()
@@ -235,7 +235,7 @@ class Customer(threading.Thread):
             self.failure = error
 
 
-def test_sigkill_of_each_kind_under_load_loses_nothing_and_answers_nothing_twice(cluster, cluster_database):
+def test_sigkill_of_each_kind_under_load_loses_nothing_and_answers_nothing_twice(cluster, postgres_database_url):
     customers = [Customer(cluster.url, 40) for _ in range(5)]
     for customer in customers:
         customer.start()
@@ -250,7 +250,7 @@ def test_sigkill_of_each_kind_under_load_loses_nothing_and_answers_nothing_twice
     sent = [client_id for customer in customers for client_id in customer.sent]
     assert len(sent) == 200
 
-    engine = create_engine(cluster_database)
+    engine = create_engine(postgres_database_url)
 
     def pending() -> int:
         with Session(engine) as session:

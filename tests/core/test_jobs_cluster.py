@@ -24,7 +24,6 @@ from bot.core.models import Message, utcnow
 from bot.launcher import Assistant
 from tests.support.clients import Client
 from tests.support.cluster import ContactService
-from tests.support.database import new_database
 from tests.support.ports import free_port
 from tests.support.system import MODEL, service_env
 from tests.support.waiting import wait_for
@@ -34,10 +33,9 @@ ANSWERS_COUNTED = re.compile(r'^evergreen_assistant_reply_seconds_count\{channel
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
+def database_url(postgres_database_url):
     """Several processes share a server database: PostgreSQL only."""
-    with new_database("postgresql", tmp_path_factory.mktemp("db")) as url:
-        yield url
+    return postgres_database_url
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import pytest
 
 from channels.email.processing import MAILBOX_LEASE
 from tests.support.cluster import ContactService, connections_to, lease_holder
-from tests.support.database import new_database
 from tests.support.mail import email_env, mails_to, message_id_of, new_mail, processed, ticket_of
 from tests.support.ports import free_port
 from tests.support.system import service_env
@@ -22,10 +21,9 @@ LEASE_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
+def database_url(postgres_database_url):
     """Several processes share a server database: PostgreSQL only."""
-    with new_database("postgresql", tmp_path_factory.mktemp("db")) as url:
-        yield url
+    return postgres_database_url
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from bot.core.models import Message
 from channels.telegram.models import TelegramChat
 from tests.support.cluster import ContactService
-from tests.support.database import new_database
 from tests.support.ports import free_port
 from tests.support.telegram import TelegramUser, telegram_env
 
@@ -23,10 +22,9 @@ USER = 555001
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory):
+def database_url(postgres_database_url):
     """Several processes share a server database: PostgreSQL only."""
-    with new_database("postgresql", tmp_path_factory.mktemp("db")) as url:
-        yield url
+    return postgres_database_url
 
 
 @pytest.fixture(scope="module")
